@@ -1,0 +1,57 @@
+"""Small validators shared by the value classes and services (private)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+from avgkit.errors import ValidationError
+
+KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+"""Keys of purposes, fields and recipients: lower snake case, at most 64 characters."""
+
+MAX_TEXT = 2000
+"""Default upper bound on free-text values."""
+
+
+def aware(value: object, name: str) -> datetime:
+    """Return ``value`` converted to UTC, refusing anything but an aware datetime."""
+    if not isinstance(value, datetime):
+        msg = f"{name} must be a timezone-aware datetime, got {type(value).__name__}"
+        raise ValidationError(msg)
+    if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
+        msg = (
+            f"{name} is a naive datetime; avgkit refuses those because their instant is "
+            "ambiguous. Pass an aware one, e.g. datetime(..., tzinfo=datetime.UTC)"
+        )
+        raise ValidationError(msg)
+    return value.astimezone(UTC)
+
+
+def aware_validator(_instance: Any, attribute: Any, value: object) -> None:
+    """An attrs validator form of :func:`aware` (use with ``converter`` for normalising)."""
+    aware(value, attribute.name)
+
+
+def key(value: object, what: str) -> str:
+    """Return ``value`` if it is a valid snake-case key, else raise :class:`ValidationError`."""
+    if not isinstance(value, str) or not KEY_PATTERN.match(value):
+        shown = value if isinstance(value, str) and len(value) <= 80 else type(value).__name__
+        msg = (
+            f"{what} key {shown!r} is invalid: use lower snake case starting with a letter, "
+            "at most 64 characters (e.g. 'ticket_sale')"
+        )
+        raise ValidationError(msg)
+    return value
+
+
+def text(value: object, what: str, *, max_length: int = MAX_TEXT) -> str:
+    """Return ``value`` if it is a non-empty, non-blank string of bounded length."""
+    if not isinstance(value, str) or not value.strip():
+        msg = f"{what} must be a non-empty string"
+        raise ValidationError(msg)
+    if len(value) > max_length:
+        msg = f"{what} is {len(value)} characters long; at most {max_length} are allowed"
+        raise ValidationError(msg)
+    return value

@@ -1,0 +1,422 @@
+"""The tamper-evident audit log: an append-only, hash-chained record of what avgkit did.
+
+Every service records its actions here (a consent given, a subject erased, a breach
+updated). Entries hold *pseudonymous* subject references only: a keyed HMAC of the subject
+id under a per-installation secret, so the log proves what happened to "subject sr1:…" without
+saying who that was, and stays meaningless once the host has erased the subject.
+
+Each entry's hash is SHA-256 over a canonical encoding of the entry and the previous entry's
+hash. :meth:`AuditLog.verify` recomputes the chain and raises :class:`~avgkit.IntegrityError`
+naming the first entry that was changed, removed, inserted or reordered. Removing entries at
+the *end* of the log leaves a shorter but consistent chain; to detect that, keep the
+:class:`AuditAnchor` from :meth:`AuditLog.anchor` somewhere the database's administrators
+cannot rewrite (a printed register, a mail to the DPO) and pass it to ``verify``.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Final
+
+import attrs
+
+from avgkit import _validate
+from avgkit.errors import ConflictError, IntegrityError, ValidationError
+from avgkit.subjects import SubjectId, subject_id
+
+if TYPE_CHECKING:
+    from avgkit.clock import Clock
+    from avgkit.storage import AuditStore
+
+__all__ = [
+    "GENESIS_HASH",
+    "AuditAnchor",
+    "AuditEntry",
+    "AuditLog",
+    "Detail",
+    "VerifyReport",
+    "entry_hash",
+    "verify_chain",
+]
+
+Detail = str | int | bool | None
+"""A value allowed in an entry's details: flat JSON scalars (no floats, no nesting)."""
+
+GENESIS_HASH: Final = "0" * 64
+"""The ``prev_hash`` of the first entry of every chain."""
+
+_DOMAIN: Final = b"avgkit.audit.v1\n"
+_ACTION_MAX = 64
+_DETAILS_MAX = 32
+_MAX_APPEND_ATTEMPTS = 50
+
+
+def _check_action(value: object) -> str:
+    if (
+        not isinstance(value, str)
+        or not 0 < len(value) <= _ACTION_MAX
+        or not all(_validate.KEY_PATTERN.match(part) for part in value.split("."))
+    ):
+        msg = f"audit action {value!r} is invalid: use dotted snake-case, e.g. 'consent.given'"
+        raise ValidationError(msg)
+    return value
+
+
+def _check_details(value: object) -> Mapping[str, Detail]:
+    if not isinstance(value, Mapping):
+        msg = f"audit details must be a mapping, got {type(value).__name__}"
+        raise ValidationError(msg)
+    if len(value) > _DETAILS_MAX:
+        msg = f"audit details hold at most {_DETAILS_MAX} items, got {len(value)}"
+        raise ValidationError(msg)
+    out: dict[str, Detail] = {}
+    for name, item in value.items():
+        _validate.key(name, "audit detail")
+        if not (item is None or isinstance(item, str | int)):  # bool is an int
+            msg = (
+                f"audit detail {name!r} is a {type(item).__name__}; details are flat "
+                "str, int, bool or None values (never personal data)"
+            )
+            raise ValidationError(msg)
+        if isinstance(item, str) and len(item) > _validate.MAX_TEXT:
+            msg = f"audit detail {name!r} is longer than {_validate.MAX_TEXT} characters"
+            raise ValidationError(msg)
+        out[name] = item
+    return dict(sorted(out.items()))
+
+
+def _check_hash(value: object) -> str:
+    if not isinstance(value, str) or len(value) != 64 or value.strip("0123456789abcdef"):  # noqa: PLR2004
+        msg = "an audit hash must be 64 lower-case hex characters (SHA-256)"
+        raise ValidationError(msg)
+    return value
+
+
+def _at(value: object) -> datetime:
+    return _validate.aware(value, "at")
+
+
+def _canonical(
+    seq: int,
+    at: datetime,
+    action: str,
+    actor: str,
+    subject_ref: str | None,
+    details: Mapping[str, Detail],
+    prev_hash: str,
+) -> bytes:
+    body = {
+        "seq": seq,
+        "at": at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "action": action,
+        "actor": actor,
+        "subject_ref": subject_ref,
+        "details": dict(details),
+        "prev_hash": prev_hash,
+    }
+    return _DOMAIN + json.dumps(
+        body, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    ).encode("utf-8")
+
+
+def entry_hash(
+    *,
+    seq: int,
+    at: datetime,
+    action: str,
+    actor: str,
+    subject_ref: str | None,
+    details: Mapping[str, Detail],
+    prev_hash: str,
+) -> str:
+    """Return the SHA-256 (hex) that chains an entry with these contents.
+
+    The encoding is canonical JSON (sorted keys, no spaces, UTF-8, instants as
+    ``YYYY-MM-DDTHH:MM:SS.ffffffZ``) prefixed with a version tag, so the same entry always
+    hashes the same on every adapter and platform.
+
+    .. versionadded:: 0.1.0
+    """
+    return hashlib.sha256(
+        _canonical(seq, at, action, actor, subject_ref, details, prev_hash)
+    ).hexdigest()
+
+
+@attrs.frozen(kw_only=True)
+class AuditEntry:
+    """One sealed entry of the audit log, as stored and returned by an :class:`AuditStore`.
+
+    Attributes:
+        seq: position in the chain, starting at 1, without gaps.
+        at: when the action happened (aware, UTC).
+        action: what happened, dotted snake-case (``"consent.given"``).
+        actor: who acted: a role or staff key such as ``"system"`` or ``"staff"``, never a name.
+        subject_ref: the pseudonymous reference of the subject concerned, if any.
+        details: flat, non-personal facts about the action (purpose, channel, counts).
+        prev_hash: the previous entry's ``hash`` (:data:`GENESIS_HASH` for the first).
+        hash: SHA-256 over all of the above (see :func:`entry_hash`).
+
+    .. versionadded:: 0.1.0
+    """
+
+    seq: int = attrs.field(
+        validator=[attrs.validators.instance_of(int), attrs.validators.ge(1)]
+    )
+    at: datetime = attrs.field(converter=_at)
+    action: str = attrs.field(converter=_check_action)
+    actor: str = attrs.field(converter=lambda v: _validate.key(v, "audit actor"))
+    subject_ref: str | None = attrs.field(
+        validator=attrs.validators.optional(attrs.validators.instance_of(str))
+    )
+    details: Mapping[str, Detail] = attrs.field(converter=_check_details)
+    prev_hash: str = attrs.field(converter=_check_hash)
+    hash: str = attrs.field(converter=_check_hash)
+
+    @classmethod
+    def seal(
+        cls,
+        *,
+        seq: int,
+        at: datetime,
+        action: str,
+        actor: str,
+        subject_ref: str | None,
+        details: Mapping[str, Detail],
+        prev_hash: str,
+    ) -> AuditEntry:
+        """Build an entry and compute its hash from its contents."""
+        at = _at(at)
+        action = _check_action(action)
+        details = _check_details(details)
+        digest = entry_hash(
+            seq=seq,
+            at=at,
+            action=action,
+            actor=actor,
+            subject_ref=subject_ref,
+            details=details,
+            prev_hash=prev_hash,
+        )
+        return cls(
+            seq=seq,
+            at=at,
+            action=action,
+            actor=actor,
+            subject_ref=subject_ref,
+            details=details,
+            prev_hash=prev_hash,
+            hash=digest,
+        )
+
+    def expected_hash(self) -> str:
+        """Recompute this entry's hash from its contents (differs from ``hash`` if altered)."""
+        return entry_hash(
+            seq=self.seq,
+            at=self.at,
+            action=self.action,
+            actor=self.actor,
+            subject_ref=self.subject_ref,
+            details=self.details,
+            prev_hash=self.prev_hash,
+        )
+
+
+@attrs.frozen(kw_only=True)
+class AuditAnchor:
+    """The head of a chain at one moment: keep it outside the database to detect truncation.
+
+    .. versionadded:: 0.1.0
+    """
+
+    seq: int
+    hash: str = attrs.field(converter=_check_hash)
+
+    def __str__(self) -> str:
+        return f"{self.seq}:{self.hash}"
+
+    @classmethod
+    def parse(cls, text: str) -> AuditAnchor:
+        """Parse the ``"seq:hash"`` form produced by ``str(anchor)``."""
+        seq, sep, digest = text.partition(":")
+        if not sep or not seq.isdigit():
+            msg = "an audit anchor is written 'SEQ:SHA256HEX', e.g. '42:9f86d0…'"
+            raise ValidationError(msg)
+        return cls(seq=int(seq), hash=digest)
+
+
+@attrs.frozen(kw_only=True)
+class VerifyReport:
+    """What :meth:`AuditLog.verify` checked.
+
+    .. versionadded:: 0.1.0
+    """
+
+    entries: int
+    """How many entries were verified."""
+    head: AuditAnchor | None
+    """The last entry's anchor, or ``None`` for an empty log."""
+
+
+def verify_chain(
+    entries: Iterable[AuditEntry],
+    *,
+    anchor: AuditAnchor | None = None,
+) -> VerifyReport:
+    """Check a sequence of entries, oldest first, and return what was verified.
+
+    Streams: memory stays flat however long the chain is.
+
+    Raises:
+        IntegrityError: naming the first entry (by position) whose sequence number, link
+            or hash is wrong, or when the chain does not reach ``anchor``.
+
+    .. versionadded:: 0.1.0
+    """
+    prev_hash = GENESIS_HASH
+    expected_seq = 1
+    count = 0
+    last: AuditEntry | None = None
+    anchor_seen = anchor is None
+    iterator = iter(entries)
+    while True:
+        try:
+            entry = next(iterator)
+        except StopIteration:
+            break
+        except ValidationError as exc:
+            # A row that no longer even parses as an entry was edited behind avgkit's back.
+            msg = f"audit chain broken at entry {expected_seq}: it is malformed ({exc})"
+            raise IntegrityError(msg) from exc
+        if entry.seq != expected_seq:
+            msg = (
+                f"audit chain broken at entry {expected_seq}: found sequence number "
+                f"{entry.seq} there; an entry was removed, inserted or reordered"
+            )
+            raise IntegrityError(msg)
+        if entry.prev_hash != prev_hash:
+            msg = (
+                f"audit chain broken at entry {entry.seq}: it does not link to entry "
+                f"{entry.seq - 1}; an entry was removed, inserted, reordered or changed"
+            )
+            raise IntegrityError(msg)
+        if not hmac.compare_digest(entry.expected_hash(), entry.hash):
+            msg = f"audit chain broken at entry {entry.seq}: its contents were changed"
+            raise IntegrityError(msg)
+        if anchor is not None and entry.seq == anchor.seq:
+            if entry.hash != anchor.hash:
+                msg = f"audit chain broken at entry {entry.seq}: it differs from the anchor"
+                raise IntegrityError(msg)
+            anchor_seen = True
+        prev_hash = entry.hash
+        expected_seq += 1
+        count += 1
+        last = entry
+    if not anchor_seen:
+        assert anchor is not None  # noqa: S101 - narrowed by anchor_seen's initial value
+        msg = (
+            f"audit chain ends at entry {count} but the anchor says entry {anchor.seq} "
+            "existed; entries were removed from the end"
+        )
+        raise IntegrityError(msg)
+    head = None if last is None else AuditAnchor(seq=last.seq, hash=last.hash)
+    return VerifyReport(entries=count, head=head)
+
+
+class AuditLog:
+    """Records what services do and verifies that the record was not tampered with.
+
+    Args:
+        store: where entries are kept (see :func:`avgkit.storage.open_stores`).
+        clock: the source of entry times.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, store: AuditStore, clock: Clock) -> None:
+        self._store = store
+        self._clock = clock
+        self._secret: bytes | None = None
+
+    def __repr__(self) -> str:
+        return f"AuditLog(store={self._store!r})"
+
+    def subject_ref(self, subject: str) -> str:
+        """Return the pseudonymous reference under which ``subject`` appears in the log.
+
+        It is ``"sr1:"`` and 32 hex characters of HMAC-SHA-256 of the subject id under this
+        installation's secret: stable for one installation, meaningless without the secret.
+        """
+        sid = subject_id(subject)
+        if self._secret is None:
+            self._secret = self._store.reference_secret(lambda: secrets.token_bytes(32))
+        digest = hmac.new(self._secret, b"avgkit.subject-ref\n" + sid.encode(), "sha256")
+        return "sr1:" + digest.hexdigest()[:32]
+
+    def record(
+        self,
+        action: str,
+        *,
+        subject: SubjectId | str | None = None,
+        actor: str = "system",
+        details: Mapping[str, Detail] | None = None,
+        at: datetime | None = None,
+    ) -> AuditEntry:
+        """Append one entry and return it sealed.
+
+        ``subject`` is turned into its pseudonymous reference before anything is stored.
+        ``details`` must not hold personal data: keys of purposes, channels, counts.
+        Concurrent writers (threads or processes sharing the store) are serialised by
+        retrying on :class:`~avgkit.errors.ConflictError`.
+        """
+        when = self._clock.now() if at is None else at
+        when = _validate.aware(when, "at")
+        ref = None if subject is None else self.subject_ref(subject)
+        clean = _check_details(details or {})
+        _check_action(action)
+        _validate.key(actor, "audit actor")
+        for _ in range(_MAX_APPEND_ATTEMPTS):
+            head = self._store.head()
+            entry = AuditEntry.seal(
+                seq=1 if head is None else head.seq + 1,
+                at=when,
+                action=action,
+                actor=actor,
+                subject_ref=ref,
+                details=clean,
+                prev_hash=GENESIS_HASH if head is None else head.hash,
+            )
+            try:
+                self._store.append(entry)
+            except ConflictError:
+                continue
+            return entry
+        msg = f"could not append to the audit log after {_MAX_APPEND_ATTEMPTS} attempts"
+        raise ConflictError(msg)
+
+    def entries(self, *, start: int = 1) -> Iterator[AuditEntry]:
+        """Stream entries oldest first, from sequence number ``start``."""
+        return self._store.entries(start=start)
+
+    def for_subject(self, subject: SubjectId | str) -> Iterator[AuditEntry]:
+        """Stream the entries about one subject, oldest first."""
+        return self._store.entries_for(self.subject_ref(subject))
+
+    def anchor(self) -> AuditAnchor | None:
+        """Return the current head to keep outside the database, or ``None`` when empty."""
+        head = self._store.head()
+        return None if head is None else AuditAnchor(seq=head.seq, hash=head.hash)
+
+    def verify(self, *, anchor: AuditAnchor | None = None) -> VerifyReport:
+        """Recompute the whole chain; raise :class:`~avgkit.IntegrityError` on tampering."""
+        return verify_chain(self._store.entries(), anchor=anchor)
+
+    def __len__(self) -> int:
+        return self._store.count()
+

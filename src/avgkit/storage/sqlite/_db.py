@@ -1,0 +1,159 @@
+"""The SQLite connection, transactions, error translation and migrations (private)."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+from avgkit.errors import ConflictError, StorageError
+
+_SCHEMA_TABLE = """
+CREATE TABLE IF NOT EXISTS avgkit_schema (
+    component TEXT PRIMARY KEY,
+    version INTEGER NOT NULL
+)
+"""
+
+_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+def time_to_text(value: datetime) -> str:
+    """Encode an aware instant as fixed-width UTC text that sorts like the instant."""
+    return value.astimezone(UTC).strftime(_TIME_FORMAT)
+
+
+def text_to_time(value: str) -> datetime:
+    """Decode :func:`time_to_text`'s form back to an aware UTC datetime."""
+    return datetime.strptime(value, _TIME_FORMAT).replace(tzinfo=UTC)
+
+
+@contextmanager
+def translated(what: str) -> Iterator[None]:
+    """Turn ``sqlite3`` errors raised inside the block into :class:`StorageError`."""
+    try:
+        yield
+    except sqlite3.IntegrityError as exc:
+        msg = f"sqlite: {what} conflicts with stored data ({exc})"
+        raise ConflictError(msg) from exc
+    except sqlite3.Error as exc:
+        msg = f"sqlite: {what} failed ({type(exc).__name__}: {exc})"
+        raise StorageError(msg) from exc
+
+
+class Database:
+    """One SQLite file shared by every store of a store set.
+
+    One connection, serialised by a lock, in autocommit mode; writes run in
+    ``BEGIN IMMEDIATE`` transactions so that concurrent processes queue on the file lock
+    (``busy_timeout``) instead of failing half-way.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        with translated(f"opening {Path(path).name}"):
+            if path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            self._conn = sqlite3.connect(
+                path, isolation_level=None, check_same_thread=False, timeout=30.0
+            )
+            self._conn.execute("PRAGMA busy_timeout = 30000")
+            self._conn.execute("PRAGMA journal_mode = WAL")
+            self._conn.execute("PRAGMA synchronous = NORMAL")
+            self._conn.execute("PRAGMA foreign_keys = ON")
+            self._conn.execute(_SCHEMA_TABLE)
+
+    def __repr__(self) -> str:
+        return f"Database({Path(self.path).name!r})"
+
+    @contextmanager
+    def write(self, what: str) -> Iterator[sqlite3.Connection]:
+        """Run the block in one immediate transaction: all of it is stored, or none."""
+        with self._lock, translated(what):
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            self._conn.execute("COMMIT")
+
+    @contextmanager
+    def read(self, what: str) -> Iterator[sqlite3.Connection]:
+        """Run reads under the connection lock with errors translated."""
+        with self._lock, translated(what):
+            yield self._conn
+
+    def migrate(self, component: str, migrations: Sequence[str]) -> None:
+        """Bring ``component``'s tables to the newest version, one transaction per step.
+
+        ``migrations[i]`` is the script that takes the schema from version ``i`` to ``i + 1``.
+        Scripts are never edited once released; a change is a new script at the end.
+
+        Raises:
+            StorageError: the file was written by a newer avgkit (its version is higher
+                than the scripts known here); upgrade avgkit rather than lose data.
+        """
+        with self.write(f"migrating {component}") as conn:
+            row = conn.execute(
+                "SELECT version FROM avgkit_schema WHERE component = ?", (component,)
+            ).fetchone()
+            current = 0 if row is None else int(row[0])
+            if current > len(migrations):
+                msg = (
+                    f"sqlite: the {component} tables are at schema version {current}, newer "
+                    f"than this avgkit knows ({len(migrations)}); upgrade avgkit"
+                )
+                raise StorageError(msg)
+            for version in range(current, len(migrations)):
+                for statement in _statements(migrations[version]):
+                    conn.execute(statement)
+            conn.execute(
+                "INSERT INTO avgkit_schema (component, version) VALUES (?, ?) "
+                "ON CONFLICT (component) DO UPDATE SET version = excluded.version",
+                (component, len(migrations)),
+            )
+
+    def schema_version(self, component: str) -> int:
+        """Return the stored schema version of ``component`` (0 if never migrated)."""
+        with self.read("reading the schema version") as conn:
+            row = conn.execute(
+                "SELECT version FROM avgkit_schema WHERE component = ?", (component,)
+            ).fetchone()
+        return 0 if row is None else int(row[0])
+
+    def close(self) -> None:
+        """Close the connection."""
+        with self._lock, translated("closing"):
+            self._conn.close()
+
+
+def _statements(script: str) -> list[str]:
+    """Split a migration script on ``;`` line ends (scripts hold no string literals with ;).
+
+    ``executescript`` would commit the surrounding transaction, so statements run one by one.
+    Statements inside ``BEGIN ... END`` (triggers) are kept whole.
+    """
+    out: list[str] = []
+    current: list[str] = []
+    depth = 0
+    for line in script.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("--"):
+            continue
+        current.append(line)
+        upper = stripped.upper()
+        if upper.endswith("BEGIN"):
+            depth += 1
+        if upper.startswith("END"):
+            depth -= 1
+        if stripped.endswith(";") and depth == 0:
+            out.append("\n".join(current))
+            current = []
+    if current:
+        out.append("\n".join(current))
+    return out

@@ -1,0 +1,28 @@
+"""Conformance contracts: the tests a storage adapter must pass, shipped with avgkit.
+
+A plugin author writing, say, a MySQL adapter subclasses each contract in their own test
+suite and implements one hook, ``make_store()``; pytest then runs every contract test
+against their adapter. Optional abilities are declared with :class:`Capabilities`; a test
+needing an ability the adapter lacks is skipped with the reason.
+
+.. code-block:: python
+
+    from avgkit.testing.conformance import AuditStoreContract, Capabilities
+
+    class TestMyAuditStore(AuditStoreContract):
+        capabilities = Capabilities(persistent=False)
+
+        def make_store(self):
+            return MyAuditStore(dsn=...)
+
+The contract classes are not named ``Test*``, so pytest collects only your subclasses.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+from avgkit.testing.conformance._audit import AuditStoreContract
+from avgkit.testing.conformance._base import Capabilities
+
+__all__ = ["AuditStoreContract", "Capabilities"]
