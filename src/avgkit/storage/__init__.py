@@ -6,6 +6,9 @@ later). Each kind of state has a :class:`typing.Protocol` here; adapters impleme
 * ``memory://`` — :mod:`avgkit.storage.memory`, the reference implementation, for tests;
 * ``sqlite:///relative.db`` or ``sqlite:////absolute.db`` — :mod:`avgkit.storage.sqlite`, the
   embedded default (one file, WAL, versioned migrations);
+* ``postgresql://user@host:5432/db?schema=venue`` (or ``postgres://``) —
+  :mod:`avgkit.storage.postgres`, psycopg 3 with a connection pool, one schema per
+  installation (the ``postgres`` extra);
 * further schemes registered by plugins through the ``avgkit.stores`` entry-point group, or
   at run time with :func:`register_scheme`.
 
@@ -141,6 +144,18 @@ def _builtin(scheme: str) -> StoreOpener | None:
         from avgkit.storage import sqlite  # noqa: PLC0415
 
         return sqlite.open_url
+    if scheme in {"postgresql", "postgres"}:
+        from avgkit.errors import StorageError  # noqa: PLC0415
+
+        try:
+            from avgkit.storage import postgres  # noqa: PLC0415
+        except ImportError as exc:
+            msg = (
+                f"the PostgreSQL adapter needs psycopg ({exc}); "
+                "install it with: pip install 'avgkit[postgres]'"
+            )
+            raise StorageError(msg) from exc
+        return postgres.open_url
     return None
 
 
