@@ -1,0 +1,323 @@
+"""Policy files: TOML/JSON mappings to and from an :class:`~avgkit.inventory.Inventory` (private).
+
+The mapping is checked against the shipped JSON Schema first, so that every error names the
+dotted path inside the file (``purposes.newsletter.basis``) and what was expected. Messages
+never repeat a value from the file: a file may hold personal data by mistake.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from collections.abc import Callable, Iterable, Mapping
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
+
+import jsonschema
+from jsonschema.exceptions import best_match
+
+from avgkit._validate import KEY_PATTERN
+from avgkit.errors import ValidationError
+from avgkit.inventory import (
+    Art9Condition,
+    Controller,
+    Field,
+    IdentifierKind,
+    Inventory,
+    LawfulBasis,
+    Purpose,
+    Recipient,
+    RecipientRole,
+    SpecialCategory,
+    Texts,
+    TransferMechanism,
+    Treatment,
+    _InvalidAttributeError,
+)
+
+if TYPE_CHECKING:
+    import os
+
+MAX_DEPTH: Final = 32
+"""Deeper nesting than this is refused (a policy file needs 4 levels)."""
+
+MAX_FILE_BYTES: Final = 4 * 1024 * 1024
+"""Larger policy files are refused before parsing."""
+
+Format = Literal["toml", "json"]
+
+
+@cache
+def schema() -> dict[str, Any]:
+    """The shipped JSON Schema of policy files."""
+    text = resources.files("avgkit").joinpath("schemas/inventory.schema.json").read_text("utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+@cache
+def _validator() -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(schema())
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def inventory_from_file(path: str | os.PathLike[str]) -> Inventory:
+    """Read, parse and validate a ``.toml`` or ``.json`` policy file."""
+    file = Path(path)
+    suffix = file.suffix.lower()
+    if suffix not in {".toml", ".json"}:
+        msg = f"policy file {file.name!r} must end in .toml or .json"
+        raise ValidationError(msg)
+    try:
+        with file.open("rb") as stream:
+            raw = stream.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        msg = f"cannot read policy file {file.name!r}: {exc.strerror or type(exc).__name__}"
+        raise ValidationError(msg) from exc
+    if len(raw) > MAX_FILE_BYTES:
+        msg = f"policy file {file.name!r} is larger than {MAX_FILE_BYTES} bytes"
+        raise ValidationError(msg)
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        msg = f"policy file {file.name!r} is not UTF-8 text (byte {exc.start} is invalid)"
+        raise ValidationError(msg) from None
+    return inventory_from_mapping(parse(text, "toml" if suffix == ".toml" else "json", file.name))
+
+
+def parse(text: str, fmt: Format, name: str = "policy file") -> object:
+    """Parse policy-file text; syntax errors become :class:`ValidationError`."""
+    try:
+        if fmt == "toml":
+            return tomllib.loads(text)
+        return json.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        # The decoder's message gives line and column, never the offending text.
+        msg = f"{name} is not valid TOML: {exc}"
+        raise ValidationError(msg) from None
+    except json.JSONDecodeError as exc:
+        msg = f"{name} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        raise ValidationError(msg) from None
+    except (ValueError, RecursionError) as exc:
+        msg = f"{name} cannot be parsed: {type(exc).__name__}"
+        raise ValidationError(msg) from None
+
+
+def inventory_from_mapping(data: object) -> Inventory:
+    """Validate a parsed policy file against the schema and build the inventory."""
+    document = _normalise(data, (), 0)
+    error = best_match(_validator().iter_errors(document))
+    if error is not None:
+        raise ValidationError(_describe(error))
+    if not isinstance(document, dict):  # pragma: no cover - the schema requires an object
+        msg = "(top level): expected a table"
+        raise ValidationError(msg)
+    return _build_inventory(document)
+
+
+def _normalise(value: object, path: tuple[str | int, ...], depth: int) -> object:
+    """Plain dicts and lists only, string keys only, bounded depth (jsonschema needs these)."""
+    if depth > MAX_DEPTH:
+        msg = f"{_dotted(path)}: nested deeper than {MAX_DEPTH} levels"
+        raise ValidationError(msg)
+    if isinstance(value, Mapping):
+        result: dict[str, object] = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                msg = f"{_dotted(path)}: keys must be strings, found a {type(key).__name__}"
+                raise ValidationError(msg)
+            result[key] = _normalise(item, (*path, key), depth + 1)
+        return result
+    if isinstance(value, list | tuple):
+        return [_normalise(item, (*path, index), depth + 1) for index, item in enumerate(value)]
+    return value
+
+
+def _dotted(path: Iterable[str | int]) -> str:
+    parts = []
+    for part in path:
+        if isinstance(part, int):
+            parts.append(f"[{part}]")
+        elif KEY_PATTERN.match(part) or part == "$schema":
+            parts.append(f".{part}")
+        else:
+            shown = part if len(part) <= 40 else part[:37] + "..."  # noqa: PLR2004
+            parts.append(f"[{json.dumps(shown)}]")
+    dotted = "".join(parts).lstrip(".")
+    return dotted or "(top level)"
+
+
+_JSON_TYPES: Final = {
+    dict: "a table",
+    list: "a list",
+    str: "a string",
+    bool: "a boolean",
+    int: "an integer",
+    float: "a number",
+    type(None): "null",
+}
+
+
+def _kind(value: object) -> str:
+    return _JSON_TYPES.get(type(value), f"a {type(value).__name__}")
+
+
+def _describe(error: jsonschema.ValidationError) -> str:  # noqa: PLR0911 - one per keyword
+    """A message naming where and what was expected, without repeating the value."""
+    path = _dotted(error.absolute_path)
+    keyword = error.validator
+    subschema = error.schema if isinstance(error.schema, Mapping) else {}
+    expected = subschema.get("description")
+    instance: Any = error.instance
+    value: Any = error.validator_value
+    if "propertyNames" in error.relative_schema_path:
+        shown = _dotted([instance]) if isinstance(instance, str) else _kind(instance)
+        return f"{path}: the key {shown} is invalid; keys must be {expected}"
+    if keyword == "required":
+        missing = [k for k in value if k not in instance]
+        return f"{path}: missing required key(s) {missing}"
+    if keyword == "additionalProperties":
+        allowed = sorted(subschema.get("properties", {}))
+        extra = sorted(k for k in instance if k not in allowed)
+        return f"{path}: unexpected key(s) {[_dotted([k]) for k in extra]}; allowed: {allowed}"
+    if keyword == "type":
+        return f"{path}: expected {expected or value}, got {_kind(instance)}"
+    if keyword == "enum":
+        return f"{path}: expected one of {value}"
+    if keyword == "uniqueItems":
+        return f"{path}: expected {expected or 'distinct items'}; an item is listed twice"
+    if expected:
+        return f"{path}: expected {expected}"
+    return f"{path}: does not satisfy {keyword} {value!r}"  # pragma: no cover
+
+
+# --------------------------------------------------------------------------- building
+
+
+_T = TypeVar("_T")
+
+
+def _make(path: str, factory: Callable[..., _T], values: Mapping[str, Any]) -> _T:
+    try:
+        return factory(**values)
+    except _InvalidAttributeError as exc:
+        msg = f"{path}.{exc.attribute}: {exc.problem}"
+        raise ValidationError(msg) from None
+
+
+def _texts(path: str, value: Mapping[str, Any] | None) -> Texts | None:
+    return None if value is None else _make(path, Texts, value)
+
+
+def _build_inventory(document: dict[str, Any]) -> Inventory:
+    controller = _make("controller", Controller, document["controller"])
+    purposes = []
+    for key, entry in document["purposes"].items():
+        path = f"purposes.{key}"
+        values = dict(entry)
+        values["description"] = _texts(f"{path}.description", entry["description"])
+        values["retention"] = _texts(f"{path}.retention", entry.get("retention"))
+        values["basis"] = LawfulBasis(entry["basis"])
+        purposes.append(_make(path, Purpose, {"key": key, **values}))
+    fields = []
+    for key, entry in document["fields"].items():
+        path = f"fields.{key}"
+        values = dict(entry)
+        values["description"] = _texts(f"{path}.description", entry.get("description"))
+        values["identifier"] = IdentifierKind(entry["identifier"])
+        values["treatment"] = Treatment(entry.get("treatment", "drop"))
+        if "special_category" in entry:
+            values["special_category"] = SpecialCategory(entry["special_category"])
+        if "art9_condition" in entry:
+            values["art9_condition"] = Art9Condition(entry["art9_condition"])
+        fields.append(_make(path, Field, {"key": key, **values}))
+    recipients = []
+    for key, entry in document.get("recipients", {}).items():
+        values = dict(entry)
+        values["role"] = RecipientRole(entry["role"])
+        if "transfer_mechanism" in entry:
+            values["transfer_mechanism"] = TransferMechanism(entry["transfer_mechanism"])
+        recipients.append(_make(f"recipients.{key}", Recipient, {"key": key, **values}))
+    return Inventory(
+        controller=controller,
+        purposes=tuple(purposes),
+        fields=tuple(fields),
+        recipients=tuple(recipients),
+        security_measures=_texts("security_measures", document.get("security_measures")),
+    )
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _without_none(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def inventory_to_mapping(inventory: Inventory) -> dict[str, Any]:
+    """The policy-file mapping of ``inventory`` (no ``None``: TOML has no null)."""
+    c = inventory.controller
+    document: dict[str, Any] = {
+        "controller": _without_none(
+            {
+                "name": c.name,
+                "address": c.address,
+                "email": c.email,
+                "country": c.country,
+                "dpo": c.dpo,
+                "representative": c.representative,
+            }
+        ),
+    }
+    if inventory.security_measures is not None:
+        document["security_measures"] = inventory.security_measures.as_dict()
+    document["purposes"] = {
+        p.key: _without_none(
+            {
+                "description": p.description.as_dict(),
+                "basis": p.basis.value,
+                "direct_marketing": p.direct_marketing,
+                "profiling": p.profiling,
+                "recipients": list(p.recipients),
+                "subject_categories": list(p.subject_categories),
+                "retention": None if p.retention is None else p.retention.as_dict(),
+                "dpv_purpose": p.dpv_purpose,
+            }
+        )
+        for p in inventory.purposes
+    }
+    document["fields"] = {
+        f.key: _without_none(
+            {
+                "category": f.category,
+                "identifier": f.identifier.value,
+                "purposes": list(f.purposes),
+                "treatment": f.treatment.value,
+                "generaliser": f.generaliser,
+                "special_category": None
+                if f.special_category is None
+                else f.special_category.value,
+                "art9_condition": None if f.art9_condition is None else f.art9_condition.value,
+                "description": None if f.description is None else f.description.as_dict(),
+            }
+        )
+        for f in inventory.fields
+    }
+    document["recipients"] = {
+        r.key: _without_none(
+            {
+                "name": r.name,
+                "role": r.role.value,
+                "country": r.country,
+                "transfer_mechanism": None
+                if r.transfer_mechanism is None
+                else r.transfer_mechanism.value,
+            }
+        )
+        for r in inventory.recipients
+    }
+    return document

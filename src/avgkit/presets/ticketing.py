@@ -1,0 +1,54 @@
+"""The ticketing preset: a cultural venue's ticket shop, ready to use as an inventory.
+
+The preset is shipped as a policy file, ``ticketing.toml`` beside this module, and
+:func:`inventory` loads it, so the Python preset and the file are the same data. It follows
+SPOT Groningen's privacy policy (fields, purposes and lawful bases) and ActiveTickets' data
+processing agreement (processors and where they are). The controller is a fictional venue:
+replace it, and review every entry, before use::
+
+    from avgkit.presets import ticketing
+
+    inventory = ticketing.inventory()
+    inventory.may_use("birth_date", "audience_analysis")   # True
+    inventory.may_use("birth_date", "newsletter")          # False
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from importlib import resources
+from typing import TYPE_CHECKING, Final
+
+from avgkit import _policyfile
+from avgkit.inventory import Inventory
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
+
+__all__ = ["POLICY_FILE", "inventory", "policy_file"]
+
+POLICY_FILE: Final = "ticketing.toml"
+"""The name of the preset's policy file inside the :mod:`avgkit.presets` package.
+
+.. versionadded:: 0.1.0
+"""
+
+
+def policy_file() -> Traversable:
+    """The shipped policy file, to copy and adapt (``policy_file().read_text("utf-8")``).
+
+    .. versionadded:: 0.1.0
+    """
+    return resources.files("avgkit.presets").joinpath(POLICY_FILE)
+
+
+@cache
+def inventory() -> Inventory:
+    """The preset inventory (an immutable value, so every call returns the same one).
+
+    .. versionadded:: 0.1.0
+    """
+    text = policy_file().read_text("utf-8")
+    return Inventory.from_mapping(_policyfile.parse(text, "toml", POLICY_FILE))

@@ -1,0 +1,100 @@
+"""Every DPV IRI avgkit emits exists in the W3C DPV 2.3 term lists (not bundled)."""
+
+from __future__ import annotations
+
+import csv
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from avgkit import _dpv
+from avgkit.inventory import (
+    SUPPORTED_CATEGORIES,
+    Art9Condition,
+    LawfulBasis,
+    RecipientRole,
+    SpecialCategory,
+    TransferMechanism,
+)
+from avgkit.presets import ticketing
+
+VOCABULARIES = ("dpv", "pd", "eu-gdpr")
+# The term lists live beside the project, in ../shared/data relative to its root.
+DPV_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "dpv-2.3"
+
+
+@pytest.fixture(scope="module")
+def dpv_terms():
+    rows = {}
+    for name in VOCABULARIES:
+        path = DPV_DIR / f"{name}.csv"
+        if not path.is_file():
+            pytest.fail(f"DPV term list not found at {path}; tests need ../shared/data")
+        with path.open(encoding="utf-8", newline="") as stream:
+            rows.update({row["iri"]: row for row in csv.DictReader(stream)})
+    return rows
+
+
+def _enum_iris():
+    members = [*LawfulBasis, *SpecialCategory, *Art9Condition, *RecipientRole]
+    iris = {member.iri for member in members}
+    iris |= {m.iri for m in TransferMechanism if m.iri is not None}
+    return iris
+
+
+def test_every_shipped_iri_exists_in_the_dpv_term_lists(dpv_terms):
+    missing = sorted((_dpv.used_iris() | _enum_iris()) - dpv_terms.keys())
+    assert missing == []
+
+
+def test_the_preset_purpose_iris_exist_in_the_dpv_term_lists(dpv_terms):
+    iris = {p.dpv_purpose for p in ticketing.inventory().purposes if p.dpv_purpose}
+    assert iris
+    assert sorted(iris - dpv_terms.keys()) == []
+
+
+def test_preset_purpose_iris_are_dpv_purposes(dpv_terms):
+    for purpose in ticketing.inventory().purposes:
+        if purpose.dpv_purpose:
+            row = dpv_terms[purpose.dpv_purpose]
+            assert "Purpose" in row["dpvtype"] or "Purpose" in row["hasbroader"], purpose.key
+
+
+def test_supported_categories_are_pd_terms_with_dpv_english_labels(dpv_terms):
+    for term in SUPPORTED_CATEGORIES:
+        row = dpv_terms[_dpv.PD + term]
+        assert row["vocab"] == "pd"
+        assert row["label"] == _dpv.DATA_CATEGORIES[term].en
+
+
+def test_categories_marked_special_are_exactly_dpv_special_category_terms(dpv_terms):
+    for term, category in _dpv.DATA_CATEGORIES.items():
+        dpv_special = "SpecialCategoryPersonalData" in dpv_terms[category.iri]["dpvtype"]
+        assert dpv_special == (category.special is not None), term
+
+
+def test_lawful_basis_iris_are_the_article_6_1_terms():
+    letters = "abcdef"
+    for letter, basis in zip(letters, LawfulBasis, strict=True):
+        assert basis.iri == f"https://w3id.org/dpv/legal/eu/gdpr#A6-1-{letter}"
+        assert basis.article == f"Art. 6(1)({letter})"
+
+
+def test_art9_condition_iris_are_the_article_9_2_terms():
+    for letter, condition in zip("abcdefghij", Art9Condition, strict=True):
+        assert condition.iri == f"https://w3id.org/dpv/legal/eu/gdpr#A9-2-{letter}"
+        assert condition.article == f"Art. 9(2)({letter})"
+
+
+def test_the_package_bundles_no_copy_of_the_dpv_term_lists():
+    root = resources.files("avgkit")
+    names = []
+    stack = [root]
+    while stack:
+        item = stack.pop()
+        if item.is_dir():
+            stack.extend(item.iterdir())
+        else:
+            names.append(item.name)
+    assert not [n for n in names if n.endswith((".csv", ".ttl", ".jsonld", ".rdf"))]
