@@ -1,3 +1,4 @@
+import itertools
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -53,7 +54,7 @@ def test_record_links_entries_and_verify_passes():
     chain = make_chain(5)
     assert [e.seq for e in chain] == [1, 2, 3, 4, 5]
     assert chain[0].prev_hash == GENESIS_HASH
-    assert all(b.prev_hash == a.hash for a, b in zip(chain, chain[1:], strict=False))
+    assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(chain))
     assert verify_chain(chain).entries == 5
 
 

@@ -14,6 +14,8 @@ KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 MAX_TEXT = 2000
 """Default upper bound on free-text values."""
 
+_SHOWN = 80  # longer rejected keys are not echoed back in messages
+
 
 def aware(value: object, name: str) -> datetime:
     """Return ``value`` converted to UTC, refusing anything but an aware datetime."""
@@ -37,7 +39,7 @@ def aware_validator(_instance: Any, attribute: Any, value: object) -> None:
 def key(value: object, what: str) -> str:
     """Return ``value`` if it is a valid snake-case key, else raise :class:`ValidationError`."""
     if not isinstance(value, str) or not KEY_PATTERN.match(value):
-        shown = value if isinstance(value, str) and len(value) <= 80 else type(value).__name__
+        shown = value if isinstance(value, str) and len(value) <= _SHOWN else type(value).__name__
         msg = (
             f"{what} key {shown!r} is invalid: use lower snake case starting with a letter, "
             "at most 64 characters (e.g. 'ticket_sale')"

@@ -92,6 +92,10 @@ def _check_details(value: object) -> Mapping[str, Detail]:
     return dict(sorted(out.items()))
 
 
+def _check_actor(value: object) -> str:
+    return _validate.key(value, "audit actor")
+
+
 def _check_hash(value: object) -> str:
     if not isinstance(value, str) or len(value) != 64 or value.strip("0123456789abcdef"):  # noqa: PLR2004
         msg = "an audit hash must be 64 lower-case hex characters (SHA-256)"
@@ -103,7 +107,7 @@ def _at(value: object) -> datetime:
     return _validate.aware(value, "at")
 
 
-def _canonical(
+def _canonical(  # noqa: PLR0917 - private; the one caller passes every field in order
     seq: int,
     at: datetime,
     action: str,
@@ -166,12 +170,10 @@ class AuditEntry:
     .. versionadded:: 0.1.0
     """
 
-    seq: int = attrs.field(
-        validator=[attrs.validators.instance_of(int), attrs.validators.ge(1)]
-    )
+    seq: int = attrs.field(validator=[attrs.validators.instance_of(int), attrs.validators.ge(1)])
     at: datetime = attrs.field(converter=_at)
     action: str = attrs.field(converter=_check_action)
-    actor: str = attrs.field(converter=lambda v: _validate.key(v, "audit actor"))
+    actor: str = attrs.field(converter=_check_actor)
     subject_ref: str | None = attrs.field(
         validator=attrs.validators.optional(attrs.validators.instance_of(str))
     )
@@ -380,7 +382,7 @@ class AuditLog:
         ref = None if subject is None else self.subject_ref(subject)
         clean = _check_details(details or {})
         _check_action(action)
-        _validate.key(actor, "audit actor")
+        _check_actor(actor)
         for _ in range(_MAX_APPEND_ATTEMPTS):
             head = self._store.head()
             entry = AuditEntry.seal(
@@ -419,4 +421,3 @@ class AuditLog:
 
     def __len__(self) -> int:
         return self._store.count()
-

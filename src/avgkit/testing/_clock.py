@@ -40,7 +40,7 @@ class ManualClock:
             self._now = _validate.aware(when, "when")
 
     def advance(
-        self, delta: timedelta | relativedelta | None = None, **units: int | float
+        self, delta: timedelta | relativedelta | None = None, **units: float
     ) -> datetime:
         """Move forward by ``delta`` or by keyword units, and return the new instant.
 

@@ -104,9 +104,7 @@ class SqliteAuditStore:
                 ),
             )
 
-    def _pages(
-        self, where: str, params: tuple[object, ...], start: int
-    ) -> Iterator[AuditEntry]:
+    def _pages(self, where: str, params: tuple[object, ...], start: int) -> Iterator[AuditEntry]:
         # Keyset pagination: each page is a short read, so the lock is never held while the
         # caller consumes entries and memory stays flat for any length of log.
         after = start - 1

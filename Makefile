@@ -1,0 +1,36 @@
+# The two commands of the README: `make demo` and `make test`. Both create or reuse .venv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.avgkit-installed
+LINTED := src tests examples benchmarks docs
+
+.PHONY: install demo test lint types docs clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/avgkit demo --db build/demo.db
+
+test: $(STAMP)
+	$(BIN)/pytest
+	$(MAKE) lint types docs
+
+lint: $(STAMP)
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+
+types: $(STAMP)
+	$(BIN)/mypy --strict src
+
+docs: $(STAMP)
+	$(BIN)/sphinx-build -W --keep-going -q -b html docs build/docs
+
+clean:
+	rm -rf build docs/_build .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,153 @@
+"""The demo behind ``avgkit demo`` / ``make demo``: a sample venue walked through avgkit.
+
+Each capability of avgkit contributes one step: a function taking the :class:`DemoContext`
+and printing, in plain words a venue's developer understands, what it did. Steps run in the
+order of :data:`STEPS`; a new capability appends its step there.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TextIO
+
+import attrs
+
+from avgkit.errors import IntegrityError
+from avgkit.kit import Kit
+from avgkit.presets import ticketing
+from avgkit.testing import ManualClock
+
+DEMO_START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+"""The simulated shop opens on this instant; the demo's clock moves from here."""
+
+
+@attrs.define
+class DemoContext:
+    """What every demo step gets: the kit, its clock, where to write files, and the output."""
+
+    kit: Kit
+    clock: ManualClock
+    db_path: Path
+    out_dir: Path
+    out: TextIO
+    lang: str = "en"
+
+    def say(self, text: str = "") -> None:
+        """Print one line of the demo's narration."""
+        print(text, file=self.out)
+
+    def heading(self, text: str) -> None:
+        """Print a section heading."""
+        self.say()
+        self.say(text)
+        self.say("=" * len(text))
+
+
+def step_inventory(ctx: DemoContext) -> None:
+    """Show what the venue declared: purposes, their lawful bases, and the fields they use."""
+    inv = ctx.kit.inventory
+    ctx.heading("1. What the venue declared (the inventory)")
+    ctx.say(f"Controller: {inv.controller.name}. Every field is tied to purposes and each")
+    ctx.say("purpose to one lawful basis under Art. 6(1) GDPR:")
+    for key, use in inv.by_purpose().items():
+        declared = use.purpose
+        flags = [
+            flag
+            for flag, on in (
+                ("direct marketing", declared.direct_marketing),
+                ("profiling", declared.profiling),
+            )
+            if on
+        ]
+        extra = f" [{', '.join(flags)}]" if flags else ""
+        ctx.say(f"  - {key}: {declared.basis.article} {declared.basis.label('en')}{extra}")
+        ctx.say(f"      fields: {', '.join(use.field_keys) or '(none)'}")
+    ctx.say()
+    for field, purpose in (("email", "newsletter"), ("birth_date", "newsletter")):
+        verdict = "may" if inv.may_use(field, purpose) else "may NOT"
+        ctx.say(f"Question: may '{field}' be used for '{purpose}'? -> it {verdict}.")
+
+
+def step_register(ctx: DemoContext) -> None:
+    """Render the Art. 30 record of processing activities in every format."""
+    register = ctx.kit.inventory.register()
+    ctx.heading("2. The record of processing activities (Art. 30 GDPR)")
+    ctx.out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for lang in ("nl", "en"):
+        for suffix, render in (
+            ("md", register.to_markdown),
+            ("csv", register.to_csv),
+            ("html", register.to_html),
+        ):
+            path = ctx.out_dir / f"register.{lang}.{suffix}"
+            path.write_text(render(lang), encoding="utf-8")
+            written.append(path.name)
+    ctx.say(
+        f"{len(register.activities)} processing activities; "
+        f"{len(register.transfers)} recipients outside the EEA, each with its safeguard:"
+    )
+    for recipient in register.transfers:
+        ctx.say(f"  - {recipient.describe_transfer('en')}")
+    ctx.say(f"Written to {ctx.out_dir}: {', '.join(written)}")
+    ctx.say("Open register.nl.html in a browser and print it for the regulator.")
+
+
+def step_audit(ctx: DemoContext) -> None:
+    """Record audit entries, verify the chain, and show that tampering is caught."""
+    log = ctx.kit.audit
+    ctx.heading("3. The audit trail")
+    log.record("demo.shop_opened", details={"venue": "sample"})
+    ctx.clock.advance(minutes=5)
+    log.record("demo.inventory_loaded", details={"purposes": len(ctx.kit.inventory.purposes)})
+    ctx.clock.advance(minutes=1)
+    entry = log.record("demo.visitor_registered", subject="cust-0001", actor="staff")
+    ctx.say("Every action avgkit takes is appended to a hash-chained log. Visitors appear")
+    ctx.say(f"only under a pseudonymous reference: 'cust-0001' is logged as {entry.subject_ref}.")
+    report = log.verify()
+    ctx.say(f"verify(): {report.entries} entries, chain intact. Keep this anchor elsewhere")
+    ctx.say(f"(e.g. print it in the register) to detect truncation later: {report.head}")
+    # Tamper with a copy, as an administrator with raw database access might.
+    forged = ctx.out_dir / "tampered-copy.db"
+    ctx.kit.stores.close()
+    shutil.copyfile(ctx.db_path, forged)
+    conn = sqlite3.connect(forged)
+    conn.execute("DROP TRIGGER audit_entries_no_update")
+    conn.execute("UPDATE audit_entries SET actor = 'system' WHERE seq = 3")
+    conn.commit()
+    conn.close()
+    with Kit.open(f"sqlite:///{forged}", inventory=ctx.kit.inventory, clock=ctx.clock) as copy:
+        try:
+            copy.audit.verify()
+        except IntegrityError as exc:
+            ctx.say(f"On a copy where someone edited one row by hand, verify() says: {exc}")
+        else:  # pragma: no cover - would mean the chain is broken
+            raise AssertionError("tampering went unnoticed")
+    forged.unlink()
+    ctx.kit = Kit.open(f"sqlite:///{ctx.db_path}", inventory=ctx.kit.inventory, clock=ctx.clock)
+
+
+STEPS: list[Callable[[DemoContext], None]] = [step_inventory, step_register, step_audit]
+"""The demo's steps, in order; each capability of avgkit adds one."""
+
+
+def run(db_path: Path, out: TextIO) -> int:
+    """Run every step on a fresh SQLite file at ``db_path``; return the process exit code."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    clock = ManualClock(DEMO_START)
+    kit = Kit.open(f"sqlite:///{db_path}", inventory=ticketing.inventory(), clock=clock)
+    ctx = DemoContext(kit=kit, clock=clock, db_path=db_path, out_dir=db_path.parent, out=out)
+    print(f"avgkit demo: a sample venue's ticket shop on {db_path}", file=out)
+    try:
+        for step in STEPS:
+            step(ctx)
+    finally:
+        ctx.kit.close()
+    ctx.heading("Done")
+    ctx.say(f"Everything above is stored in {db_path}; run `avgkit audit verify --db {db_path}`.")
+    return 0
