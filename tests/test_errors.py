@@ -5,7 +5,14 @@ from avgkit import errors
 
 @pytest.mark.parametrize(
     "name",
-    ["ValidationError", "NotPermitted", "PolicyError", "IntegrityError", "StorageError", "NotFound"],
+    [
+        "ValidationError",
+        "NotPermitted",
+        "PolicyError",
+        "IntegrityError",
+        "StorageError",
+        "NotFound",
+    ],
 )
 def test_every_error_is_an_avgkit_error(name):
     assert issubclass(getattr(errors, name), errors.AvgkitError)
