@@ -1,0 +1,1453 @@
+"""The breach register: records of personal data breaches, their deadlines and decisions.
+
+A personal data breach (in Dutch: *datalek*) sets three clocks running:
+
+* a **processor** (the ticketing vendor, the mail platform) must tell the venue without
+  undue delay; processing agreements fix a term, typically 36 hours after it discovered
+  the breach (seed 003, clause 12.1), configurable here per agreement;
+* the **venue** notifies the supervisory authority (the Autoriteit Persoonsgegevens)
+  within 72 hours of becoming aware of it, unless the breach is unlikely to result in a
+  risk (Art. 33(1) GDPR); a later notification must give the reasons for the delay;
+* where the risk to people is high, the venue tells **the people concerned** without undue
+  delay (Art. 34), unless an Art. 34(3) exemption applies.
+
+Every breach, notified or not, goes into the register the controller keeps (Art. 33(5)).
+
+A :class:`Breach` holds the answers to the seven questions of a processor's notice (seed
+003, annex 3: what happened and in which system; which types of personal data; how many
+people, a minimum and a maximum; which group; whether their contact details are known;
+the root cause; when or over which period) and the Art. 33(3) contents (nature, categories
+and approximate numbers of people and records, a contact point, likely consequences,
+measures taken or proposed). Breaches are immutable values; :class:`BreachRegister`
+changes them by storing a new version, appends every change to the audit log, and renders
+the processor's notice, the authority notification (HTML in Dutch and English, and JSON
+valid against the schemas shipped in ``avgkit/schemas``) and the whole register as CSV.
+
+.. code-block:: python
+
+    from avgkit.breach import BreachFacts, Headcount
+
+    facts = BreachFacts(
+        summary="A mailing list was sent to the wrong address.",
+        system="mail platform",
+        categories=("EmailAddress", "Name"),
+        subjects=Headcount(minimum=200, maximum=350),
+        subject_group="visitors (customers)",
+        contact_details_known=True,
+        root_cause="A wrong recipient list was selected by hand.",
+        occurred_from=datetime(2026, 1, 6, 14, 0, tzinfo=UTC),
+        kinds=(BreachKind.CONFIDENTIALITY,),
+        likely_consequences="Unwanted mail; phishing attempts.",
+        measures_taken="Recipient asked to delete the list.",
+        contact_point="Privacy officer, privacy@venue.example",
+    )
+    breach = kit.breaches.record(facts, discovered_at=..., processor="mail_platform")
+    proposal = kit.breaches.assess(breach)     # a proposal only
+    kit.breaches.decide(breach.id, notify_authority=True, notify_subjects=False,
+                        reason="No high risk: no sensitive data, ...")
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import secrets
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Final
+
+import attrs
+
+from avgkit import _breach_reports as _reports
+from avgkit import _dpv, _validate
+from avgkit._render import Lang, language
+from avgkit.errors import NotFound, PolicyError, ValidationError
+
+if TYPE_CHECKING:
+    from avgkit.audit import AuditLog
+    from avgkit.clock import Clock
+    from avgkit.inventory import Inventory
+    from avgkit.storage import BreachStore
+
+__all__ = [
+    "AUTHORITY_DEADLINE",
+    "FRAUD_RISK_CATEGORIES",
+    "PROCESSOR_NOTICE_DEADLINE",
+    "Assessment",
+    "Breach",
+    "BreachDecision",
+    "BreachFacts",
+    "BreachKind",
+    "BreachRegister",
+    "BreachStatus",
+    "BreachUpdate",
+    "Exemption",
+    "Headcount",
+    "Protection",
+    "RiskFactor",
+    "assess",
+]
+
+AUTHORITY_DEADLINE: Final = timedelta(hours=72)
+"""Art. 33(1): notify the supervisory authority within 72 hours of becoming aware."""
+
+PROCESSOR_NOTICE_DEADLINE: Final = timedelta(hours=36)
+"""The processor's term to tell the controller, as in seed 003's agreement (clause 12.1)."""
+
+FRAUD_RISK_CATEGORIES: Final = frozenset(
+    {"BankAccount", "PaymentCardNumber", "Password", "Username", "Identifier"}
+)
+"""DPV terms whose loss enables identity fraud or account takeover (seed 003, annex 3)."""
+
+DEFAULT_LARGE_VOLUME: Final = 1000
+"""From how many people a breach counts as large for the assessment, unless configured."""
+
+_MAX_NOTE = 4000
+_MAX_HEADCOUNT = 10**10
+_SCHEMA_VERSION = 1
+
+
+class _Labelled(enum.StrEnum):
+    """An enum whose members have a Dutch and an English label."""
+
+    def label(self, lang: Lang = "en") -> str:
+        """The member's label in ``lang``."""
+        nl, en = _LABELS[type(self).__name__, self.value]
+        return nl if language(lang) == "nl" else en
+
+
+class BreachKind(_Labelled):
+    """What the breach did to the data (the nature of the breach, Art. 33(3)(a)).
+
+    .. versionadded:: 0.1.0
+    """
+
+    CONFIDENTIALITY = "confidentiality"
+    """Data was disclosed to or accessed by someone who should not have it."""
+    INTEGRITY = "integrity"
+    """Data was altered without authorisation or by accident."""
+    AVAILABILITY = "availability"
+    """Data was lost or destroyed, or could not be reached for a while."""
+
+
+class Protection(_Labelled):
+    """How the data concerned was protected when the breach happened.
+
+    .. versionadded:: 0.1.0
+    """
+
+    NONE = "none"
+    """Readable by whoever got it."""
+    PSEUDONYMISED = "pseudonymised"
+    """Pseudonymised: still personal data, but not directly identifying."""
+    ENCRYPTED = "encrypted"
+    """Encrypted with a state-of-the-art method and a key that was *not* compromised, so the
+    data is unintelligible to anyone who got it (Art. 34(3)(a))."""
+
+
+class RiskFactor(_Labelled):
+    """A circumstance that raises the risk of a breach (seed 003, annex 3's checklist).
+
+    .. versionadded:: 0.1.0
+    """
+
+    SPECIAL_CATEGORIES = "special_categories"
+    IDENTITY_FRAUD = "identity_fraud"
+    VULNERABLE_SUBJECTS = "vulnerable_subjects"
+    LARGE_VOLUME = "large_volume"
+    UNPROTECTED = "unprotected"
+
+
+class Exemption(_Labelled):
+    """An Art. 34(3) ground for not informing each person concerned individually.
+
+    .. versionadded:: 0.1.0
+    """
+
+    ENCRYPTED = "encrypted"
+    """Art. 34(3)(a): the data was unintelligible to anyone not authorised to see it."""
+    RISK_REMOVED = "risk_removed"
+    """Art. 34(3)(b): later measures ensure the high risk is no longer likely to occur."""
+    DISPROPORTIONATE_EFFORT = "disproportionate_effort"
+    """Art. 34(3)(c): reaching everyone is disproportionate; a public communication instead."""
+
+
+_LABELS: Final[dict[tuple[str, str], tuple[str, str]]] = {
+    ("BreachKind", "confidentiality"): (
+        "Inbreuk op vertrouwelijkheid (onbevoegde toegang of verstrekking)",
+        "Confidentiality breach (unauthorised access or disclosure)",
+    ),
+    ("BreachKind", "integrity"): (
+        "Inbreuk op integriteit (onbevoegde of onbedoelde wijziging)",
+        "Integrity breach (unauthorised or accidental alteration)",
+    ),
+    ("BreachKind", "availability"): (
+        "Inbreuk op beschikbaarheid (verlies of vernietiging)",
+        "Availability breach (loss or destruction)",
+    ),
+    ("Protection", "none"): ("Niet versleuteld of gepseudonimiseerd", "Not encrypted"),
+    ("Protection", "pseudonymised"): ("Gepseudonimiseerd", "Pseudonymised"),
+    ("Protection", "encrypted"): (
+        "Versleuteld, sleutel niet gelekt (onbegrijpelijk voor derden)",
+        "Encrypted, key not compromised (unintelligible to others)",
+    ),
+    ("RiskFactor", "special_categories"): (
+        "Bijzondere persoonsgegevens (art. 9 AVG)",
+        "Special categories of personal data (Art. 9 GDPR)",
+    ),
+    ("RiskFactor", "identity_fraud"): (
+        "Gegevens waarmee (identiteits)fraude kan worden gepleegd",
+        "Data that enables (identity) fraud or account takeover",
+    ),
+    ("RiskFactor", "vulnerable_subjects"): (
+        "Kwetsbare groepen, zoals kinderen",
+        "Vulnerable people, such as children",
+    ),
+    ("RiskFactor", "large_volume"): ("Grote aantallen betrokkenen", "A large number of people"),
+    ("RiskFactor", "unprotected"): (
+        "Gegevens waren niet versleuteld",
+        "The data was not encrypted",
+    ),
+    ("Exemption", "encrypted"): (
+        "Art. 34 lid 3 onder a: gegevens onbegrijpelijk (versleuteld)",
+        "Art. 34(3)(a): data unintelligible (encrypted)",
+    ),
+    ("Exemption", "risk_removed"): (
+        "Art. 34 lid 3 onder b: hoog risico weggenomen door maatregelen",
+        "Art. 34(3)(b): later measures removed the high risk",
+    ),
+    ("Exemption", "disproportionate_effort"): (
+        "Art. 34 lid 3 onder c: onevenredige inspanning; openbare mededeling",
+        "Art. 34(3)(c): disproportionate effort; public communication instead",
+    ),
+}
+
+
+# --------------------------------------------------------------------------- validators
+
+
+def _v_aware(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    _validate.aware(value, attribute.name)
+
+
+def _v_opt_aware(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None:
+        _v_aware(instance, attribute, value)
+
+
+def _utc(value: object) -> Any:
+    # Normalise aware datetimes to UTC; anything else is left for the validator to refuse.
+    if (
+        isinstance(value, datetime)
+        and value.tzinfo is not None
+        and value.tzinfo.utcoffset(value) is not None
+    ):
+        return _validate.aware(value, "instant")
+    return value
+
+
+def _v_text(max_length: int) -> Any:
+    def check(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        _validate.text(value, attribute.name, max_length=max_length)
+
+    return check
+
+
+def _v_opt_text(max_length: int) -> Any:
+    def check(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if value is not None:
+            _validate.text(value, attribute.name, max_length=max_length)
+
+    return check
+
+
+def _v_bool(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, bool):
+        msg = f"{attribute.name} must be True or False, got {type(value).__name__}"
+        raise ValidationError(msg)
+
+
+def _v_enum(kind: type[enum.Enum]) -> Any:
+    def check(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if not isinstance(value, kind):
+            allowed = [member.value for member in kind]
+            msg = f"{attribute.name} must be a {kind.__name__} (one of {allowed})"
+            raise ValidationError(msg)
+
+    return check
+
+
+def _to_enum_tuple(kind: type[enum.Enum]) -> Any:
+    def convert(value: object) -> Any:
+        if isinstance(value, str) or not isinstance(value, Iterable):
+            return value
+        items = list(value)
+        try:
+            members = {kind(item) for item in items}
+        except ValueError:
+            return tuple(items)
+        return tuple(sorted(members, key=lambda member: list(kind).index(member)))
+
+    return convert
+
+
+def _to_kinds(value: object) -> Any:
+    return _to_enum_tuple(BreachKind)(value)
+
+
+def _to_tuple(value: object) -> Any:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        return value
+    return tuple(value)
+
+
+def _v_enum_tuple(kind: type[enum.Enum], *, non_empty: bool) -> Any:
+    def check(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        allowed = [member.value for member in kind]
+        if not isinstance(value, tuple) or not all(isinstance(v, kind) for v in value):
+            msg = f"{attribute.name} must be a sequence of {kind.__name__} (one of {allowed})"
+            raise ValidationError(msg)
+        if non_empty and not value:
+            msg = f"{attribute.name} must name at least one of {allowed}"
+            raise ValidationError(msg)
+
+    return check
+
+
+def _to_categories(value: object) -> Any:
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        return value
+    items = list(value)
+    if all(isinstance(item, str) for item in items):
+        return tuple(sorted(set(items)))
+    return tuple(items)
+
+
+def _v_categories(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, tuple) or not all(isinstance(v, str) for v in value):
+        msg = f"{attribute.name} must be a sequence of DPV personal-data terms, e.g. ('Name',)"
+        raise ValidationError(msg)
+    if not value:
+        msg = f"{attribute.name} must name at least one category of personal data"
+        raise ValidationError(msg)
+    unknown = sorted(term for term in value if term not in _dpv.DATA_CATEGORIES)
+    if unknown:
+        shown = [term[:60] for term in unknown]
+        msg = (
+            f"{attribute.name}: {shown} are not supported DPV personal-data terms; use the "
+            "categories your inventory declares (Inventory.categories), e.g. 'EmailAddress'"
+        )
+        raise ValidationError(msg)
+
+
+def _v_count(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        msg = f"{attribute.name} must be a whole number, got {type(value).__name__}"
+        raise ValidationError(msg)
+    if not 0 <= value <= _MAX_HEADCOUNT:
+        msg = f"{attribute.name} must be between 0 and {_MAX_HEADCOUNT}, got {value}"
+        raise ValidationError(msg)
+
+
+def _v_key(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    _validate.key(value, attribute.name)
+
+
+def _v_opt_key(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is not None:
+        _v_key(instance, attribute, value)
+
+
+def _v_positive_delta(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is None:
+        return
+    if not isinstance(value, timedelta) or value <= timedelta(0):
+        msg = f"{attribute.name} must be a positive timedelta, e.g. timedelta(hours=36)"
+        raise ValidationError(msg)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return None if value is None else value.isoformat().replace("+00:00", "Z")
+
+
+def _parse_time(value: object, name: str) -> datetime:
+    if not isinstance(value, str):
+        msg = f"{name} must be an ISO 8601 instant string"
+        raise ValidationError(msg)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        msg = f"{name} is not an ISO 8601 instant"
+        raise ValidationError(msg) from exc
+    return _validate.aware(parsed, name)
+
+
+def _parse_opt_time(value: object, name: str) -> datetime | None:
+    return None if value is None else _parse_time(value, name)
+
+
+# --------------------------------------------------------------------------- values
+
+
+@attrs.frozen(kw_only=True)
+class Headcount:
+    """A number known only within bounds: question 3's "a minimum and a maximum".
+
+    Raises:
+        ValidationError: a bound is negative, not a whole number, or the minimum is larger
+            than the maximum.
+
+    .. versionadded:: 0.1.0
+    """
+
+    minimum: int = attrs.field(validator=_v_count)
+    maximum: int = attrs.field(validator=_v_count)
+
+    def __attrs_post_init__(self) -> None:
+        if self.minimum > self.maximum:
+            msg = (
+                f"the minimum ({self.minimum}) is larger than the maximum ({self.maximum}); "
+                "give the lowest and the highest number the breach may concern"
+            )
+            raise ValidationError(msg)
+
+    @classmethod
+    def exactly(cls, count: int) -> Headcount:
+        """A headcount known exactly."""
+        return cls(minimum=count, maximum=count)
+
+    def __str__(self) -> str:
+        if self.minimum == self.maximum:
+            return str(self.minimum)
+        return f"{self.minimum}-{self.maximum}"
+
+
+@attrs.frozen(kw_only=True)
+class BreachFacts:
+    """What is known about a breach: annex 3's seven questions and the Art. 33(3) contents.
+
+    Free texts may mention people (a contact point, a description) and are left out of
+    ``repr``. Facts change over time (Art. 33(4)); :meth:`BreachRegister.update` records each
+    change as a new version.
+
+    Args:
+        summary: Question 1: what happened.
+        system: Question 1: the name of the system concerned.
+        categories: Question 2 / Art. 33(3)(a): the types of personal data, as DPV terms
+            (``"EmailAddress"``); the register accepts only categories its inventory declares.
+        subjects: Question 3 / Art. 33(3)(a): how many people, a minimum and a maximum.
+        records: Art. 33(3)(a): the approximate number of records concerned, if known.
+        subject_group: Question 4: the group of people (visitors, staff, ...).
+        vulnerable_subjects: Whether the group includes children or other vulnerable people.
+        contact_details_known: Question 5: can the people concerned be reached?
+        root_cause: Question 6: the cause of the breach.
+        occurred_from: Question 7: when the breach began (aware).
+        occurred_until: Question 7: when it ended, if it was a period and has ended.
+        kinds: Art. 33(3)(a): the nature (confidentiality, integrity, availability).
+        likely_consequences: Art. 33(3)(c).
+        measures_taken: Art. 33(3)(d): measures taken to address the breach and mitigate
+            its effects.
+        measures_proposed: Art. 33(3)(d): measures proposed, if any.
+        contact_point: Art. 33(3)(b): the DPO or other contact point for more information.
+        protection: Whether the data was encrypted or pseudonymised.
+        high_risk_removed: Art. 34(3)(b): later measures ensure a high risk is no longer
+            likely to materialise (describe them in ``measures_taken``).
+
+    Raises:
+        ValidationError: a text is empty, a category is not a DPV term, a datetime is naive,
+            or the period ends before it begins.
+
+    .. versionadded:: 0.1.0
+    """
+
+    summary: str = attrs.field(repr=False, validator=_v_text(_MAX_NOTE))
+    system: str = attrs.field(validator=_v_text(200))
+    categories: tuple[str, ...] = attrs.field(converter=_to_categories, validator=_v_categories)
+    subjects: Headcount = attrs.field(validator=attrs.validators.instance_of(Headcount))
+    subject_group: str = attrs.field(validator=_v_text(500))
+    contact_details_known: bool = attrs.field(validator=_v_bool)
+    root_cause: str = attrs.field(repr=False, validator=_v_text(_MAX_NOTE))
+    occurred_from: datetime = attrs.field(converter=_utc, validator=_v_aware)
+    kinds: tuple[BreachKind, ...] = attrs.field(
+        converter=_to_kinds, validator=_v_enum_tuple(BreachKind, non_empty=True)
+    )
+    likely_consequences: str = attrs.field(repr=False, validator=_v_text(_MAX_NOTE))
+    measures_taken: str = attrs.field(repr=False, validator=_v_text(_MAX_NOTE))
+    contact_point: str = attrs.field(repr=False, validator=_v_text(500))
+    occurred_until: datetime | None = attrs.field(
+        default=None, converter=_utc, validator=_v_opt_aware
+    )
+    records: Headcount | None = attrs.field(
+        default=None, validator=attrs.validators.optional(attrs.validators.instance_of(Headcount))
+    )
+    vulnerable_subjects: bool = attrs.field(default=False, validator=_v_bool)
+    measures_proposed: str | None = attrs.field(
+        default=None, repr=False, validator=_v_opt_text(_MAX_NOTE)
+    )
+    protection: Protection = attrs.field(default=Protection.NONE, validator=_v_enum(Protection))
+    high_risk_removed: bool = attrs.field(default=False, validator=_v_bool)
+
+    def __attrs_post_init__(self) -> None:
+        if self.occurred_until is not None and self.occurred_until < self.occurred_from:
+            msg = (
+                "occurred_until is before occurred_from; the period of the breach must end "
+                "after it begins"
+            )
+            raise ValidationError(msg)
+
+    @property
+    def special_categories(self) -> tuple[str, ...]:
+        """The Art. 9(1) special categories the data categories imply (values, sorted)."""
+        found = {_dpv.DATA_CATEGORIES[term].special for term in self.categories}
+        return tuple(sorted(value for value in found if value is not None))
+
+    def to_mapping(self) -> dict[str, Any]:
+        """A JSON-ready dict (instants as ISO 8601 UTC strings)."""
+        return {
+            "summary": self.summary,
+            "system": self.system,
+            "categories": list(self.categories),
+            "subjects": {"minimum": self.subjects.minimum, "maximum": self.subjects.maximum},
+            "records": None
+            if self.records is None
+            else {"minimum": self.records.minimum, "maximum": self.records.maximum},
+            "subject_group": self.subject_group,
+            "vulnerable_subjects": self.vulnerable_subjects,
+            "contact_details_known": self.contact_details_known,
+            "root_cause": self.root_cause,
+            "occurred_from": _iso(self.occurred_from),
+            "occurred_until": _iso(self.occurred_until),
+            "kinds": [kind.value for kind in self.kinds],
+            "likely_consequences": self.likely_consequences,
+            "measures_taken": self.measures_taken,
+            "measures_proposed": self.measures_proposed,
+            "contact_point": self.contact_point,
+            "protection": self.protection.value,
+            "high_risk_removed": self.high_risk_removed,
+        }
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> BreachFacts:
+        """Rebuild facts from :meth:`to_mapping`'s form."""
+        records = data.get("records")
+        return cls(
+            summary=data["summary"],
+            system=data["system"],
+            categories=tuple(data["categories"]),
+            subjects=Headcount(**data["subjects"]),
+            records=None if records is None else Headcount(**records),
+            subject_group=data["subject_group"],
+            vulnerable_subjects=data["vulnerable_subjects"],
+            contact_details_known=data["contact_details_known"],
+            root_cause=data["root_cause"],
+            occurred_from=_parse_time(data["occurred_from"], "occurred_from"),
+            occurred_until=_parse_opt_time(data.get("occurred_until"), "occurred_until"),
+            kinds=tuple(BreachKind(kind) for kind in data["kinds"]),
+            likely_consequences=data["likely_consequences"],
+            measures_taken=data["measures_taken"],
+            measures_proposed=data.get("measures_proposed"),
+            contact_point=data["contact_point"],
+            protection=Protection(data["protection"]),
+            high_risk_removed=data["high_risk_removed"],
+        )
+
+
+_FACT_NAMES: Final = frozenset(attribute.name for attribute in attrs.fields(BreachFacts))
+
+
+@attrs.frozen(kw_only=True)
+class BreachUpdate:
+    """One phased update of a breach record (Art. 33(4)): when, what changed, and a note.
+
+    .. versionadded:: 0.1.0
+    """
+
+    at: datetime = attrs.field(converter=_utc, validator=_v_aware)
+    version: int = attrs.field(validator=attrs.validators.instance_of(int))
+    """The breach version this update produced."""
+    note: str = attrs.field(repr=False, validator=_v_text(_MAX_NOTE))
+    changed: tuple[str, ...] = attrs.field(
+        converter=_to_tuple,
+        validator=attrs.validators.deep_iterable(attrs.validators.in_(_FACT_NAMES)),
+    )
+    """Names of the :class:`BreachFacts` fields the update changed (may be empty)."""
+    actor: str = attrs.field(validator=_v_key)
+
+
+@attrs.frozen(kw_only=True)
+class Assessment:
+    """The register's *proposal* on notification. It never decides: a person does.
+
+    .. versionadded:: 0.1.0
+    """
+
+    notify_authority: bool
+    """Propose notifying the supervisory authority (Art. 33): a risk cannot be ruled out."""
+    notify_subjects: bool
+    """Propose informing each person concerned (Art. 34): a high risk and no exemption."""
+    public_communication: bool
+    """Propose a public communication instead (Art. 34(3)(c))."""
+    high_risk: bool
+    """Whether the breach is likely to result in a high risk to people."""
+    factors: tuple[RiskFactor, ...]
+    """The circumstances found that raise the risk."""
+    exemptions: tuple[Exemption, ...]
+    """The Art. 34(3) exemptions that apply."""
+
+    def explain(self, lang: Lang = "en") -> tuple[str, ...]:
+        """The proposal's reasons as sentences in ``lang``."""
+        nl = language(lang) == "nl"
+        lines: list[str] = [factor.label(lang) for factor in self.factors]
+        if not self.notify_authority:
+            lines.append(
+                "Versleutelde gegevens en alleen een inbreuk op vertrouwelijkheid: een risico "
+                "is onwaarschijnlijk (art. 33 lid 1); leg het wel vast in het register."
+                if nl
+                else "Encrypted data and a confidentiality breach only: a risk is unlikely "
+                "(Art. 33(1)); record it in the register all the same."
+            )
+        if self.high_risk:
+            lines.append(
+                "Waarschijnlijk een hoog risico voor de betrokkenen (art. 34 lid 1)."
+                if nl
+                else "Likely to result in a high risk to the people concerned (Art. 34(1))."
+            )
+        lines.extend(exemption.label(lang) for exemption in self.exemptions)
+        return tuple(lines)
+
+    def to_mapping(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {
+            "notify_authority": self.notify_authority,
+            "notify_subjects": self.notify_subjects,
+            "public_communication": self.public_communication,
+            "high_risk": self.high_risk,
+            "factors": [factor.value for factor in self.factors],
+            "exemptions": [exemption.value for exemption in self.exemptions],
+        }
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> Assessment:
+        """Rebuild an assessment from :meth:`to_mapping`'s form."""
+        return cls(
+            notify_authority=bool(data["notify_authority"]),
+            notify_subjects=bool(data["notify_subjects"]),
+            public_communication=bool(data["public_communication"]),
+            high_risk=bool(data["high_risk"]),
+            factors=tuple(RiskFactor(value) for value in data["factors"]),
+            exemptions=tuple(Exemption(value) for value in data["exemptions"]),
+        )
+
+
+@attrs.frozen(kw_only=True)
+class BreachDecision:
+    """The human decision on notification, its reason, and the proposal it was made against.
+
+    .. versionadded:: 0.1.0
+    """
+
+    decided_at: datetime = attrs.field(converter=_utc, validator=_v_aware)
+    actor: str = attrs.field(validator=_v_key)
+    notify_authority: bool = attrs.field(validator=_v_bool)
+    notify_subjects: bool = attrs.field(validator=_v_bool)
+    public_communication: bool = attrs.field(validator=_v_bool)
+    reason: str = attrs.field(repr=False, validator=_v_text(_MAX_NOTE))
+    proposal: Assessment = attrs.field(validator=attrs.validators.instance_of(Assessment))
+
+    @property
+    def follows_proposal(self) -> bool:
+        """Whether the decision is the one the assessment proposed."""
+        return (
+            self.notify_authority == self.proposal.notify_authority
+            and self.notify_subjects == self.proposal.notify_subjects
+            and self.public_communication == self.proposal.public_communication
+        )
+
+    def to_mapping(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return {
+            "decided_at": _iso(self.decided_at),
+            "actor": self.actor,
+            "notify_authority": self.notify_authority,
+            "notify_subjects": self.notify_subjects,
+            "public_communication": self.public_communication,
+            "reason": self.reason,
+            "proposal": self.proposal.to_mapping(),
+        }
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> BreachDecision:
+        """Rebuild a decision from :meth:`to_mapping`'s form."""
+        return cls(
+            decided_at=_parse_time(data["decided_at"], "decided_at"),
+            actor=data["actor"],
+            notify_authority=data["notify_authority"],
+            notify_subjects=data["notify_subjects"],
+            public_communication=data["public_communication"],
+            reason=data["reason"],
+            proposal=Assessment.from_mapping(data["proposal"]),
+        )
+
+
+def _v_breach_id(_instance: object, _attribute: attrs.Attribute[Any], value: object) -> None:
+    _validate.key(value, "breach id")
+
+
+@attrs.frozen(kw_only=True)
+class Breach:
+    """One version of a breach record. Change it through :class:`BreachRegister`.
+
+    Args:
+        id: The register's key for the breach (``"br_…"``).
+        version: 1 when recorded, one more for every change.
+        recorded_at: When the breach was entered in the register.
+        updated_at: When this version was made.
+        facts: What is known (see :class:`BreachFacts`).
+        discovered_at: When the breach was first discovered, by whoever found it.
+        became_aware_at: When the controller became aware of it (the 72-hour clock starts).
+        processor: The inventory key of the processor that reported it, if any.
+        processor_notice_within: The processor's term to notify (from its agreement).
+        processor_notified_at: When the processor's notice reached the controller.
+        updates: The phased updates (Art. 33(4)), oldest first.
+        decision: The human decision on notification, once made.
+        authority_notified_at: When the supervisory authority was notified.
+        authority_reference: The authority's reference for the notification, if given.
+        delay_reason: Why the authority was notified after the 72 hours (Art. 33(1)).
+        subjects_notified_at: When the people concerned were informed (Art. 34).
+        subjects_public: Whether that was a public communication (Art. 34(3)(c)).
+
+    Raises:
+        ValidationError: the instants are out of order (discovered or aware before the
+            breach began, aware before discovered, a notification before awareness), or
+            a late authority notification lacks its ``delay_reason``.
+
+    .. versionadded:: 0.1.0
+    """
+
+    id: str = attrs.field(validator=_v_breach_id)
+    version: int = attrs.field(validator=_v_count)
+    recorded_at: datetime = attrs.field(converter=_utc, validator=_v_aware)
+    updated_at: datetime = attrs.field(converter=_utc, validator=_v_aware)
+    facts: BreachFacts = attrs.field(validator=attrs.validators.instance_of(BreachFacts))
+    discovered_at: datetime = attrs.field(converter=_utc, validator=_v_aware)
+    became_aware_at: datetime = attrs.field(converter=_utc, validator=_v_aware)
+    processor: str | None = attrs.field(default=None, validator=_v_opt_key)
+    processor_notice_within: timedelta | None = attrs.field(
+        default=None, validator=_v_positive_delta
+    )
+    processor_notified_at: datetime | None = attrs.field(
+        default=None, converter=_utc, validator=_v_opt_aware
+    )
+    updates: tuple[BreachUpdate, ...] = attrs.field(
+        default=(),
+        converter=_to_tuple,
+        validator=attrs.validators.deep_iterable(attrs.validators.instance_of(BreachUpdate)),
+    )
+    decision: BreachDecision | None = attrs.field(
+        default=None,
+        validator=attrs.validators.optional(attrs.validators.instance_of(BreachDecision)),
+    )
+    authority_notified_at: datetime | None = attrs.field(
+        default=None, converter=_utc, validator=_v_opt_aware
+    )
+    authority_reference: str | None = attrs.field(default=None, validator=_v_opt_text(200))
+    delay_reason: str | None = attrs.field(
+        default=None, repr=False, validator=_v_opt_text(_MAX_NOTE)
+    )
+    subjects_notified_at: datetime | None = attrs.field(
+        default=None, converter=_utc, validator=_v_opt_aware
+    )
+    subjects_public: bool = attrs.field(default=False, validator=_v_bool)
+
+    def __attrs_post_init__(self) -> None:  # noqa: C901 - one check per ordering rule
+        began = self.facts.occurred_from
+        if self.version < 1:
+            msg = f"breach {self.id}: version must be 1 or more"
+            raise ValidationError(msg)
+        if self.discovered_at < began:
+            msg = (
+                f"breach {self.id}: discovered_at is before the breach began (occurred_from); "
+                "a breach cannot be discovered before it happens"
+            )
+            raise ValidationError(msg)
+        if self.became_aware_at < began:
+            msg = (
+                f"breach {self.id}: became_aware_at is before the breach began "
+                "(occurred_from); check both instants and their time zones"
+            )
+            raise ValidationError(msg)
+        if self.became_aware_at < self.discovered_at:
+            msg = (
+                f"breach {self.id}: became_aware_at is before discovered_at; the controller "
+                "becomes aware when, or after, the breach is first discovered"
+            )
+            raise ValidationError(msg)
+        if (self.processor is None) != (self.processor_notice_within is None):
+            msg = f"breach {self.id}: processor and processor_notice_within go together"
+            raise ValidationError(msg)
+        if self.processor_notified_at is not None:
+            if self.processor is None:
+                msg = f"breach {self.id}: processor_notified_at needs a processor"
+                raise ValidationError(msg)
+            if self.processor_notified_at < self.discovered_at:
+                msg = f"breach {self.id}: the processor's notice is dated before the discovery"
+                raise ValidationError(msg)
+        for name in ("authority_notified_at", "subjects_notified_at"):
+            value: datetime | None = getattr(self, name)
+            if value is not None and value < self.became_aware_at:
+                msg = f"breach {self.id}: {name} is before became_aware_at"
+                raise ValidationError(msg)
+        if self.authority_late and self.delay_reason is None:
+            msg = (
+                f"breach {self.id}: the authority was notified after the 72-hour deadline; "
+                "Art. 33(1) requires the reasons for the delay: pass delay_reason"
+            )
+            raise ValidationError(msg)
+        if self.updated_at < self.recorded_at:
+            msg = f"breach {self.id}: updated_at is before recorded_at"
+            raise ValidationError(msg)
+
+    # -- deadlines -------------------------------------------------------------------
+
+    @property
+    def processor_notice_due(self) -> datetime | None:
+        """The processor's deadline: discovery plus its agreed term (``None`` without one)."""
+        if self.processor_notice_within is None:
+            return None
+        return self.discovered_at + self.processor_notice_within
+
+    @property
+    def authority_due(self) -> datetime:
+        """Art. 33(1): 72 hours after the controller became aware."""
+        return self.became_aware_at + AUTHORITY_DEADLINE
+
+    @property
+    def authority_late(self) -> bool:
+        """Whether the authority was notified after :attr:`authority_due`."""
+        return self.authority_notified_at is not None and self.authority_notified_at > (
+            self.authority_due
+        )
+
+    @property
+    def processor_notice_late(self) -> bool:
+        """Whether the processor's notice arrived after its deadline."""
+        due = self.processor_notice_due
+        notified = self.processor_notified_at
+        return due is not None and notified is not None and notified > due
+
+    @property
+    def authority_pending(self) -> bool:
+        """The authority is not notified and nobody decided that it need not be."""
+        if self.authority_notified_at is not None:
+            return False
+        return self.decision is None or self.decision.notify_authority
+
+    @property
+    def subjects_pending(self) -> bool:
+        """The decision is to inform the people concerned and that has not happened yet."""
+        return (
+            self.decision is not None
+            and (self.decision.notify_subjects or self.decision.public_communication)
+            and self.subjects_notified_at is None
+        )
+
+    def status(self, now: datetime) -> BreachStatus:
+        """The deadlines and overdue flags at ``now`` (aware)."""
+        now = _validate.aware(now, "now")
+        processor_due = self.processor_notice_due
+        return BreachStatus(
+            at=now,
+            processor_notice_due=processor_due,
+            processor_notice_overdue=processor_due is not None
+            and self.processor_notified_at is None
+            and now > processor_due,
+            authority_due=self.authority_due,
+            authority_overdue=self.authority_pending and now > self.authority_due,
+            authority_time_left=self.authority_due - now if self.authority_pending else None,
+            subjects_pending=self.subjects_pending,
+        )
+
+    # -- serialisation ----------------------------------------------------------------
+
+    def to_mapping(self) -> dict[str, Any]:
+        """A JSON-ready dict of this version (what adapters store)."""
+        within = self.processor_notice_within
+        return {
+            "id": self.id,
+            "version": self.version,
+            "recorded_at": _iso(self.recorded_at),
+            "updated_at": _iso(self.updated_at),
+            "facts": self.facts.to_mapping(),
+            "discovered_at": _iso(self.discovered_at),
+            "became_aware_at": _iso(self.became_aware_at),
+            "processor": self.processor,
+            "processor_notice_within_seconds": None
+            if within is None
+            else int(within.total_seconds()),
+            "processor_notified_at": _iso(self.processor_notified_at),
+            "updates": [
+                {
+                    "at": _iso(update.at),
+                    "version": update.version,
+                    "note": update.note,
+                    "changed": list(update.changed),
+                    "actor": update.actor,
+                }
+                for update in self.updates
+            ],
+            "decision": None if self.decision is None else self.decision.to_mapping(),
+            "authority_notified_at": _iso(self.authority_notified_at),
+            "authority_reference": self.authority_reference,
+            "delay_reason": self.delay_reason,
+            "subjects_notified_at": _iso(self.subjects_notified_at),
+            "subjects_public": self.subjects_public,
+        }
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> Breach:
+        """Rebuild a breach from :meth:`to_mapping`'s form.
+
+        Raises:
+            ValidationError: the data is malformed.
+        """
+        try:
+            seconds = data["processor_notice_within_seconds"]
+            decision = data["decision"]
+            return cls(
+                id=data["id"],
+                version=data["version"],
+                recorded_at=_parse_time(data["recorded_at"], "recorded_at"),
+                updated_at=_parse_time(data["updated_at"], "updated_at"),
+                facts=BreachFacts.from_mapping(data["facts"]),
+                discovered_at=_parse_time(data["discovered_at"], "discovered_at"),
+                became_aware_at=_parse_time(data["became_aware_at"], "became_aware_at"),
+                processor=data["processor"],
+                processor_notice_within=None if seconds is None else timedelta(seconds=seconds),
+                processor_notified_at=_parse_opt_time(
+                    data["processor_notified_at"], "processor_notified_at"
+                ),
+                updates=tuple(
+                    BreachUpdate(
+                        at=_parse_time(item["at"], "update at"),
+                        version=item["version"],
+                        note=item["note"],
+                        changed=tuple(item["changed"]),
+                        actor=item["actor"],
+                    )
+                    for item in data["updates"]
+                ),
+                decision=None if decision is None else BreachDecision.from_mapping(decision),
+                authority_notified_at=_parse_opt_time(
+                    data["authority_notified_at"], "authority_notified_at"
+                ),
+                authority_reference=data["authority_reference"],
+                delay_reason=data["delay_reason"],
+                subjects_notified_at=_parse_opt_time(
+                    data["subjects_notified_at"], "subjects_notified_at"
+                ),
+                subjects_public=data["subjects_public"],
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, ValidationError):
+                raise
+            msg = f"a stored breach record is malformed ({type(exc).__name__}: {exc})"
+            raise ValidationError(msg) from exc
+
+    def to_json(self) -> str:
+        """:meth:`to_mapping` as compact, key-sorted JSON text."""
+        return json.dumps(self.to_mapping(), sort_keys=True, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text: str) -> Breach:
+        """Rebuild a breach from :meth:`to_json`'s text."""
+        return cls.from_mapping(json.loads(text))
+
+
+@attrs.frozen(kw_only=True)
+class BreachStatus:
+    """A breach's deadlines and overdue flags at one instant.
+
+    .. versionadded:: 0.1.0
+    """
+
+    at: datetime
+    """The instant the status was taken at."""
+    processor_notice_due: datetime | None
+    """When the processor's notice is due (``None`` when no processor reported it)."""
+    processor_notice_overdue: bool
+    """The processor's deadline passed and no notice was recorded."""
+    authority_due: datetime
+    """72 hours after the controller became aware (Art. 33(1))."""
+    authority_overdue: bool
+    """The 72 hours passed, the authority was not notified, and nobody decided it need not be."""
+    authority_time_left: timedelta | None
+    """Time until the authority deadline (negative when overdue; ``None`` when settled)."""
+    subjects_pending: bool
+    """People are to be informed (decision made) and that is not recorded yet."""
+
+
+# --------------------------------------------------------------------------- assessment
+
+
+def assess(
+    breach: Breach | BreachFacts,
+    inventory: Inventory | None = None,
+    *,
+    large_volume: int = DEFAULT_LARGE_VOLUME,
+) -> Assessment:
+    """Propose whether the authority and the people concerned should be told.
+
+    The proposal follows seed 003's checklist and Articles 33 and 34: special categories
+    (from the data categories, and from the inventory's fields that declare a special
+    category for them), data enabling identity fraud, vulnerable people such as children,
+    a large number of people, and unencrypted data raise the risk; the Art. 34(3)
+    exemptions (encrypted data, measures that removed the high risk, disproportionate
+    effort when contact details are unknown) replace or remove the individual message.
+
+    It is a proposal: record the decision with :meth:`BreachRegister.decide`.
+
+    .. versionadded:: 0.1.0
+    """
+    facts = breach.facts if isinstance(breach, Breach) else breach
+    special = bool(facts.special_categories)
+    if inventory is not None:
+        special = special or any(
+            field.special_category is not None and field.category in facts.categories
+            for field in inventory.fields
+        )
+    factors: list[RiskFactor] = []
+    if special:
+        factors.append(RiskFactor.SPECIAL_CATEGORIES)
+    if FRAUD_RISK_CATEGORIES.intersection(facts.categories):
+        factors.append(RiskFactor.IDENTITY_FRAUD)
+    if facts.vulnerable_subjects:
+        factors.append(RiskFactor.VULNERABLE_SUBJECTS)
+    if facts.subjects.maximum >= large_volume:
+        factors.append(RiskFactor.LARGE_VOLUME)
+    encrypted = facts.protection is Protection.ENCRYPTED
+    if not encrypted:
+        factors.append(RiskFactor.UNPROTECTED)
+    # Art. 33(1): notify unless a risk is unlikely. Encrypted data whose key is safe, in a
+    # breach of confidentiality only, is the clear case where it is; anything touching
+    # integrity or availability (lost data, altered data) keeps a risk.
+    unlikely = encrypted and set(facts.kinds) == {BreachKind.CONFIDENTIALITY}
+    high_risk = not encrypted and any(factor is not RiskFactor.UNPROTECTED for factor in factors)
+    exemptions: list[Exemption] = []
+    if encrypted:
+        exemptions.append(Exemption.ENCRYPTED)
+    if facts.high_risk_removed:
+        exemptions.append(Exemption.RISK_REMOVED)
+    exempt = encrypted or facts.high_risk_removed
+    public = high_risk and not exempt and not facts.contact_details_known
+    if public:
+        exemptions.append(Exemption.DISPROPORTIONATE_EFFORT)
+    return Assessment(
+        notify_authority=not unlikely,
+        notify_subjects=high_risk and not exempt and facts.contact_details_known,
+        public_communication=public,
+        high_risk=high_risk,
+        factors=tuple(factors),
+        exemptions=tuple(exemptions),
+    )
+
+
+# --------------------------------------------------------------------------- service
+
+
+class BreachRegister:
+    """Records breaches, tracks their deadlines, proposes and records decisions, renders.
+
+    Args:
+        store: Where breach versions are kept.
+        inventory: The controller's inventory; breach categories must be among its
+            :attr:`~avgkit.inventory.Inventory.categories`, processors among its recipients.
+        clock: The source of time.
+        audit: Every change is recorded here (``breach.recorded``, ``breach.updated``,
+            ``breach.decided``, ``breach.processor_notified``, ``breach.authority_notified``,
+            ``breach.subjects_notified``); details hold no personal data.
+        processor_notice: The processors' default term to notify (36 hours).
+        processor_notice_by_recipient: Terms agreed with particular processors, by the
+            inventory key of the recipient (e.g. ``{"mail_platform": timedelta(hours=24)}``).
+        large_volume: From how many people the assessment counts a breach as large.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(
+        self,
+        store: BreachStore,
+        inventory: Inventory,
+        clock: Clock,
+        audit: AuditLog,
+        *,
+        processor_notice: timedelta = PROCESSOR_NOTICE_DEADLINE,
+        processor_notice_by_recipient: Mapping[str, timedelta] | None = None,
+        large_volume: int = DEFAULT_LARGE_VOLUME,
+    ) -> None:
+        self._store = store
+        self._inventory = inventory
+        self._clock = clock
+        self._audit = audit
+        _v_positive_delta(None, _named("processor_notice"), processor_notice)
+        terms = dict(processor_notice_by_recipient or {})
+        for key, term in terms.items():
+            self._recipient(key)
+            _v_positive_delta(None, _named(f"processor_notice_by_recipient[{key!r}]"), term)
+        if isinstance(large_volume, bool) or not isinstance(large_volume, int) or large_volume < 1:
+            msg = "large_volume must be a positive whole number of people"
+            raise ValidationError(msg)
+        self._processor_notice = processor_notice
+        self._terms = terms
+        self._large_volume = large_volume
+
+    def __repr__(self) -> str:
+        return f"BreachRegister(store={self._store!r})"
+
+    # -- reading -----------------------------------------------------------------------
+
+    def get(self, breach_id: str) -> Breach:
+        """Return the newest version of a breach.
+
+        Raises:
+            NotFound: no breach has that id.
+        """
+        return self._store.get(_validate.key(breach_id, "breach id"))
+
+    def history(self, breach_id: str) -> tuple[Breach, ...]:
+        """Every version of a breach, oldest first.
+
+        Raises:
+            NotFound: no breach has that id.
+        """
+        versions = tuple(self._store.history(_validate.key(breach_id, "breach id")))
+        if not versions:
+            msg = f"no breach {breach_id!r} in the register"
+            raise NotFound(msg)
+        return versions
+
+    def breaches(self) -> Iterator[Breach]:
+        """Stream the newest version of every breach, by the instant the controller became aware."""
+        return self._store.breaches()
+
+    def overdue(self, now: datetime | None = None) -> Iterator[Breach]:
+        """Stream breaches whose 72 hours passed while the authority is still pending."""
+        when = self._clock.now() if now is None else _validate.aware(now, "now")
+        return self._store.overdue(when)
+
+    def status(self, breach: Breach | str, now: datetime | None = None) -> BreachStatus:
+        """The deadlines and overdue flags of a breach, now (by the clock) or at ``now``."""
+        when = self._clock.now() if now is None else now
+        return self._breach(breach).status(when)
+
+    def assess(self, breach: Breach | str) -> Assessment:
+        """Propose whether to notify the authority and the people concerned (see :func:`assess`)."""
+        return assess(self._breach(breach), self._inventory, large_volume=self._large_volume)
+
+    def processor_term(self, processor: str) -> timedelta:
+        """The term within which ``processor`` must notify (its own, or the default)."""
+        self._recipient(processor)
+        return self._terms.get(processor, self._processor_notice)
+
+    # -- changing ----------------------------------------------------------------------
+
+    def record(
+        self,
+        facts: BreachFacts,
+        *,
+        discovered_at: datetime,
+        became_aware_at: datetime | None = None,
+        processor: str | None = None,
+        processor_notified_at: datetime | None = None,
+        actor: str = "staff",
+    ) -> Breach:
+        """Enter a breach in the register and return its first version.
+
+        ``became_aware_at`` defaults to now (the clock). When a processor reported the
+        breach, name it by its inventory key; its agreed term starts at ``discovered_at``.
+
+        Raises:
+            ValidationError: a datetime is naive or in the future, or the instants are out
+                of order (e.g. aware before the breach began).
+            PolicyError: a category is not declared in the inventory, or ``processor`` is not
+                one of its recipients.
+        """
+        now = self._clock.now()
+        self._check_facts(facts)
+        _validate.key(actor, "actor")
+        aware_at = now if became_aware_at is None else became_aware_at
+        self._not_future(discovered_at, "discovered_at", now)
+        self._not_future(aware_at, "became_aware_at", now)
+        self._not_future(processor_notified_at, "processor_notified_at", now)
+        term = None if processor is None else self.processor_term(processor)
+        breach = Breach(
+            id="br_" + secrets.token_hex(8),
+            version=1,
+            recorded_at=now,
+            updated_at=now,
+            facts=facts,
+            discovered_at=discovered_at,
+            became_aware_at=aware_at,
+            processor=processor,
+            processor_notice_within=term,
+            processor_notified_at=processor_notified_at,
+        )
+        self._store.put(breach)
+        self._audit.record(
+            "breach.recorded",
+            actor=actor,
+            details={
+                "breach": breach.id,
+                "version": 1,
+                "processor": processor,
+                "categories": len(facts.categories),
+                "subjects_max": facts.subjects.maximum,
+            },
+        )
+        return breach
+
+    def update(self, breach_id: str, *, note: str, actor: str = "staff", **changes: Any) -> Breach:
+        """Record a phased update (Art. 33(4)): a note and any changed facts; a new version.
+
+        ``changes`` are :class:`BreachFacts` fields (``subjects=Headcount(...)``,
+        ``root_cause=...``).
+
+        Raises:
+            ValidationError: an unknown field name or a bad value.
+            PolicyError: a new category is not declared in the inventory.
+            NotFound: no breach has that id.
+            ConflictError: someone stored a newer version meanwhile; re-read and retry.
+        """
+        unknown = sorted(set(changes) - _FACT_NAMES)
+        if unknown:
+            msg = f"update() got unknown breach facts {unknown}; known: {sorted(_FACT_NAMES)}"
+            raise ValidationError(msg)
+        _validate.text(note, "note", max_length=_MAX_NOTE)
+        _validate.key(actor, "actor")
+        current = self.get(breach_id)
+        facts = attrs.evolve(current.facts, **changes)
+        self._check_facts(facts)
+        changed = tuple(
+            sorted(name for name in changes if getattr(facts, name) != getattr(current.facts, name))
+        )
+        now = self._clock.now()
+        update = BreachUpdate(
+            at=now, version=current.version + 1, note=note, changed=changed, actor=actor
+        )
+        breach = self._next(current, now, facts=facts, updates=(*current.updates, update))
+        self._store.put(breach)
+        self._audit.record(
+            "breach.updated",
+            actor=actor,
+            details={
+                "breach": breach.id,
+                "version": breach.version,
+                "changed": ",".join(changed),
+            },
+        )
+        return breach
+
+    def decide(
+        self,
+        breach_id: str,
+        *,
+        notify_authority: bool,
+        notify_subjects: bool,
+        reason: str,
+        public_communication: bool = False,
+        actor: str = "staff",
+    ) -> Breach:
+        """Record the human decision on notification and its reason, with the proposal.
+
+        The assessment's proposal at this moment is stored beside the decision, so the
+        register shows whether (and why) someone departed from it. A later decision
+        replaces an earlier one (both stay in the history).
+
+        Raises:
+            ValidationError: a flag is not a bool or the reason is empty.
+            NotFound: no breach has that id.
+        """
+        current = self.get(breach_id)
+        now = self._clock.now()
+        decision = BreachDecision(
+            decided_at=now,
+            actor=actor,
+            notify_authority=notify_authority,
+            notify_subjects=notify_subjects,
+            public_communication=public_communication,
+            reason=reason,
+            proposal=self.assess(current),
+        )
+        breach = self._next(current, now, decision=decision)
+        self._store.put(breach)
+        self._audit.record(
+            "breach.decided",
+            actor=actor,
+            details={
+                "breach": breach.id,
+                "version": breach.version,
+                "notify_authority": notify_authority,
+                "notify_subjects": notify_subjects,
+                "public_communication": public_communication,
+                "follows_proposal": decision.follows_proposal,
+            },
+        )
+        return breach
+
+    def record_processor_notice(
+        self, breach_id: str, *, at: datetime | None = None, actor: str = "staff"
+    ) -> Breach:
+        """Record when the processor's notice reached the controller (default: now).
+
+        Raises:
+            ValidationError: the breach was not reported by a processor, or ``at`` is naive,
+                in the future or before the discovery.
+        """
+        current = self.get(breach_id)
+        now = self._clock.now()
+        when = now if at is None else self._not_future(at, "at", now)
+        breach = self._next(current, now, processor_notified_at=when)
+        self._store.put(breach)
+        self._audit.record(
+            "breach.processor_notified",
+            actor=actor,
+            details={
+                "breach": breach.id,
+                "version": breach.version,
+                "late": breach.processor_notice_late,
+            },
+        )
+        return breach
+
+    def record_authority_notification(
+        self,
+        breach_id: str,
+        *,
+        at: datetime | None = None,
+        reference: str | None = None,
+        delay_reason: str | None = None,
+        actor: str = "staff",
+    ) -> Breach:
+        """Record that the supervisory authority was notified (default: now).
+
+        Raises:
+            ValidationError: the notification is later than 72 hours after awareness and no
+                ``delay_reason`` is given (Art. 33(1)); ``at`` is naive, in the future or
+                before awareness.
+        """
+        current = self.get(breach_id)
+        now = self._clock.now()
+        when = now if at is None else self._not_future(at, "at", now)
+        breach = self._next(
+            current,
+            now,
+            authority_notified_at=when,
+            authority_reference=reference,
+            delay_reason=delay_reason,
+        )
+        self._store.put(breach)
+        self._audit.record(
+            "breach.authority_notified",
+            actor=actor,
+            details={"breach": breach.id, "version": breach.version, "late": breach.authority_late},
+        )
+        return breach
+
+    def record_subject_notification(
+        self,
+        breach_id: str,
+        *,
+        at: datetime | None = None,
+        public: bool = False,
+        actor: str = "staff",
+    ) -> Breach:
+        """Record that the people concerned were informed (Art. 34), or told publicly."""
+        current = self.get(breach_id)
+        now = self._clock.now()
+        when = now if at is None else self._not_future(at, "at", now)
+        breach = self._next(current, now, subjects_notified_at=when, subjects_public=public)
+        self._store.put(breach)
+        self._audit.record(
+            "breach.subjects_notified",
+            actor=actor,
+            details={"breach": breach.id, "version": breach.version, "public": public},
+        )
+        return breach
+
+    # -- reports -----------------------------------------------------------------------
+
+    def notice_json(self, breach: Breach | str) -> dict[str, Any]:
+        """The processor's notice (seed 003 annex 3's seven questions) as a JSON-ready dict.
+
+        It is valid against ``avgkit/schemas/breach-notice.schema.json``.
+        """
+        return _reports.notice(self._breach(breach), self._inventory)
+
+    def notification_json(self, breach: Breach | str) -> dict[str, Any]:
+        """The authority notification (Art. 33(3) contents) as a JSON-ready dict.
+
+        It is valid against ``avgkit/schemas/breach-notification.schema.json``.
+        """
+        return _reports.notification(self._breach(breach), self._inventory)
+
+    def notice_html(self, breach: Breach | str, lang: Lang = "nl") -> str:
+        """The processor's notice as a printable HTML page in ``lang``."""
+        return _reports.html(self._breach(breach), self._inventory, "notice", lang)
+
+    def notification_html(self, breach: Breach | str, lang: Lang = "nl") -> str:
+        """The authority notification as a printable HTML page in ``lang``."""
+        return _reports.html(self._breach(breach), self._inventory, "notification", lang)
+
+    def register_csv(self, lang: Lang = "en") -> str:
+        """The whole register (Art. 33(5)) as CSV, one row per breach (newest versions)."""
+        return _reports.register_csv(self._store.breaches(), lang)
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _breach(self, breach: Breach | str) -> Breach:
+        if isinstance(breach, Breach):
+            return breach
+        return self.get(breach)
+
+    def _recipient(self, key: str) -> None:
+        _validate.key(key, "processor")
+        self._inventory.recipient(key)  # PolicyError naming it when not declared
+
+    def _check_facts(self, facts: BreachFacts) -> None:
+        if not isinstance(facts, BreachFacts):
+            msg = f"facts must be BreachFacts, got {type(facts).__name__}"
+            raise ValidationError(msg)
+        declared = self._inventory.categories
+        undeclared = sorted(set(facts.categories) - declared)
+        if undeclared:
+            msg = (
+                f"categories {undeclared} are not declared in the inventory; declared: "
+                f"{sorted(declared)}. Declare a field of that category, or correct the breach"
+            )
+            raise PolicyError(msg)
+
+    @staticmethod
+    def _not_future(value: datetime | None, name: str, now: datetime) -> datetime:
+        if value is None:
+            return now
+        when = _validate.aware(value, name)
+        if when > now:
+            msg = f"{name} is in the future; record what has happened, by the clock's time"
+            raise ValidationError(msg)
+        return when
+
+    @staticmethod
+    def _next(current: Breach, now: datetime, **changes: Any) -> Breach:
+        return attrs.evolve(current, version=current.version + 1, updated_at=now, **changes)
+
+
+class _Named:
+    """A stand-in for an attrs attribute, so validators can name service arguments."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def _named(name: str) -> Any:
+    return _Named(name)
