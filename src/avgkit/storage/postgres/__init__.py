@@ -83,11 +83,13 @@ from avgkit.storage.postgres._db import (
     parse_url,
     translated,
 )
+from avgkit.storage.postgres._keys import PostgresKeyStore
 
 __all__ = [
     "Connection",
     "Database",
     "PostgresAuditStore",
+    "PostgresKeyStore",
     "PostgresSettings",
     "copy_rows",
     "open_url",
@@ -108,7 +110,8 @@ def open_url(url: str) -> StoreSet:
     db = Database(url)
     try:
         audit = PostgresAuditStore(db)
+        keys = PostgresKeyStore(db)
     except BaseException:
         db.close()
         raise
-    return StoreSet(url=url, audit=audit, closer=db.close)
+    return StoreSet(url=url, audit=audit, keys=keys, closer=db.close)

@@ -1,0 +1,103 @@
+"""The KeyStore contract against every adapter shipped with avgkit."""
+
+import sqlite3
+
+import pytest
+
+from avgkit.storage import open_stores
+from avgkit.storage.memory import MemoryKeyStore
+from avgkit.storage.sqlite import Database, SqliteKeyStore
+from avgkit.testing.conformance import Capabilities, KeyStoreContract
+
+pytest_plugins = ["pgsupport"]
+
+
+class TestMemoryKeyStore(KeyStoreContract):
+    capabilities = Capabilities(persistent=False)
+
+    def make_store(self):
+        return MemoryKeyStore()
+
+    def raw_material(self, store):
+        return [key.material for key in store._keys.values()]
+
+
+class TestSqliteKeyStore(KeyStoreContract):
+    def make_store(self):
+        return SqliteKeyStore(Database(str(self.tmp_path / f"keys-{id(self)}.db")))
+
+    def close_store(self, store):
+        store._db.close()
+
+    def reopen_store(self, store):
+        store._db.close()
+        return SqliteKeyStore(Database(store._db.path))
+
+    def raw_material(self, store):
+        with store._db.read("test") as conn:
+            return [bytes(row[0]) for row in conn.execute("SELECT material FROM keys_material")]
+
+
+class TestPostgresKeyStore(KeyStoreContract):
+    @pytest.fixture(autouse=True)
+    def _pg(self, pg_schemas):
+        self._new_url = pg_schemas
+        self._urls = {}
+
+    def make_store(self):
+        from avgkit.storage.postgres import Database as PgDatabase
+        from avgkit.storage.postgres import PostgresKeyStore
+
+        url = self._new_url()
+        store = PostgresKeyStore(PgDatabase(url))
+        self._urls[id(store)] = url
+        return store
+
+    def close_store(self, store):
+        store._db.close()
+
+    def reopen_store(self, store):
+        from avgkit.storage.postgres import Database as PgDatabase
+        from avgkit.storage.postgres import PostgresKeyStore
+
+        store._db.close()
+        again = PostgresKeyStore(PgDatabase(self._urls[id(store)]))
+        self._urls[id(again)] = self._urls[id(store)]
+        return again
+
+    def raw_material(self, store):
+        with store._db.read("test") as conn:
+            return [bytes(row[0]) for row in conn.execute("SELECT material FROM keys_material")]
+
+
+def test_every_builtin_store_set_has_a_key_store(tmp_path):
+    with open_stores("memory://") as stores:
+        assert isinstance(stores.keys, MemoryKeyStore)
+    with open_stores(f"sqlite:///{tmp_path}/avg.db") as stores:
+        assert isinstance(stores.keys, SqliteKeyStore)
+
+
+def test_the_sqlite_key_store_overwrites_shredded_material_in_the_file(tmp_path):
+    from datetime import UTC, datetime
+
+    from avgkit._keys import KeyKind, StoredKey
+
+    path = tmp_path / "keys.db"
+    store = SqliteKeyStore(Database(str(path)))
+    secret = b"\x5a\xa5\x3c\xc3" * 8
+    store.add(
+        StoredKey(
+            key_id="s1",
+            kind=KeyKind.SUBJECT,
+            material=secret,
+            created_at=datetime(2024, 1, 1, tzinfo=UTC),
+            subject_ref="sr1:x",
+        )
+    )
+    store.shred("sr1:x", datetime(2024, 1, 2, tzinfo=UTC))
+    store._db.close()
+    raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
+    assert secret not in raw
+    conn = sqlite3.connect(path)
+    assert conn.execute("SELECT count(*) FROM keys_shredded").fetchone() == (1,)
+    conn.close()
