@@ -75,6 +75,7 @@ from __future__ import annotations
 
 from avgkit.storage import StoreSet
 from avgkit.storage.postgres._audit import PostgresAuditStore
+from avgkit.storage.postgres._breaches import PostgresBreachStore
 from avgkit.storage.postgres._db import (
     Connection,
     Database,
@@ -89,6 +90,7 @@ __all__ = [
     "Connection",
     "Database",
     "PostgresAuditStore",
+    "PostgresBreachStore",
     "PostgresKeyStore",
     "PostgresSettings",
     "copy_rows",
@@ -111,7 +113,8 @@ def open_url(url: str) -> StoreSet:
     try:
         audit = PostgresAuditStore(db)
         keys = PostgresKeyStore(db)
+        breaches = PostgresBreachStore(db)
     except BaseException:
         db.close()
         raise
-    return StoreSet(url=url, audit=audit, keys=keys, closer=db.close)
+    return StoreSet(url=url, audit=audit, keys=keys, breaches=breaches, closer=db.close)
