@@ -1,0 +1,305 @@
+"""The contract every ConsentStore adapter passes (private; see the package docs)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+
+from avgkit.consent import (
+    Actor,
+    Channel,
+    ConsentAction,
+    ConsentEvent,
+    Evidence,
+    LatestEvents,
+    hash_wording,
+    replay,
+)
+from avgkit.storage import ConsentStore
+from avgkit.subjects import SubjectId
+from avgkit.testing.conformance._base import ContractBase, require
+from avgkit.testing.strategies import consent_histories
+
+T0 = datetime(2024, 3, 1, 9, 30, 15, 123456, tzinfo=UTC)
+_HASH = hash_wording("Ja, ik wil de nieuwsbrief ontvangen.")
+_EVIDENCE = Evidence(channel=Channel.WEBSHOP, notice_version="2023-11-10", wording_sha256=_HASH)
+
+
+def _ev(
+    subject: str,
+    kind: ConsentAction,
+    minutes: int,
+    *,
+    purpose: str = "newsletter",
+    evidence: Evidence = _EVIDENCE,
+) -> ConsentEvent:
+    return ConsentEvent(
+        subject=subject,
+        purpose=purpose,
+        kind=kind,
+        at=T0 + timedelta(minutes=minutes),
+        evidence=evidence,
+    )
+
+
+GIVEN = ConsentAction.GIVEN
+WITHDRAWN = ConsentAction.WITHDRAWN
+OBJECTED = ConsentAction.OBJECTED
+LIFTED = ConsentAction.OBJECTION_LIFTED
+
+
+class ConsentStoreContract(ContractBase[ConsentStore]):
+    """Subclass this in your adapter's tests and implement :meth:`make_store`.
+
+    Example::
+
+        class TestMyConsentStore(ConsentStoreContract):
+            def make_store(self) -> ConsentStore:
+                return MyConsentStore(self.tmp_path / "consent.db")
+
+    The answers are checked against :func:`avgkit.consent.replay`, the reference semantics,
+    including a property test over generated event sequences.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def test_a_new_store_is_empty(self) -> None:
+        """A fresh store has no events, no history and an empty audience."""
+        store = self.store()
+        assert store.count() == 0
+        assert list(store.history(SubjectId("cust-1"))) == []
+        assert list(store.audience("newsletter", T0)) == []
+        assert store.latest(SubjectId("cust-1"), "newsletter", T0) == LatestEvents()
+
+    def test_appended_events_get_increasing_sequence_numbers(self) -> None:
+        """append() returns the event, equal to what was given, with a larger seq each time."""
+        store = self.store()
+        first = store.append(_ev("cust-1", GIVEN, 0))
+        second = store.append(_ev("cust-1", WITHDRAWN, 1))
+        assert first == _ev("cust-1", GIVEN, 0)
+        assert first.seq is not None
+        assert second.seq is not None
+        assert second.seq > first.seq
+        assert store.count() == 2
+
+    def test_history_is_oldest_first_with_ties_in_recording_order(self) -> None:
+        """history() orders by at; events with the same at come in the order recorded."""
+        store = self.store()
+        late = store.append(_ev("cust-1", WITHDRAWN, 10))
+        tie_a = store.append(_ev("cust-1", GIVEN, 5))
+        tie_b = store.append(_ev("cust-1", OBJECTED, 5, purpose="evaluation_mail"))
+        store.append(_ev("cust-2", GIVEN, 1))
+        history = list(store.history(SubjectId("cust-1")))
+        assert history == [tie_a, tie_b, late]
+        assert [e.seq for e in history] == [tie_a.seq, tie_b.seq, late.seq]
+
+    def test_values_survive_storage_exactly(self) -> None:
+        """Microseconds, every evidence item and non-ASCII text come back identical."""
+        store = self.store()
+        evidence = Evidence(
+            channel=Channel.BOX_OFFICE,
+            notice_version="privacyverklaring 10 nov 2023 — ✓",
+            wording_sha256=_HASH,
+            actor=Actor.STAFF,
+            staff_key="box_office_3",
+            order_ref="ord-ÅØ-1042",
+            confirmed_at=T0 + timedelta(seconds=1, microseconds=7),
+            expires_at=T0 + timedelta(days=365, microseconds=1),
+        )
+        event = _ev("klant-é-1", GIVEN, 0, evidence=evidence)
+        store.append(event)
+        (back,) = store.history(SubjectId("klant-é-1"))
+        assert back == event
+        assert back.evidence == evidence
+        assert back.at.tzinfo is not None
+
+    def test_latest_answers_per_track_and_instant(self) -> None:
+        """latest() returns each track's newest event at or before the instant."""
+        store = self.store()
+        given = store.append(_ev("cust-1", GIVEN, 0))
+        objected = store.append(_ev("cust-1", OBJECTED, 5))
+        withdrawn = store.append(_ev("cust-1", WITHDRAWN, 10))
+        sid = SubjectId("cust-1")
+        before = store.latest(sid, "newsletter", T0 - timedelta(seconds=1))
+        assert before == LatestEvents()
+        at_start = store.latest(sid, "newsletter", T0)
+        assert at_start == LatestEvents(consent=given, ever_given=True)
+        middle = store.latest(sid, "newsletter", T0 + timedelta(minutes=7))
+        assert middle == LatestEvents(consent=given, objection=objected, ever_given=True)
+        end = store.latest(sid, "newsletter", T0 + timedelta(days=1))
+        assert end == LatestEvents(consent=withdrawn, objection=objected, ever_given=True)
+        assert store.latest(sid, "loyalty_programme", T0 + timedelta(days=1)) == LatestEvents()
+
+    def test_a_withdrawal_without_consent_is_not_ever_given(self) -> None:
+        """A lone withdrawal is returned as the latest event, with ever_given False."""
+        store = self.store()
+        withdrawn = store.append(_ev("cust-1", WITHDRAWN, 0))
+        latest = store.latest(SubjectId("cust-1"), "newsletter", T0 + timedelta(hours=1))
+        assert latest == LatestEvents(consent=withdrawn, ever_given=False)
+
+    def test_the_audience_holds_live_consent_only_once_each(self) -> None:
+        """Given, re-given, withdrawn, expired and objected subjects are told apart."""
+        store = self.store()
+        expiring = Evidence(
+            channel=Channel.API,
+            notice_version="v2",
+            wording_sha256=_HASH,
+            expires_at=T0 + timedelta(minutes=30),
+        )
+        store.append_many(
+            [
+                _ev("given", GIVEN, 0),
+                _ev("twice", GIVEN, 0),
+                _ev("twice", GIVEN, 5),
+                _ev("withdrawn", GIVEN, 0),
+                _ev("withdrawn", WITHDRAWN, 10),
+                _ev("back", GIVEN, 0),
+                _ev("back", WITHDRAWN, 10),
+                _ev("back", GIVEN, 20),
+                _ev("expiring", GIVEN, 0, evidence=expiring),
+                _ev("objected", GIVEN, 0),
+                _ev("objected", OBJECTED, 10),
+                _ev("lifted", GIVEN, 0),
+                _ev("lifted", OBJECTED, 10),
+                _ev("lifted", LIFTED, 20),
+                _ev("never", WITHDRAWN, 0),
+                _ev("other", GIVEN, 0, purpose="loyalty_programme"),
+                _ev("future", GIVEN, 100),
+            ]
+        )
+
+        def audience(minutes: int) -> list[str]:
+            return sorted(store.audience("newsletter", T0 + timedelta(minutes=minutes)))
+
+        everyone = ["back", "expiring", "given", "lifted", "objected", "twice", "withdrawn"]
+        assert audience(0) == everyone
+        assert audience(15) == ["expiring", "given", "twice"]
+        assert audience(25) == ["back", "expiring", "given", "lifted", "twice"]
+        assert audience(30) == ["back", "given", "lifted", "twice"]
+        assert audience(200) == ["back", "future", "given", "lifted", "twice"]
+        assert sorted(store.objectors("newsletter", T0 + timedelta(minutes=15))) == [
+            "lifted",
+            "objected",
+        ]
+        assert sorted(store.objectors("newsletter", T0 + timedelta(minutes=25))) == ["objected"]
+
+    def test_same_instant_events_are_decided_by_recording_order(self) -> None:
+        """With equal at, the event recorded last wins, in every answer."""
+        store = self.store()
+        store.append(_ev("a", GIVEN, 0))
+        store.append(_ev("a", WITHDRAWN, 0))
+        store.append(_ev("b", WITHDRAWN, 0))
+        store.append(_ev("b", GIVEN, 0))
+        assert sorted(store.audience("newsletter", T0)) == ["b"]
+        latest = store.latest(SubjectId("a"), "newsletter", T0)
+        assert latest.consent is not None
+        assert latest.consent.kind is WITHDRAWN
+
+    def test_long_audiences_and_periods_stream_completely(self) -> None:
+        """More subjects and events than any sensible page still come back complete."""
+        store = self.store()
+        n = 6101
+        store.append_many([_ev(f"s{i:05d}", GIVEN, i % 60) for i in range(n)])
+        store.append_many([_ev(f"s{i:05d}", WITHDRAWN, 70) for i in range(0, n, 3)])
+        audience = list(store.audience("newsletter", T0 + timedelta(hours=2)))
+        assert len(audience) == len(set(audience)) == n - len(range(0, n, 3))
+        events = list(store.events(since=T0, until=T0 + timedelta(hours=2), purpose="newsletter"))
+        assert len(events) == n + len(range(0, n, 3))
+        keys = [(e.at, e.seq or 0) for e in events]
+        assert keys == sorted(keys)
+
+    def test_events_cover_a_half_open_period_and_one_purpose(self) -> None:
+        """events(since, until) includes since, excludes until, and filters by purpose."""
+        store = self.store()
+        inside = store.append(_ev("a", GIVEN, 0))
+        other = store.append(_ev("a", OBJECTED, 1, purpose="evaluation_mail"))
+        store.append(_ev("a", WITHDRAWN, 2))
+        store.append(_ev("b", GIVEN, -1))
+        until = T0 + timedelta(minutes=2)
+        assert list(store.events(since=T0, until=until)) == [inside, other]
+        assert list(store.events(since=T0, until=until, purpose="newsletter")) == [inside]
+
+    def test_a_failing_batch_stores_nothing(self) -> None:
+        """append_many() that fails on one item stores none of the batch."""
+        require(self.capabilities, "atomic_batches")
+        store = self.store()
+        store.append(_ev("kept", GIVEN, 0))
+        batch: list[ConsentEvent] = [_ev("a", GIVEN, 1), _ev("b", GIVEN, 2), None]  # type: ignore[list-item]
+        with pytest.raises(Exception):  # noqa: B017, PT011 - any failure, as long as nothing stays
+            store.append_many(batch)
+        assert store.count() == 1
+        assert list(store.history(SubjectId("a"))) == []
+
+    def test_data_survives_reopening(self) -> None:
+        """A persistent store returns its events after being reopened."""
+        require(self.capabilities, "persistent")
+        store = self.store()
+        event = store.append(_ev("cust-1", GIVEN, 0))
+        again = self.reopened(store)
+        assert list(again.history(SubjectId("cust-1"))) == [event]
+
+    def test_concurrent_threads_lose_no_event(self) -> None:
+        """Four threads appending at once store every event."""
+        require(self.capabilities, "thread_safe")
+        store = self.store()
+        per_thread = 25
+
+        def work(n: int) -> None:
+            for i in range(per_thread):
+                store.append(_ev(f"t{n}", WITHDRAWN if i % 2 else GIVEN, i))
+
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert store.count() == 4 * per_thread
+        assert sorted(store.audience("newsletter", T0 + timedelta(hours=1))) == [
+            "t0",
+            "t1",
+            "t2",
+            "t3",
+        ]
+
+    @settings(
+        max_examples=40,
+        deadline=None,
+        # Every adapter's subclass runs this one method; each example makes its own store,
+        # so the executor (the subclass instance) holds no state between examples.
+        suppress_health_check=[
+            HealthCheck.differing_executors,
+            HealthCheck.too_slow,
+            HealthCheck.data_too_large,
+        ],
+    )
+    @given(history=consent_histories(max_size=25, hours=6, subjects=("cust-1", "cust-2")))
+    def test_answers_match_a_replay_at_every_instant(self, history: list[ConsentEvent]) -> None:
+        """latest(), audience() and objectors() equal a pure replay of the events, always."""
+        store = self.store()
+        for event in history:
+            store.append(event)
+        instants = sorted({e.at for e in history} | {T0})
+        probes = [t + d for t in instants for d in (timedelta(0), timedelta(minutes=30))]
+        probes += [e.evidence.expires_at for e in history if e.evidence.expires_at is not None]
+        pairs = {(e.subject, e.purpose) for e in history}
+        purposes = {e.purpose for e in history}
+        for at in probes:
+            expected_audience: dict[str, set[str]] = {p: set() for p in purposes}
+            expected_objectors: dict[str, set[str]] = {p: set() for p in purposes}
+            for subject, purpose in pairs:
+                state = replay(history, subject=subject, purpose=purpose, at=at)
+                latest = store.latest(subject, purpose, at)
+                assert latest.consent == state.consent_event
+                assert latest.objection == state.objection_event
+                assert latest.ever_given == (not state.never_given)
+                if state.consent_live and not state.objected:
+                    expected_audience[purpose].add(subject)
+                if state.objected:
+                    expected_objectors[purpose].add(subject)
+            for purpose in purposes:
+                audience = list(store.audience(purpose, at))
+                assert sorted(audience) == sorted(expected_audience[purpose])
+                assert set(store.objectors(purpose, at)) == expected_objectors[purpose]
