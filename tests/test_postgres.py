@@ -106,7 +106,7 @@ def test_connections_run_in_the_schema_and_in_utc(pg_schemas):
             details={"text": "naïve ✓ \x00 end", "big": 2**70, "neg": -1},
             prev_hash=GENESIS_HASH,
         )
-        store.append(entry)
+        store.append(lambda _head: entry)
         (back,) = store.entries()
         assert back == entry
         assert back.at.utcoffset() == timedelta(0)

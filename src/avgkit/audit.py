@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Final
 import attrs
 
 from avgkit import _validate
-from avgkit.errors import ConflictError, IntegrityError, ValidationError
+from avgkit.errors import IntegrityError, ValidationError
 from avgkit.subjects import SubjectId, subject_id
 
 if TYPE_CHECKING:
@@ -55,7 +55,6 @@ GENESIS_HASH: Final = "0" * 64
 _DOMAIN: Final = b"avgkit.audit.v1\n"
 _ACTION_MAX = 64
 _DETAILS_MAX = 32
-_MAX_APPEND_ATTEMPTS = 50
 
 
 def _check_action(value: object) -> str:
@@ -374,8 +373,8 @@ class AuditLog:
 
         ``subject`` is turned into its pseudonymous reference before anything is stored.
         ``details`` must not hold personal data: keys of purposes, channels, counts.
-        Concurrent writers (threads or processes sharing the store) are serialised by
-        retrying on :class:`~avgkit.errors.ConflictError`.
+        Concurrent writers (threads or processes sharing the store) are serialised by the
+        store, which seals each entry on top of the head it holds locked.
         """
         when = self._clock.now() if at is None else at
         when = _validate.aware(when, "at")
@@ -383,9 +382,9 @@ class AuditLog:
         clean = _check_details(details or {})
         _check_action(action)
         _check_actor(actor)
-        for _ in range(_MAX_APPEND_ATTEMPTS):
-            head = self._store.head()
-            entry = AuditEntry.seal(
+
+        def seal(head: AuditEntry | None) -> AuditEntry:
+            return AuditEntry.seal(
                 seq=1 if head is None else head.seq + 1,
                 at=when,
                 action=action,
@@ -394,13 +393,8 @@ class AuditLog:
                 details=clean,
                 prev_hash=GENESIS_HASH if head is None else head.hash,
             )
-            try:
-                self._store.append(entry)
-            except ConflictError:
-                continue
-            return entry
-        msg = f"could not append to the audit log after {_MAX_APPEND_ATTEMPTS} attempts"
-        raise ConflictError(msg)
+
+        return self._store.append(seal)
 
     def entries(self, *, start: int = 1) -> Iterator[AuditEntry]:
         """Stream entries oldest first, from sequence number ``start``."""

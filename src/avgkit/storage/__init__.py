@@ -54,12 +54,17 @@ class AuditStore(Protocol):
         """Return the entry with the highest sequence number, or ``None`` when empty."""
         ...
 
-    def append(self, entry: AuditEntry) -> None:
-        """Store ``entry``, which must extend the chain by exactly one.
+    def append(self, seal: Callable[[AuditEntry | None], AuditEntry]) -> AuditEntry:
+        """Append the entry ``seal`` builds on top of the current head, and return it.
+
+        The adapter serialises appenders: it takes its write lock, reads the head, calls
+        ``seal(head)`` (``None`` for an empty log) and stores the result, all in one
+        transaction, so concurrent writers (threads or processes) queue instead of racing.
+        ``seal`` is pure: it only hashes.
 
         Raises:
-            ConflictError: ``entry.seq`` is not the current head's ``seq + 1`` (another
-                writer appended first). The adapter stores nothing in that case.
+            ConflictError: the sealed entry does not extend the head by exactly one (its
+                ``seq`` is not ``head.seq + 1``). The adapter stores nothing in that case.
         """
         ...
 

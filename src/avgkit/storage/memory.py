@@ -40,13 +40,15 @@ class MemoryAuditStore:
         with self._lock:
             return self._entries[-1] if self._entries else None
 
-    def append(self, entry: AuditEntry) -> None:
-        """Append ``entry`` if it extends the chain by one, else raise ConflictError."""
+    def append(self, seal: Callable[[AuditEntry | None], AuditEntry]) -> AuditEntry:
+        """Seal the head's successor under the lock and append it."""
         with self._lock:
+            entry = seal(self._entries[-1] if self._entries else None)
             if entry.seq != len(self._entries) + 1:
                 msg = f"audit entry {entry.seq} does not follow the head {len(self._entries)}"
                 raise ConflictError(msg)
             self._entries.append(entry)
+            return entry
 
     def entries(self, *, start: int = 1) -> Iterator[AuditEntry]:
         """Stream entries from ``start`` in order (a snapshot taken at the call)."""

@@ -52,10 +52,9 @@ MIGRATIONS: tuple[str, ...] = (
 _COLUMNS = "seq, at, action, actor, subject_ref, details, prev_hash, hash"
 _PAGE = 1000
 
-# One statement checks the head and inserts: the row goes in only if the table's highest
-# seq is the entry's predecessor. Two appenders racing for the same seq both pass the check,
-# and the primary key turns the slower one into a UniqueViolation, i.e. a ConflictError,
-# which AuditLog answers by re-reading the head.
+# Appenders are serialised by an advisory lock taken before the head is read (see append);
+# this statement is the second line of defence: the row goes in only if the table's highest
+# seq is the entry's predecessor, and the primary key refuses a duplicate seq outright.
 _APPEND = f"""
     INSERT INTO audit_entries ({_COLUMNS})
     SELECT %s::bigint, %s::timestamptz, %s::text, %s::text, %s::text, %s::text, %s::text,
@@ -107,10 +106,20 @@ class PostgresAuditStore:
             ).fetchone()
         return None if row is None else _entry(row)
 
-    def append(self, entry: AuditEntry) -> None:
-        """Insert ``entry`` if it is the head's successor, atomically."""
-        details = json.dumps(dict(entry.details), sort_keys=True, ensure_ascii=False)
+    def append(self, seal: Callable[[AuditEntry | None], AuditEntry]) -> AuditEntry:
+        """Seal the head's successor and insert it, serialised by an advisory lock.
+
+        The transaction-level lock is taken before the head is read, so appenders in other
+        processes queue behind it instead of racing for the same seq; the guarded INSERT
+        and the primary key still refuse an entry that does not extend the head.
+        """
         with self._db.write("appending to the audit log") as conn:
+            self._db.lock(conn, "audit.append")
+            row = conn.execute(
+                f"SELECT {_COLUMNS} FROM audit_entries ORDER BY seq DESC LIMIT 1"  # noqa: S608
+            ).fetchone()
+            entry = seal(None if row is None else _entry(row))
+            details = json.dumps(dict(entry.details), sort_keys=True, ensure_ascii=False)
             cursor = conn.execute(
                 _APPEND,
                 (
@@ -128,6 +137,7 @@ class PostgresAuditStore:
             if cursor.rowcount != 1:
                 msg = f"audit entry {entry.seq} does not follow the current head"
                 raise ConflictError(msg)
+        return entry
 
     def _pages(self, where: str, params: tuple[object, ...], start: int) -> Iterator[AuditEntry]:
         # Keyset pagination: each page is a short transaction, so no connection or snapshot

@@ -82,14 +82,22 @@ class SqliteAuditStore:
             ).fetchone()
         return None if row is None else _entry(row)
 
-    def append(self, entry: AuditEntry) -> None:
-        """Insert ``entry`` if it is the head's successor, atomically."""
-        details = json.dumps(dict(entry.details), sort_keys=True, ensure_ascii=False)
+    def append(self, seal: Callable[[AuditEntry | None], AuditEntry]) -> AuditEntry:
+        """Seal the head's successor and insert it in one immediate transaction.
+
+        ``BEGIN IMMEDIATE`` takes the file's write lock before the head is read, so
+        appenders in other processes wait (busy timeout) instead of racing for the same seq.
+        """
         with self._db.write("appending to the audit log") as conn:
-            (top,) = conn.execute("SELECT coalesce(max(seq), 0) FROM audit_entries").fetchone()
+            row = conn.execute(
+                f"SELECT {_COLUMNS} FROM audit_entries ORDER BY seq DESC LIMIT 1"  # noqa: S608
+            ).fetchone()
+            top = 0 if row is None else row[0]
+            entry = seal(None if row is None else _entry(row))
             if entry.seq != top + 1:
                 msg = f"audit entry {entry.seq} does not follow the head {top}"
                 raise ConflictError(msg)
+            details = json.dumps(dict(entry.details), sort_keys=True, ensure_ascii=False)
             conn.execute(
                 f"INSERT INTO audit_entries ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",  # noqa: S608
                 (
@@ -103,6 +111,7 @@ class SqliteAuditStore:
                     entry.hash,
                 ),
             )
+        return entry
 
     def _pages(self, where: str, params: tuple[object, ...], start: int) -> Iterator[AuditEntry]:
         # Keyset pagination: each page is a short read, so the lock is never held while the

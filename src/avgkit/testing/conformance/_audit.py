@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -26,6 +27,11 @@ def _entry(seq: int, prev: str, **details: str | int | bool | None) -> AuditEntr
         details=details,
         prev_hash=prev,
     )
+
+
+def _as_is(entry: AuditEntry) -> Callable[[AuditEntry | None], AuditEntry]:
+    """A seal that ignores the head: lets a test append a prebuilt entry."""
+    return lambda _head: entry
 
 
 def _chain(n: int) -> list[AuditEntry]:
@@ -69,7 +75,7 @@ class AuditStoreContract(ContractBase[AuditStore]):
         store = self.store()
         chain = _chain(5)
         for entry in chain:
-            store.append(entry)
+            store.append(_as_is(entry))
         assert list(store.entries()) == chain
         assert store.head() == chain[-1]
         assert store.count() == 5
@@ -79,7 +85,7 @@ class AuditStoreContract(ContractBase[AuditStore]):
         store = self.store()
         chain = _chain(4)
         for entry in chain:
-            store.append(entry)
+            store.append(_as_is(entry))
         assert list(store.entries(start=3)) == chain[2:]
 
     def test_values_survive_storage_exactly(self) -> None:
@@ -94,21 +100,35 @@ class AuditStoreContract(ContractBase[AuditStore]):
             details={"note": "Grüße uit Gröningen ✓", "flag": True, "count": 0, "none": None},
             prev_hash=GENESIS_HASH,
         )
-        store.append(entry)
+        store.append(_as_is(entry))
         (back,) = store.entries()
         assert back == entry
         assert back.expected_hash() == entry.hash
         assert back.at.tzinfo is not None
 
+    def test_the_seal_sees_the_current_head(self) -> None:
+        """append() hands the seal the newest entry (None when empty) and returns the result."""
+        store = self.store()
+        chain = _chain(2)
+        seen: list[AuditEntry | None] = []
+
+        def seal(head: AuditEntry | None) -> AuditEntry:
+            seen.append(head)
+            return chain[len(seen) - 1]
+
+        assert store.append(seal) == chain[0]
+        assert store.append(seal) == chain[1]
+        assert seen == [None, chain[0]]
+
     def test_an_entry_that_does_not_extend_the_head_is_refused(self) -> None:
         """Appending a gap or a duplicate seq raises ConflictError and stores nothing."""
         store = self.store()
         chain = _chain(3)
-        store.append(chain[0])
+        store.append(_as_is(chain[0]))
         with pytest.raises(ConflictError):
-            store.append(chain[2])
+            store.append(_as_is(chain[2]))
         with pytest.raises(ConflictError):
-            store.append(chain[0])
+            store.append(_as_is(chain[0]))
         assert store.count() == 1
 
     def test_long_logs_stream_across_pages(self) -> None:
@@ -126,7 +146,7 @@ class AuditStoreContract(ContractBase[AuditStore]):
         store = self.store()
         chain = _chain(9)
         for entry in chain:
-            store.append(entry)
+            store.append(_as_is(entry))
         ref = chain[0].subject_ref
         assert ref is not None
         assert list(store.entries_for(ref)) == [e for e in chain if e.subject_ref == ref]
@@ -145,7 +165,7 @@ class AuditStoreContract(ContractBase[AuditStore]):
         store = self.store()
         chain = _chain(3)
         for entry in chain:
-            store.append(entry)
+            store.append(_as_is(entry))
         secret = store.reference_secret(lambda: b"s" * 32)
         again = self.reopened(store)
         assert list(again.entries()) == chain
