@@ -7,10 +7,11 @@ order of :data:`STEPS`; a new capability appends its step there.
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TextIO
 
@@ -131,7 +132,99 @@ def step_audit(ctx: DemoContext) -> None:
     ctx.kit = Kit.open(f"sqlite:///{ctx.db_path}", inventory=ctx.kit.inventory, clock=ctx.clock)
 
 
-STEPS: list[Callable[[DemoContext], None]] = [step_inventory, step_register, step_audit]
+def step_breach(ctx: DemoContext) -> None:
+    """A processor reports a breach: the clocks, the proposal, the decision, the reports."""
+    from avgkit.breach import BreachFacts, BreachKind, Headcount  # noqa: PLC0415
+
+    ctx.heading(f"{STEPS.index(step_breach) + 1}. A data breach (Art. 33 and 34 GDPR)")
+    register = ctx.kit.breaches
+    now = ctx.clock.now()
+    facts = BreachFacts(
+        summary="A mailing with the newsletter list went to a wrong partner account.",
+        system="mail platform (newsletter mailings)",
+        categories=("EmailAddress", "Name"),
+        subjects=Headcount(minimum=1200, maximum=1500),
+        subject_group="visitors who subscribed to the newsletter",
+        contact_details_known=True,
+        root_cause="A shared API key was used in the wrong account.",
+        occurred_from=now - timedelta(hours=26),
+        occurred_until=now - timedelta(hours=25),
+        kinds=(BreachKind.CONFIDENTIALITY,),
+        likely_consequences="Unwanted mail; phishing mails that look like the venue's.",
+        measures_taken="The key was revoked; the partner deleted the list.",
+        contact_point="Privacy officer, privacy@voorbeeldpodium.example",
+    )
+    breach = register.record(
+        facts,
+        discovered_at=now - timedelta(hours=20),
+        processor="mail_platform",
+        processor_notified_at=now,
+    )
+    ctx.say("The mail platform (a processor) found a breach 20 hours ago and reports it now,")
+    ctx.say("answering the seven questions of its processing agreement. The venue records it:")
+    ctx.say(f"  breach {breach.id}: {facts.subjects} visitors, {', '.join(facts.categories)}")
+    late = "late" if breach.processor_notice_late else "in time"
+    ctx.say(
+        f"  processor's 36-hour deadline: {breach.processor_notice_due:%Y-%m-%d %H:%M} UTC "
+        f"-> its notice came {late}"
+    )
+    ctx.say(
+        f"  authority deadline (72 h after the venue became aware): "
+        f"{breach.authority_due:%Y-%m-%d %H:%M} UTC"
+    )
+    proposal = register.assess(breach)
+    ctx.say("The register proposes (a person decides):")
+    ctx.say(
+        f"  notify the Autoriteit Persoonsgegevens: {'yes' if proposal.notify_authority else 'no'}"
+    )
+    ctx.say(f"  inform each visitor: {'yes' if proposal.notify_subjects else 'no'}")
+    for line in proposal.explain("en"):
+        ctx.say(f"    - {line}")
+    ctx.clock.advance(hours=2)
+    breach = register.decide(
+        breach.id,
+        notify_authority=True,
+        notify_subjects=True,
+        reason="Many visitors; phishing in our name is likely, so we warn them ourselves.",
+        actor="dpo",
+    )
+    follows = "follows" if breach.decision and breach.decision.follows_proposal else "departs from"
+    ctx.say(f"The privacy officer decides to notify and to warn the visitors ({follows} the")
+    ctx.say("proposal); the reason is kept beside the proposal in the register.")
+    ctx.clock.advance(hours=20)
+    left = register.status(breach).authority_time_left
+    ctx.say(f"20 hours later the dashboard shows {left} left before the authority deadline.")
+    breach = register.record_authority_notification(breach.id, reference="demo-0001")
+    breach = register.record_subject_notification(breach.id)
+    ctx.say("The notification is filed in time and the visitors are mailed; both are recorded.")
+    written = []
+    for lang in ("nl", "en"):
+        for name, render in (
+            ("breach-notice", register.notice_html),
+            ("breach-notification", register.notification_html),
+        ):
+            path = ctx.out_dir / f"{name}.{lang}.html"
+            path.write_text(render(breach, lang), encoding="utf-8")
+            written.append(path.name)
+    for name, document in (
+        ("breach-notice", register.notice_json(breach)),
+        ("breach-notification", register.notification_json(breach)),
+    ):
+        path = ctx.out_dir / f"{name}.json"
+        path.write_text(json.dumps(document, indent=2, ensure_ascii=False), encoding="utf-8")
+        written.append(path.name)
+    (ctx.out_dir / "breach-register.csv").write_text(register.register_csv(), encoding="utf-8")
+    written.append("breach-register.csv")
+    ctx.say(f"Written to {ctx.out_dir}: {', '.join(written)}")
+    ctx.say("breach-notification.nl.html holds what the authority's form asks (Art. 33(3)).")
+
+
+STEPS: list[Callable[[DemoContext], None]] = [
+    step_inventory,
+    step_register,
+    step_audit,
+    step_breach,
+]
 """The demo's steps, in order; each capability of avgkit adds one."""
 
 
