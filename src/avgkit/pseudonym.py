@@ -1,0 +1,556 @@
+"""Pseudonymisation and anonymisation: keys, pseudonyms, tokens, generalisers, shredding.
+
+Visitors' data is "on loan". What this module offers, from the weakest protection to the
+strongest:
+
+* **Keyed pseudonyms** (:class:`Pseudonymiser`): HMAC-SHA-256 under a secret key, with a
+  domain per use (an e-mail pseudonym for ``"audience_analysis"`` differs from one for
+  ``"crm_export"``) and per-kind normalisation (e-mail case, phone numbers to E.164). A
+  plain hash of an e-mail address is reversed by hashing a list of addresses; a keyed one
+  is not, as long as the key stays apart from the data.
+* **Reversible tokens** (:class:`Tokeniser`): deterministic AES-SIV, for hosts that must look
+  the value up again.
+* **Generalisers**: birth date to year or age band, postcode to PC4, IP address to network,
+  e-mail address to domain, amounts to bands.
+* **The record anonymiser** (:class:`RecordAnonymiser`): the inventory's treatment of every
+  field, in one call.
+* **Crypto-shredding** (:meth:`Pseudonyms.seal`, :meth:`Pseudonyms.shred`): data sealed
+  with a per-subject key becomes unreadable for good, in every backup too, once the key is
+  shredded.
+* **k-anonymity** (:func:`k_anonymity`): the smallest group in an analysis extract.
+
+Keys are objects avgkit makes (:meth:`PseudonymKey.generate`); there is no default key.
+:class:`KeyRing` holds them oldest first: the newest makes values, the older ones verify,
+and values can be moved to the newest (:meth:`Pseudonymiser.repseudonymise`). In a
+:class:`~avgkit.Kit`, ``kit.pseudonyms`` (a :class:`Pseudonyms`) keeps keys in the store
+set's :class:`~avgkit.storage.KeyStore`.
+
+.. versionadded:: 0.1.0
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Final
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from avgkit import _validate
+from avgkit._anonymise import KAnonymityReport, KGroup, RecordAnonymiser, k_anonymity
+from avgkit._generalise import (
+    AGE_BANDS,
+    AMOUNT_BANDS,
+    GENERALISERS,
+    AgeBands,
+    AmountBands,
+    Generaliser,
+    IpPrefix,
+    birth_year,
+    email_domain,
+    postcode_area,
+)
+from avgkit._keys import (
+    KeyEncryptionKey,
+    KeyKind,
+    KeyRing,
+    PseudonymKey,
+    StoredKey,
+    SubjectKey,
+    TokenKey,
+)
+from avgkit._pseudo import (
+    PSEUDONYM_VERSION,
+    TOKEN_VERSION,
+    Pseudonymiser,
+    Tokeniser,
+    ValueKind,
+    normalise,
+    normalise_email,
+    normalise_phone,
+)
+from avgkit.errors import (
+    ConflictError,
+    IntegrityError,
+    NotFound,
+    StorageError,
+    ValidationError,
+)
+from avgkit.inventory import IdentifierKind, Inventory
+from avgkit.subjects import SubjectId, subject_id
+
+if TYPE_CHECKING:
+    from avgkit.audit import AuditLog
+    from avgkit.clock import Clock
+    from avgkit.storage import KeyStore
+
+__all__ = [
+    "AGE_BANDS",
+    "AMOUNT_BANDS",
+    "GENERALISERS",
+    "PSEUDONYM_VERSION",
+    "SEAL_VERSION",
+    "TOKEN_VERSION",
+    "AgeBands",
+    "AmountBands",
+    "Generaliser",
+    "IpPrefix",
+    "KAnonymityReport",
+    "KGroup",
+    "KeyEncryptionKey",
+    "KeyKind",
+    "KeyRing",
+    "PseudonymKey",
+    "Pseudonymiser",
+    "Pseudonyms",
+    "RecordAnonymiser",
+    "ShreddedKeyError",
+    "StoredKey",
+    "SubjectKey",
+    "TokenKey",
+    "Tokeniser",
+    "ValueKind",
+    "birth_year",
+    "email_domain",
+    "k_anonymity",
+    "normalise",
+    "normalise_email",
+    "normalise_phone",
+    "postcode_area",
+]
+
+SEAL_VERSION: Final = b"as1"
+"""The first bytes of a sealed blob: ``as1 || 12-byte nonce || AES-256-GCM ciphertext+tag``.
+
+.. versionadded:: 0.1.0
+"""
+_NONCE = 12
+_TAG = 16
+_SEAL_AAD: Final = b"avgkit.seal.v1\x00"
+
+
+class ShreddedKeyError(NotFound):
+    """The subject's data key was shredded: what was sealed with it can never be opened.
+
+    Also a :class:`~avgkit.errors.NotFound`. :attr:`shredded_at` says when.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, message: str, *, shredded_at: datetime) -> None:
+        super().__init__(message)
+        self.shredded_at = shredded_at
+
+
+_RING_TYPES: Final[dict[KeyKind, type[PseudonymKey | TokenKey]]] = {
+    KeyKind.PSEUDONYM: PseudonymKey,
+    KeyKind.TOKEN: TokenKey,
+}
+
+
+class Pseudonyms:
+    """``kit.pseudonyms``: keys in the key store, pseudonyms, tokens, anonymiser, shredding.
+
+    Pseudonym and token keys are made explicitly with :meth:`rotate` (the first call makes
+    the first key); until then pseudonymising raises :class:`~avgkit.errors.NotFound`.
+    Per-subject data keys are made on the first :meth:`seal` for a subject. Keys are kept
+    under the subject's pseudonymous reference (the audit log's), never the subject id.
+
+    Whoever reads the key store can undo pseudonyms and open sealed data: give keys a
+    store set of their own (``Pseudonyms(open_stores("sqlite:////secure/keys.db").keys,
+    ...)``), and pass a ``kek`` so that the key material at rest is wrapped by a secret
+    kept outside any database.
+
+    Args:
+        store: where keys are kept.
+        inventory: the declared fields (for the anonymiser) and purposes (for sealing).
+        clock: the source of time.
+        audit: the audit log (key creation and shredding are recorded).
+        kek: wraps key material before it is stored, and unwraps it on reading.
+        default_country: how national phone numbers are read (``"NL"`` or ``"BE"``).
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(
+        self,
+        store: KeyStore | None,
+        inventory: Inventory,
+        clock: Clock,
+        audit: AuditLog,
+        *,
+        kek: KeyEncryptionKey | None = None,
+        default_country: str = "NL",
+    ) -> None:
+        if kek is not None and not isinstance(kek, KeyEncryptionKey):
+            msg = f"kek must be a KeyEncryptionKey, got {type(kek).__name__}"
+            raise ValidationError(msg)
+        normalise_phone("+31612345678", default_country=default_country)
+        self._store = store
+        self._inventory = inventory
+        self._clock = clock
+        self._audit = audit
+        self._kek = kek
+        self._default_country = default_country
+        self._pseudonymiser: Pseudonymiser | None = None
+        self._tokeniser: Tokeniser | None = None
+
+    def __repr__(self) -> str:
+        return f"Pseudonyms(store={self._store!r}, kek={'set' if self._kek else 'none'})"
+
+    # ------------------------------------------------------------------ keys
+
+    @property
+    def store(self) -> KeyStore:
+        """The key store.
+
+        Raises:
+            StorageError: the store set has no key store.
+        """
+        if self._store is None:
+            msg = (
+                "this store set has no key store; open one whose adapter keeps keys "
+                "(memory://, sqlite:///..., postgresql://...)"
+            )
+            raise StorageError(msg)
+        return self._store
+
+    def _unwrap(self, stored: StoredKey) -> StoredKey:
+        if stored.wrapped_by is None:
+            return stored
+        if self._kek is None:
+            msg = (
+                f"key {stored.key_id!r} is wrapped by KEK {stored.wrapped_by!r}; pass that "
+                "KeyEncryptionKey as kek= to read it"
+            )
+            raise NotFound(msg)
+        return self._kek.unwrap(stored)
+
+    def _wrap(self, stored: StoredKey) -> StoredKey:
+        return stored if self._kek is None else self._kek.wrap(stored)
+
+    def rotate(self, kind: KeyKind | str = KeyKind.PSEUDONYM, *, actor: str = "system") -> str:
+        """Make a new pseudonym (or token) key, the newest of its ring; return its id.
+
+        The first call for a kind makes the first key. Older keys stay, so values made under
+        them still verify; move them with :meth:`repseudonymise` / :meth:`retokenise`.
+
+        Raises:
+            ValidationError: ``kind`` is not ``"pseudonym"`` or ``"token"``.
+        """
+        key_type = self._ring_type(kind)
+        key = key_type.generate()
+        self.add_key(key, actor=actor)
+        return key.id
+
+    def add_key(self, key: PseudonymKey | TokenKey, *, actor: str = "system") -> None:
+        """Store a key made elsewhere (imported with ``from_bytes``) as the newest of its ring.
+
+        Raises:
+            ConflictError: a key with that id is already stored.
+        """
+        if not isinstance(key, PseudonymKey | TokenKey):
+            msg = f"add_key takes a PseudonymKey or TokenKey, got {type(key).__name__}"
+            raise ValidationError(msg)
+        kind = KeyKind.PSEUDONYM if isinstance(key, PseudonymKey) else KeyKind.TOKEN
+        stored = StoredKey(
+            key_id=key.id, kind=kind, material=key.material, created_at=self._clock.now()
+        )
+        self.store.add(self._wrap(stored))
+        self.refresh()
+        self._audit.record(
+            "pseudonym.key_created", actor=actor, details={"kind": str(kind), "key_id": key.id}
+        )
+
+    @staticmethod
+    def _ring_type(kind: KeyKind | str) -> type[PseudonymKey | TokenKey]:
+        try:
+            return _RING_TYPES[KeyKind(kind)]
+        except (ValueError, KeyError):
+            msg = f"key kind {kind!r} has no ring; use 'pseudonym' or 'token'"
+            raise ValidationError(msg) from None
+
+    def ring(
+        self, kind: KeyKind | str = KeyKind.PSEUDONYM
+    ) -> KeyRing[PseudonymKey] | KeyRing[TokenKey]:
+        """The ring of ``kind`` as stored now, oldest key first.
+
+        Raises:
+            NotFound: no key of that kind exists yet (make one with :meth:`rotate`).
+        """
+        key_type = self._ring_type(kind)
+        if key_type is PseudonymKey:
+            return KeyRing(
+                PseudonymKey(id=s.key_id, material=s.material) for s in self._stored(kind)
+            )
+        return KeyRing(TokenKey(id=s.key_id, material=s.material) for s in self._stored(kind))
+
+    def _stored(self, kind: KeyKind | str) -> list[StoredKey]:
+        stored = self.store.ring(KeyKind(kind))
+        if not stored:
+            msg = (
+                f"there is no {KeyKind(kind)} key yet; make the first with "
+                f"kit.pseudonyms.rotate({str(KeyKind(kind))!r}) - avgkit has no default key"
+            )
+            raise NotFound(msg)
+        return [self._unwrap(s) for s in stored]
+
+    def key_ids(self, kind: KeyKind | str = KeyKind.PSEUDONYM) -> tuple[str, ...]:
+        """The ids of the ring's keys, oldest first (empty before the first :meth:`rotate`)."""
+        self._ring_type(kind)
+        return tuple(s.key_id for s in self.store.ring(KeyKind(kind)))
+
+    def refresh(self) -> None:
+        """Forget the cached rings (another process may have rotated)."""
+        self._pseudonymiser = None
+        self._tokeniser = None
+
+    @property
+    def pseudonymiser(self) -> Pseudonymiser:
+        """A :class:`Pseudonymiser` over the stored pseudonym ring (cached; see refresh)."""
+        if self._pseudonymiser is None:
+            ring = KeyRing(
+                PseudonymKey(id=s.key_id, material=s.material)
+                for s in self._stored(KeyKind.PSEUDONYM)
+            )
+            self._pseudonymiser = Pseudonymiser(ring, default_country=self._default_country)
+        return self._pseudonymiser
+
+    @property
+    def tokeniser(self) -> Tokeniser:
+        """A :class:`Tokeniser` over the stored token ring (cached; see refresh)."""
+        if self._tokeniser is None:
+            ring = KeyRing(
+                TokenKey(id=s.key_id, material=s.material) for s in self._stored(KeyKind.TOKEN)
+            )
+            self._tokeniser = Tokeniser(ring, default_country=self._default_country)
+        return self._tokeniser
+
+    def _fresh_pseudonymiser(self, text: str) -> Pseudonymiser:
+        current = self.pseudonymiser
+        key_id = text.split(".")[1] if isinstance(text, str) and text.count(".") == 2 else ""  # noqa: PLR2004
+        if key_id and key_id not in current.ring:
+            self.refresh()  # a key made by another process since we cached the ring
+            current = self.pseudonymiser
+        return current
+
+    def _fresh_tokeniser(self, text: str) -> Tokeniser:
+        current = self.tokeniser
+        key_id = text.split(".")[1] if isinstance(text, str) and text.count(".") == 2 else ""  # noqa: PLR2004
+        if key_id and key_id not in current.ring:
+            self.refresh()
+            current = self.tokeniser
+        return current
+
+    # ------------------------------------------------------------------ pseudonyms & tokens
+
+    def pseudonym(self, value: str, *, domain: str, kind: ValueKind | str = "text") -> str:
+        """The keyed pseudonym of ``value`` for ``domain`` (see :meth:`Pseudonymiser.pseudonym`)."""
+        return self.pseudonymiser.pseudonym(value, domain=domain, kind=kind)
+
+    def pseudonymise_many(
+        self, values: Iterable[str], *, domain: str, kind: ValueKind | str = "text"
+    ) -> list[str]:
+        """Pseudonymise many values in one pass (the fast path for extracts)."""
+        return self.pseudonymiser.pseudonymise_many(values, domain=domain, kind=kind)
+
+    def verify(
+        self, value: str, pseudonym: str, *, domain: str, kind: ValueKind | str = "text"
+    ) -> None:
+        """Raise :class:`~avgkit.errors.IntegrityError` unless ``pseudonym`` is ``value``'s."""
+        self._fresh_pseudonymiser(pseudonym).verify(value, pseudonym, domain=domain, kind=kind)
+
+    def repseudonymise(
+        self, pseudonym: str, value: str, *, domain: str, kind: ValueKind | str = "text"
+    ) -> str:
+        """Move ``pseudonym`` to the newest key (see :meth:`Pseudonymiser.repseudonymise`)."""
+        return self._fresh_pseudonymiser(pseudonym).repseudonymise(
+            pseudonym, value, domain=domain, kind=kind
+        )
+
+    def token(self, value: str, *, domain: str, kind: ValueKind | str = "text") -> str:
+        """A reversible token of ``value`` for ``domain`` (see :class:`Tokeniser`)."""
+        return self.tokeniser.token(value, domain=domain, kind=kind)
+
+    def detokenise(self, token: str, *, domain: str, kind: ValueKind | str = "text") -> str:
+        """The value behind ``token`` (see :meth:`Tokeniser.detokenise`)."""
+        return self._fresh_tokeniser(token).detokenise(token, domain=domain, kind=kind)
+
+    def retokenise(self, token: str, *, domain: str, kind: ValueKind | str = "text") -> str:
+        """Move ``token`` to the newest token key."""
+        return self._fresh_tokeniser(token).retokenise(token, domain=domain, kind=kind)
+
+    # ------------------------------------------------------------------ anonymising
+
+    def anonymiser(
+        self,
+        *,
+        domain: str,
+        passthrough: Iterable[str] = (),
+        generalisers: Mapping[str, Generaliser] | None = None,
+    ) -> RecordAnonymiser:
+        """A :class:`RecordAnonymiser` over the kit's inventory and clock.
+
+        The pseudonym ring is only loaded when a field's treatment is ``pseudonymise``.
+        """
+        from avgkit.inventory import Treatment  # noqa: PLC0415 - keeps the import list short
+
+        needs_keys = any(f.treatment is Treatment.PSEUDONYMISE for f in self._inventory.fields)
+        return RecordAnonymiser(
+            self._inventory,
+            clock=self._clock,
+            pseudonymiser=self.pseudonymiser if needs_keys else None,
+            domain=domain,
+            generalisers=generalisers,
+            passthrough=passthrough,
+        )
+
+    def anonymise(
+        self, record: Mapping[str, object], *, domain: str, passthrough: Iterable[str] = ()
+    ) -> dict[str, object]:
+        """Anonymise one record as the inventory declares (see :class:`RecordAnonymiser`)."""
+        return self.anonymiser(domain=domain, passthrough=passthrough).anonymise(record)
+
+    def k_anonymity(
+        self,
+        rows: Iterable[Mapping[str, object]],
+        *,
+        k: int,
+        quasi_identifiers: Sequence[str] | None = None,
+    ) -> KAnonymityReport:
+        """:func:`k_anonymity`; by default over the inventory's quasi-identifier fields.
+
+        Without ``quasi_identifiers``, the fields the inventory marks ``quasi`` are used,
+        those of them the first row holds (rows must then be a re-iterable sequence or the
+        first row is read twice: pass a list).
+        """
+        if quasi_identifiers is None:
+            rows = list(rows)
+            present = set(rows[0]) if rows else set()
+            quasi_identifiers = [
+                f.key
+                for f in self._inventory.fields
+                if f.identifier is IdentifierKind.QUASI and f.key in present
+            ]
+        return k_anonymity(rows, quasi_identifiers, k=k)
+
+    # ------------------------------------------------------------------ crypto-shredding
+
+    def _purpose(self, purpose: str) -> str:
+        return self._inventory.purpose(purpose).key
+
+    def _subject_key(self, ref: str, *, create: bool) -> SubjectKey:
+        store = self.store
+        for _ in range(3):
+            stored = store.for_subject(ref)
+            if stored is not None:
+                plain = self._unwrap(stored)
+                return SubjectKey(id=plain.key_id, material=plain.material)
+            shredded = store.shredded_at(ref)
+            if shredded is not None:
+                msg = (
+                    f"the data key of subject {ref} was shredded at {shredded:%Y-%m-%d %H:%M} "
+                    "UTC; what was sealed with it can never be opened again"
+                    + ("" if not create else ", and nothing new is sealed for an erased subject")
+                )
+                raise ShreddedKeyError(msg, shredded_at=shredded)
+            if not create:
+                msg = f"subject {ref} has no data key: nothing was ever sealed for it here"
+                raise NotFound(msg)
+            key = SubjectKey.generate()
+            record = StoredKey(
+                key_id=key.id,
+                kind=KeyKind.SUBJECT,
+                material=key.material,
+                created_at=self._clock.now(),
+                subject_ref=ref,
+            )
+            try:
+                store.add(self._wrap(record))
+            except ConflictError:
+                continue  # another writer made (or shredded) it first: read theirs
+            return key
+        msg = f"could not create the data key of subject {ref}; retry"  # pragma: no cover
+        raise ConflictError(msg)  # pragma: no cover
+
+    @staticmethod
+    def _aad(ref: str, purpose: str) -> bytes:
+        return _SEAL_AAD + ref.encode() + b"\x00" + purpose.encode()
+
+    def seal(self, subject: SubjectId | str, data: bytes, *, purpose: str) -> bytes:
+        """Encrypt ``data`` under the subject's data key (made on first use).
+
+        The blob is bound to the subject and the purpose (AES-GCM associated data): it opens
+        only for the same subject and purpose. Once :meth:`shred` destroys the key, every copy
+        of the blob, including those in backups made earlier, is unreadable.
+
+        Raises:
+            ValidationError: ``data`` is not bytes, or the subject id is malformed.
+            PolicyError: ``purpose`` is not declared in the inventory.
+            ShreddedKeyError: the subject's key was shredded (the subject was erased).
+        """
+        if not isinstance(data, bytes | bytearray | memoryview):
+            msg = f"seal() takes bytes, got {type(data).__name__}; encode text first"
+            raise ValidationError(msg)
+        purpose = self._purpose(purpose)
+        ref = self._audit.subject_ref(subject_id(subject))
+        key = self._subject_key(ref, create=True)
+        nonce = secrets.token_bytes(_NONCE)
+        sealed = AESGCM(key.material).encrypt(nonce, bytes(data), self._aad(ref, purpose))
+        return SEAL_VERSION + nonce + sealed
+
+    def open(self, subject: SubjectId | str, blob: bytes, *, purpose: str) -> bytes:
+        """Decrypt a blob made by :meth:`seal` for the same subject and purpose.
+
+        Raises:
+            ShreddedKeyError: the subject's key was shredded; the data is gone for good.
+            NotFound: nothing was ever sealed for this subject here.
+            IntegrityError: the blob was altered, truncated, or sealed for another subject
+                or purpose.
+            PolicyError: ``purpose`` is not declared in the inventory.
+        """
+        purpose = self._purpose(purpose)
+        ref = self._audit.subject_ref(subject_id(subject))
+        if not isinstance(blob, bytes | bytearray | memoryview):
+            msg = f"open() takes the sealed bytes, got {type(blob).__name__}"
+            raise ValidationError(msg)
+        blob = bytes(blob)
+        key = self._subject_key(ref, create=False)
+        head = len(SEAL_VERSION)
+        if len(blob) < head + _NONCE + _TAG or not blob.startswith(SEAL_VERSION):
+            msg = f"the sealed data of subject {ref} is truncated or not an avgkit sealed blob"
+            raise IntegrityError(msg)
+        try:
+            return AESGCM(key.material).decrypt(
+                blob[head : head + _NONCE], blob[head + _NONCE :], self._aad(ref, purpose)
+            )
+        except InvalidTag:
+            msg = (
+                f"the sealed data of subject {ref} does not open for purpose {purpose!r}: it "
+                "was altered, or was sealed for another subject or purpose"
+            )
+            raise IntegrityError(msg) from None
+
+    def shred(self, subject: SubjectId | str, *, actor: str = "system") -> bool:
+        """Destroy the subject's data key for good; return whether a key was destroyed.
+
+        Everything sealed for the subject, in the database and in every backup or export
+        taken before, becomes unreadable (as long as no backup of the *key store* survives:
+        keep those short-lived). Idempotent; audited as ``pseudonym.subject_key_shredded``.
+        """
+        ref = self._audit.subject_ref(subject_id(subject))
+        _validate.key(actor, "actor")
+        destroyed = self.store.shred(ref, self._clock.now())
+        self._audit.record(
+            "pseudonym.subject_key_shredded",
+            subject=subject,
+            actor=actor,
+            details={"destroyed": destroyed},
+        )
+        return destroyed
+
+    def shredded_at(self, subject: SubjectId | str) -> datetime | None:
+        """When the subject's data key was shredded, or ``None``."""
+        return self.store.shredded_at(self._audit.subject_ref(subject_id(subject)))
