@@ -430,3 +430,10 @@ def test_from_file_raises_only_avgkit_errors_on_garbage(tmp_path, content, suffi
     path.write_bytes(content)
     with contextlib.suppress(AvgkitError):
         Inventory.from_file(path)
+
+
+def test_a_file_that_is_not_a_table_says_so_plainly():
+    with pytest.raises(
+        ValidationError, match=r"^\(top level\): expected a table \(an object\), got a list$"
+    ):
+        Inventory.from_mapping([])

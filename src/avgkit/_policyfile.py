@@ -162,6 +162,19 @@ _JSON_TYPES: Final = {
 }
 
 
+_SHORT_DESCRIPTION = 100
+
+_TYPE_WORDS = {
+    "object": "a table (an object)",
+    "array": "a list",
+    "string": "a string",
+    "boolean": "true or false",
+    "integer": "an integer",
+    "number": "a number",
+    "null": "null",
+}
+
+
 def _kind(value: object) -> str:
     return _JSON_TYPES.get(type(value), f"a {type(value).__name__}")
 
@@ -185,7 +198,13 @@ def _describe(error: jsonschema.ValidationError) -> str:  # noqa: PLR0911 - one 
         extra = sorted(k for k in instance if k not in allowed)
         return f"{path}: unexpected key(s) {[_dotted([k]) for k in extra]}; allowed: {allowed}"
     if keyword == "type":
-        return f"{path}: expected {expected or value}, got {_kind(instance)}"
+        types = [value] if isinstance(value, str) else list(value)
+        wanted = " or ".join(_TYPE_WORDS.get(t, t) for t in types)
+        # A short description ("a table of purposes keyed by purpose key") says more than
+        # the JSON type; the long prose of the root schema does not read as an expectation.
+        if expected and len(expected) <= _SHORT_DESCRIPTION:
+            wanted = expected
+        return f"{path}: expected {wanted}, got {_kind(instance)}"
     if keyword == "enum":
         return f"{path}: expected one of {value}"
     if keyword == "uniqueItems":
