@@ -280,7 +280,7 @@ def test_from_mapping_refuses_a_document_that_is_not_a_table(value):
 
 
 def test_from_mapping_accepts_tuples_and_read_only_mappings():
-    import types  # noqa: PLC0415
+    import types
 
     data = valid()
     data["fields"]["email"]["purposes"] = ("newsletter",)
