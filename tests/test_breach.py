@@ -28,9 +28,10 @@ from avgkit.breach import (
 from avgkit.errors import AvgkitError, NotFound, PolicyError, StorageError, ValidationError
 from avgkit.presets import ticketing
 from avgkit.storage import StoreSet, open_stores
-from avgkit.storage.memory import MemoryAuditStore
+from avgkit.storage.memory import MemoryAuditStore, MemoryBreachStore
 from avgkit.testing import ManualClock
 from avgkit.testing.conformance._breaches import make_breach
+from avgkit.testing.strategies import breach_facts
 
 NOW = datetime(2026, 1, 7, 12, 0, tzinfo=UTC)
 BEGAN = datetime(2026, 1, 6, 14, 0, tzinfo=UTC)
@@ -757,3 +758,29 @@ def test_the_register_persists_in_sqlite(tmp_path, clock):
         assert [b.version for b in kit.breaches.history(breach.id)] == [1, 2]
         assert [b.id for b in kit.breaches.breaches()] == [breach.id]
         kit.audit.verify()
+
+
+# --------------------------------------------------------------------------- generated facts
+
+
+INVENTORY = ticketing.inventory()
+NOTICE = jsonschema.Draft202012Validator(schema("breach-notice"))
+NOTIFICATION = jsonschema.Draft202012Validator(schema("breach-notification"))
+
+
+@given(value=breach_facts())
+def test_any_valid_breach_round_trips_and_its_reports_match_the_schemas(value):
+    clock = ManualClock(value.occurred_from + timedelta(days=2))
+    stores = StoreSet(url="memory://", audit=MemoryAuditStore(), breaches=MemoryBreachStore())
+    kit = Kit(stores=stores, inventory=INVENTORY, clock=clock)
+    breach = kit.breaches.record(value, discovered_at=value.occurred_from)
+    assert Breach.from_json(breach.to_json()) == breach
+    assert kit.breaches.get(breach.id) == breach
+    proposal = kit.breaches.assess(breach)
+    # Encrypted data never leads to a message to each person (Art. 34(3)(a)).
+    if value.protection is Protection.ENCRYPTED:
+        assert not proposal.notify_subjects
+        assert not proposal.public_communication
+    assert not (proposal.notify_subjects and proposal.public_communication)
+    NOTICE.validate(kit.breaches.notice_json(breach))
+    NOTIFICATION.validate(kit.breaches.notification_json(breach))
