@@ -128,3 +128,18 @@ def test_open_stores_gives_postgres_its_breach_store(pg_url):
         assert isinstance(stores.breaches, PostgresBreachStore)
         stores.breaches.put(make_breach("br_pg"))
         assert stores.breaches.get("br_pg").version == 1
+
+
+# -- the benchmark stays runnable ---------------------------------------------------------
+
+
+def test_the_overdue_benchmark_runs_at_a_small_size(capsys):
+    import runpy
+    from pathlib import Path
+
+    script = Path(__file__).parents[1] / "benchmarks" / "breach_overdue.py"
+    namespace = runpy.run_path(str(script))
+    assert namespace["main"](["--breaches", "60", "--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "overdue breaches: 6" in out
+    assert "ratio SQL / Python filter" in out
