@@ -784,3 +784,23 @@ def test_any_valid_breach_round_trips_and_its_reports_match_the_schemas(value):
     assert not (proposal.notify_subjects and proposal.public_communication)
     NOTICE.validate(kit.breaches.notice_json(breach))
     NOTIFICATION.validate(kit.breaches.notification_json(breach))
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda r, b: r.record_processor_notice(b, actor="Jan Jansen"),
+        lambda r, b: r.record_authority_notification(b, actor="Jan Jansen"),
+        lambda r, b: r.record_subject_notification(b, actor="Jan Jansen"),
+        lambda r, b: r.update(b, note="x", actor="Jan Jansen"),
+        lambda r, b: r.decide(
+            b, notify_authority=True, notify_subjects=False, reason="x", actor="Jan Jansen"
+        ),
+    ],
+)
+def test_an_actor_that_is_not_a_role_key_is_refused_before_anything_is_written(kit, call):
+    breach = record(kit)
+    with pytest.raises(ValidationError, match="actor"):
+        call(kit.breaches, breach.id)
+    assert kit.breaches.history(breach.id) == (breach,)
+    assert audit_actions(kit) == ["breach.recorded"]

@@ -1304,6 +1304,7 @@ class BreachRegister:
             ValidationError: the breach was not reported by a processor, or ``at`` is naive,
                 in the future or before the discovery.
         """
+        _validate.key(actor, "actor")
         current = self.get(breach_id)
         now = self._clock.now()
         when = now if at is None else self._not_future(at, "at", now)
@@ -1336,6 +1337,7 @@ class BreachRegister:
                 ``delay_reason`` is given (Art. 33(1)); ``at`` is naive, in the future or
                 before awareness.
         """
+        _validate.key(actor, "actor")
         current = self.get(breach_id)
         now = self._clock.now()
         when = now if at is None else self._not_future(at, "at", now)
@@ -1363,6 +1365,7 @@ class BreachRegister:
         actor: str = "staff",
     ) -> Breach:
         """Record that the people concerned were informed (Art. 34), or told publicly."""
+        _validate.key(actor, "actor")
         current = self.get(breach_id)
         now = self._clock.now()
         when = now if at is None else self._not_future(at, "at", now)
