@@ -230,6 +230,16 @@ def test_pseudonyms_differ_per_domain_kind_and_key():
     )
 
 
+def test_many_domains_keep_giving_the_same_pseudonyms_past_the_cache_limit():
+    p = Pseudonymiser(ring("k1"))
+    first = p.pseudonym(EMAIL, domain="d0", kind="email")
+    for n in range(600):
+        p.pseudonym(EMAIL, domain=f"d{n}", kind="email")
+    assert p.pseudonym(EMAIL, domain="d0", kind="email") == first
+    assert len(p._plans) <= 256
+    assert len(p._states) <= 256
+
+
 def test_a_pseudonym_names_its_key_and_never_holds_the_value():
     made = Pseudonymiser(ring("k1")).pseudonym(EMAIL, domain="audience_analysis", kind="email")
     version, key_id, digest = made.split(".")
@@ -252,7 +262,7 @@ def test_a_bad_value_in_a_batch_is_reported_by_position_only():
     assert "not-an-address" not in str(caught.value)
 
 
-@pytest.mark.parametrize("domain", ["", "Has Space", "crm.export", None])
+@pytest.mark.parametrize("domain", ["", "Has Space", "crm.export", None, ["crm_export"]])
 def test_malformed_domains_and_kinds_are_refused(domain):
     p = Pseudonymiser(ring("k1"))
     with pytest.raises(ValidationError):

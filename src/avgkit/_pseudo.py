@@ -41,6 +41,7 @@ _PS_DOMAIN: Final = b"avgkit.ps1\x00"
 _TK_DOMAIN: Final = b"avgkit.tk1"
 _MAX_VALUE: Final = 10_000
 _SHA256_BLOCK: Final = 64
+_CACHE_LIMIT: Final = 256  # cached (domain, kind) plans and HMAC states per pseudonymiser
 
 
 class ValueKind(enum.StrEnum):
@@ -240,6 +241,7 @@ class Pseudonymiser:
         self.ring = ring
         self.default_country = default_country
         self._states: dict[tuple[str, bytes], tuple[Any, Any]] = {}
+        self._plans: dict[tuple[object, object], tuple[bytes, Callable[[object], str]]] = {}
 
     def __repr__(self) -> str:
         return f"Pseudonymiser({self.ring!r})"
@@ -261,6 +263,8 @@ class Pseudonymiser:
             inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
             inner.update(prefix)
             outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+            if len(self._states) >= _CACHE_LIMIT:
+                self._states.clear()
             found = self._states[key.id, prefix] = (inner, outer)
         return found
 
@@ -284,9 +288,18 @@ class Pseudonymiser:
         Raises:
             ValidationError: the value, domain or kind is malformed.
         """
-        kind = _kind(kind)
-        norm = _normaliser(kind, self.default_country)(value)
-        return self._make(self.ring.current, self._prefix(domain, kind), norm)
+        try:
+            plan = self._plans.get((domain, kind))
+        except TypeError:  # an unhashable domain or kind: let validation say what is wrong
+            plan = None
+        if plan is None:
+            checked = _kind(kind)
+            plan = (self._prefix(domain, checked), _normaliser(checked, self.default_country))
+            if len(self._plans) >= _CACHE_LIMIT:
+                self._plans.clear()
+            self._plans[domain, kind] = plan  # only valid domain/kind pairs are cached
+        prefix, norm = plan
+        return self._make(self.ring.current, prefix, norm(value))
 
     def pseudonymise_many(
         self, values: Iterable[str], *, domain: str, kind: ValueKind | str = "text"
