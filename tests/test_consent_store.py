@@ -13,6 +13,9 @@ from avgkit.storage.sqlite import Database, SqliteConsentStore
 from avgkit.storage.sqlite._consent import AUDIENCE_SQL, MIGRATIONS
 from avgkit.testing.conformance import Capabilities, ConsentStoreContract
 
+# The fixtures pg_server, pg_schemas and pg_url (tests/pgsupport.py).
+pytest_plugins = ["pgsupport"]
+
 
 class TestMemoryConsentStore(ConsentStoreContract):
     capabilities = Capabilities(persistent=False)
@@ -127,3 +130,71 @@ def test_two_processes_writing_the_same_subjects_lose_nothing(tmp_path):
     url = f"sqlite:///{tmp_path}/avg.db"
     run_writers(url)
     check_last_event_wins(url, expected_events=2 * 15 * 3)
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+class TestPostgresConsentStore(ConsentStoreContract):
+    replay_examples = 15  # each probe is a few round trips to the server
+
+    @pytest.fixture(autouse=True)
+    def _server(self, pg_schemas):
+        self._new_url = pg_schemas
+        self._urls = {}
+
+    def make_store(self):
+        from avgkit.storage.postgres import Database, PostgresConsentStore
+
+        url = self._new_url()
+        store = PostgresConsentStore(Database(url))
+        self._urls[id(store)] = url
+        return store
+
+    def close_store(self, store):
+        store._db.close()
+
+    def reopen_store(self, store):
+        from avgkit.storage.postgres import Database, PostgresConsentStore
+
+        store._db.close()
+        again = PostgresConsentStore(Database(self._urls[id(store)]))
+        self._urls[id(again)] = self._urls[id(store)]
+        return again
+
+
+def test_postgres_consent_events_are_append_only(pg_url):
+    from avgkit.errors import StorageError
+
+    with open_stores(pg_url) as stores:
+        stores.consent.append(_event())
+        db = stores.consent._db
+        for statement in (
+            "UPDATE consent_events SET kind = 'withdrawn'",
+            "DELETE FROM consent_events",
+            "TRUNCATE consent_events",
+        ):
+            with pytest.raises(StorageError, match="append-only"), db.write("tampering") as conn:
+                conn.execute(statement)
+        assert stores.consent.count() == 1
+
+
+def test_two_processes_writing_the_same_subjects_lose_nothing_on_postgres(pg_url):
+    run_writers(pg_url)
+    check_last_event_wins(pg_url, expected_events=2 * 15 * 3)
+
+
+def _event():
+    from datetime import UTC, datetime
+
+    from avgkit.consent import Channel, ConsentAction, ConsentEvent, Evidence, hash_wording
+
+    return ConsentEvent(
+        subject="cust-1",
+        purpose="newsletter",
+        kind=ConsentAction.GIVEN,
+        at=datetime(2024, 1, 1, tzinfo=UTC),
+        evidence=Evidence(
+            channel=Channel.API, notice_version="v1", wording_sha256=hash_wording("x")
+        ),
+    )

@@ -734,7 +734,7 @@ class ConsentLedger:
         """
         batch = list(events)
         limit = self._clock.now() + self.clock_skew
-        purposes: set[str] = set()
+        checked: set[tuple[str, ConsentAction]] = set()  # (purpose, kind) pairs known good
         for index, event in enumerate(batch):
             try:
                 if not isinstance(event, ConsentEvent):
@@ -746,11 +746,15 @@ class ConsentLedger:
                         f"{event.evidence.channel.value!r}"
                     )
                     raise ValidationError(msg)
-                self._check_kind(self._inventory.purpose(event.purpose), event.kind)
-                self._check_not_future(event.at, limit)
+                pair = (event.purpose, event.kind)
+                if pair not in checked:
+                    self._check_kind(self._inventory.purpose(event.purpose), event.kind)
+                    checked.add(pair)
+                if event.at > limit:
+                    self._check_not_future(event.at, limit)
             except AvgkitError as exc:
                 raise type(exc)(f"event {index} of the batch: {exc}") from exc
-            purposes.add(event.purpose)
+        purposes = {purpose for purpose, _kind in checked}
         if not batch:
             return 0
         stored = self._store.append_many(batch)
