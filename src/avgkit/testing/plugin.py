@@ -11,6 +11,8 @@ Installing avgkit makes these fixtures available in every test suite:
     a fresh in-memory :class:`~avgkit.storage.StoreSet`, closed after the test.
 ``avgkit_kit``
     a :class:`~avgkit.Kit` over those stores, the inventory and the clock.
+``avgkit_consent``
+    the kit's :class:`~avgkit.consent.ConsentLedger` (``avgkit_kit.consent``), ready to record.
 ``avgkit_subjects``
     a factory: ``avgkit_subjects()`` returns a new, unique subject id each call.
 
@@ -27,6 +29,7 @@ from datetime import datetime
 
 import pytest
 
+from avgkit.consent import ConsentLedger
 from avgkit.errors import ValidationError
 from avgkit.inventory import Inventory
 from avgkit.kit import Kit
@@ -37,6 +40,7 @@ from avgkit.testing._clock import DEFAULT_START, ManualClock
 
 __all__ = [
     "avgkit_clock",
+    "avgkit_consent",
     "avgkit_inventory",
     "avgkit_kit",
     "avgkit_stores",
@@ -106,6 +110,12 @@ def avgkit_kit(
     kit = Kit(stores=avgkit_stores, inventory=avgkit_inventory, clock=avgkit_clock)
     yield kit
     kit.audit.verify()
+
+
+@pytest.fixture
+def avgkit_consent(avgkit_kit: Kit) -> ConsentLedger:
+    """The consent ledger of ``avgkit_kit``: in-memory, on the manual clock, audited."""
+    return avgkit_kit.consent
 
 
 @pytest.fixture
