@@ -649,3 +649,31 @@ def test_exports_hold_no_events_of_other_subjects(kit):
     fill(kit)
     assert {r["piiPrincipalId"] for r in receipts_for(kit, "cust-2")} == {"cust-2"}
     assert {r["pii_principal_id"] for r in records_for(kit, "cust-2").values()} == {"cust-2"}
+
+
+def test_report_keeps_events_of_a_purpose_whose_basis_changed_since(tmp_path):
+    url = f"sqlite:///{tmp_path / 'avg.db'}"
+    with open_kit(url) as kit:
+        kit.consent.give("cust-1", "share_with_artist", evidence(), at=at(2))
+    mapping = ticketing.inventory().to_mapping()
+    mapping["purposes"]["share_with_artist"]["basis"] = "contract"
+    with open_kit(url, inventory=Inventory.from_mapping(mapping)) as kit:
+        report = ConsentReport.build(kit.consent, kit.inventory, **MAY)
+    assert ("share_with_artist", at(2).date(), 1, 0, 0, 0) in list(report.counts())
+
+
+def test_exports_refuse_events_of_purposes_the_inventory_no_longer_declares(tmp_path):
+    url = f"sqlite:///{tmp_path / 'avg.db'}"
+    with open_kit(url) as kit:
+        kit.consent.give("cust-1", "share_with_artist", evidence(), at=at(2))
+    mapping = ticketing.inventory().to_mapping()
+    del mapping["purposes"]["share_with_artist"]
+    for field in mapping["fields"].values():
+        field["purposes"] = [p for p in field["purposes"] if p != "share_with_artist"]
+    with open_kit(url, inventory=Inventory.from_mapping(mapping)) as kit:
+        with pytest.raises(PolicyError, match="share_with_artist"):
+            ConsentReport.build(kit.consent, kit.inventory, **MAY)
+        with pytest.raises(PolicyError, match="share_with_artist"):
+            iso27560_records(kit.consent, kit.inventory, "cust-1")
+        with pytest.raises(PolicyError, match="share_with_artist"):
+            receipts_for(kit, "cust-1")

@@ -199,7 +199,8 @@ class ConsentReport:
             ValidationError: ``since`` or ``until`` is naive, or ``until`` is before
                 ``since``.
             PolicyError: ``purpose`` is not declared, or rests on a basis the ledger holds
-                no events for (contract, legal obligation, vital interests).
+                no events for (contract, legal obligation, vital interests); or the ledger
+                holds events in the period for a purpose the inventory does not declare.
         """
         start = _validate.aware(since, "since")
         end = _validate.aware(until, "until")
@@ -215,19 +216,23 @@ class ConsentReport:
                     "for it, so it has no consent report"
                 )
                 raise PolicyError(msg)
-            listed: tuple[Purpose, ...] = (declared,)
-        else:
-            listed = tuple(p for p in inventory.purposes if _in_ledger(p))
-        grouped: dict[str, dict[date, list[ConsentEvent]]] = {p.key: {} for p in listed}
+        grouped: dict[str, dict[date, list[ConsentEvent]]] = {}
         for event in ledger.events(since=start, until=end, purpose=purpose):
             days = grouped.setdefault(event.purpose, {})
             days.setdefault(event.day, []).append(event)
+        _check_declared(inventory, grouped)
+        # A purpose whose basis changed since its events were recorded keeps its section.
+        listed = tuple(
+            p
+            for p in inventory.purposes
+            if (purpose is None or p.key == purpose) and (_in_ledger(p) or p.key in grouped)
+        )
         sections = tuple(
             PurposeSection(
                 purpose=declared_purpose,
                 days=tuple(
                     ReportDay(day=day, events=tuple(events))
-                    for day, events in sorted(grouped[declared_purpose.key].items())
+                    for day, events in sorted(grouped.get(declared_purpose.key, {}).items())
                 ),
             )
             for declared_purpose in listed
@@ -355,6 +360,18 @@ class ConsentReport:
 
 def _in_ledger(purpose: Purpose) -> bool:
     return purpose.needs_consent or purpose.objection_allowed
+
+
+def _check_declared(inventory: Inventory, purposes: Iterable[str]) -> None:
+    declared = {p.key for p in inventory.purposes}
+    missing = sorted(set(purposes) - declared)
+    if missing:
+        msg = (
+            f"the ledger holds events for purposes {missing}, which the inventory does not "
+            "declare; pass the inventory the events were recorded under, or declare those "
+            "purposes again so that their consent records stay readable"
+        )
+        raise PolicyError(msg)
 
 
 def _html_row(event: ConsentEvent, lang: Lang) -> dict[str, str]:
@@ -518,6 +535,7 @@ def kantara_receipts(
     Raises:
         ValidationError: ``subject`` is malformed, ``policy_url`` is not an http(s) URL, or
             ``lang`` is not supported.
+        PolicyError: The subject consented to a purpose the inventory does not declare.
 
     .. versionadded:: 0.1.0
     """
@@ -696,6 +714,7 @@ def iso27560_records(
 
     Raises:
         ValidationError: ``subject`` or ``at`` is malformed, or ``lang`` is not supported.
+        PolicyError: The subject has events for a purpose the inventory does not declare.
 
     .. versionadded:: 0.1.0
     """
@@ -706,6 +725,7 @@ def iso27560_records(
     for event in ledger.history(sid):
         if when is None or event.at <= when:
             per_purpose.setdefault(event.purpose, []).append(event)
+    _check_declared(inventory, per_purpose)
     records = []
     for purpose in inventory.purposes:
         events = per_purpose.get(purpose.key)
