@@ -283,12 +283,59 @@ def step_pseudonyms(ctx: DemoContext) -> None:
         raise AssertionError("a shredded key still opened data")
 
 
+def step_consent(ctx: DemoContext) -> None:
+    """Visitors tick boxes in the web shop; one withdraws, one objects; who may be mailed?"""
+    from avgkit.consent import Channel, Evidence, hash_wording  # noqa: PLC0415
+
+    ctx.heading(f"{STEPS.index(step_consent) + 1}. Consent: opt-ins, withdrawal, objection")
+    ledger = ctx.kit.consent
+    box = "Ja, stuur mij de nieuwsbrief van het Voorbeeldpodium (max. 2x per maand)."
+    shop = Evidence(
+        channel=Channel.WEBSHOP, notice_version="2023-11-10", wording_sha256=hash_wording(box)
+    )
+    ctx.say("At checkout each purpose has its own unticked box. The ledger keeps, per tick,")
+    ctx.say("the channel, the privacy-notice version and the SHA-256 of the exact wording:")
+    ctx.say(f"  wording hash {shop.wording_sha256[:16]}... of {box!r}")
+    visitors = ("cust-0101", "cust-0102", "cust-0103", "cust-0104")
+    for n, visitor in enumerate(visitors):
+        ledger.give(visitor, "newsletter", attrs.evolve(shop, order_ref=f"ord-{5000 + n}"))
+        ctx.clock.advance(minutes=3)
+    ledger.give("cust-0102", "loyalty_programme", shop)
+    ctx.say(f"{len(visitors)} visitors ticked 'newsletter' with their order; one also 'loyalty'.")
+    try:
+        ledger.give("cust-0105", "newsletter", shop, age=14)
+    except Exception as exc:  # noqa: BLE001 - shown to the reader, whatever it is
+        ctx.say(f"A 14-year-old without a parent is refused: {type(exc).__name__}: {exc}")
+    ctx.clock.advance(days=2)
+    unsubscribe = attrs.evolve(shop, channel=Channel.EMAIL_LINK)
+    ledger.withdraw("cust-0103", "newsletter", unsubscribe)
+    ctx.say("Two days later cust-0103 clicks 'unsubscribe' in a newsletter: withdrawn at once.")
+    ledger.object("cust-0104", "evaluation_mail", unsubscribe)
+    ctx.say("cust-0104 clicks 'no more evaluation mails' (an objection under Art. 21).")
+    audience = sorted(ledger.audience("newsletter"))
+    ctx.say(f"Newsletter audience now (computed inside the database): {', '.join(audience)}")
+    for visitor, purpose in (
+        ("cust-0103", "newsletter"),
+        ("cust-0104", "evaluation_mail"),
+        ("cust-0101", "evaluation_mail"),
+        ("cust-0101", "ticket_sale"),
+    ):
+        decision = ctx.kit.may_process(visitor, purpose)
+        ctx.say(f"may_process({visitor!r}, {purpose!r}) -> {decision.reason}")
+    before = ctx.clock.now() - timedelta(days=1)
+    then = ledger.state("cust-0103", "newsletter", before)
+    ctx.say(f"The state at any past instant: on {before.date()} cust-0103 was {then.status}.")
+    kinds = [event.kind.value for event in ledger.history("cust-0103")]
+    ctx.say(f"cust-0103's own history, oldest first, for 'my account': {kinds}")
+
+
 STEPS: list[Callable[[DemoContext], None]] = [
     step_inventory,
     step_register,
     step_audit,
     step_breach,
     step_pseudonyms,
+    step_consent,
 ]
 """The demo's steps, in order; each capability of avgkit adds one."""
 

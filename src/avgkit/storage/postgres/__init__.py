@@ -76,6 +76,7 @@ from __future__ import annotations
 from avgkit.storage import StoreSet
 from avgkit.storage.postgres._audit import PostgresAuditStore
 from avgkit.storage.postgres._breaches import PostgresBreachStore
+from avgkit.storage.postgres._consent import PostgresConsentStore
 from avgkit.storage.postgres._db import (
     Connection,
     Database,
@@ -91,6 +92,7 @@ __all__ = [
     "Database",
     "PostgresAuditStore",
     "PostgresBreachStore",
+    "PostgresConsentStore",
     "PostgresKeyStore",
     "PostgresSettings",
     "copy_rows",
@@ -114,7 +116,10 @@ def open_url(url: str) -> StoreSet:
         audit = PostgresAuditStore(db)
         keys = PostgresKeyStore(db)
         breaches = PostgresBreachStore(db)
+        consent = PostgresConsentStore(db)
     except BaseException:
         db.close()
         raise
-    return StoreSet(url=url, audit=audit, keys=keys, breaches=breaches, closer=db.close)
+    return StoreSet(
+        url=url, audit=audit, keys=keys, breaches=breaches, consent=consent, closer=db.close
+    )

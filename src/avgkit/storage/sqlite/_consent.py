@@ -48,7 +48,9 @@ MIGRATIONS: tuple[str, ...] = (
     -- Covers the audience, objectors and latest() queries without touching the table.
     CREATE INDEX consent_events_by_purpose
         ON consent_events (purpose, subject, track, at, seq, kind, expires_at);
-    CREATE INDEX consent_events_by_subject ON consent_events (subject, at, seq);
+    -- A subject's history reads consent_events_by_purpose once per purpose listed here, so
+    -- no third index (and no third b-tree to update on every import) is needed for it.
+    CREATE TABLE consent_purposes (purpose TEXT PRIMARY KEY) WITHOUT ROWID;
     CREATE INDEX consent_events_by_time ON consent_events (at, seq);
     CREATE TRIGGER consent_events_no_update BEFORE UPDATE ON consent_events
     BEGIN
@@ -127,15 +129,8 @@ def _opt_time(value: str | None) -> datetime | None:
     return None if value is None else text_to_time(value)
 
 
-def row_of(event: ConsentEvent) -> tuple[Any, ...]:
-    """The insert parameters for ``event`` (in the order of the insert statement)."""
-    ev = event.evidence
+def _evidence_row(ev: Evidence) -> tuple[Any, ...]:
     return (
-        event.subject,
-        event.purpose,
-        event.kind.value,
-        _TRACK[event.kind],
-        _text(event.at),
         ev.channel.value,
         ev.notice_version,
         ev.wording_sha256,
@@ -145,6 +140,34 @@ def row_of(event: ConsentEvent) -> tuple[Any, ...]:
         _opt_text(ev.confirmed_at),
         _opt_text(ev.expires_at),
     )
+
+
+def row_of(event: ConsentEvent) -> tuple[Any, ...]:
+    """The insert parameters for ``event`` (in the order of the insert statement)."""
+    return (
+        event.subject,
+        event.purpose,
+        event.kind.value,
+        _TRACK[event.kind],
+        _text(event.at),
+        *_evidence_row(event.evidence),
+    )
+
+
+def _rows(events: Sequence[ConsentEvent]) -> Iterator[tuple[Any, ...]]:
+    # Imports share Evidence objects between many events; each is turned into columns once.
+    # Keyed by id(): the batch keeps every object alive while this runs.
+    done: dict[int, tuple[Any, ...]] = {}
+    kinds = {kind: (kind.value, _TRACK[kind]) for kind in ConsentAction}
+    for event in events:
+        ev = event.evidence
+        columns = done.get(id(ev))
+        if columns is None:
+            columns = done[id(ev)] = _evidence_row(ev)
+        yield (event.subject, event.purpose, *kinds[event.kind], _text(event.at), *columns)
+
+
+_ADD_PURPOSE: Final = "INSERT INTO consent_purposes (purpose) VALUES (?) ON CONFLICT DO NOTHING"
 
 
 def _event(row: tuple[Any, ...]) -> ConsentEvent:
@@ -195,6 +218,7 @@ class SqliteConsentStore:
     def append(self, event: ConsentEvent) -> ConsentEvent:
         """Insert one event and return it with its seq."""
         with self._db.write("recording a consent event") as conn:
+            conn.execute(_ADD_PURPOSE, (event.purpose,))
             cursor = conn.execute(_INSERT, row_of(event))
             seq = cursor.lastrowid
         return ConsentEvent(
@@ -208,8 +232,10 @@ class SqliteConsentStore:
 
     def append_many(self, events: Sequence[ConsentEvent]) -> int:
         """Insert a batch in one transaction."""
+        purposes = [(purpose,) for purpose in {event.purpose for event in events}]
         with self._db.write("importing consent events") as conn:
-            conn.executemany(_INSERT, map(row_of, events))
+            conn.executemany(_ADD_PURPOSE, purposes)
+            conn.executemany(_INSERT, _rows(events))
         return len(events)
 
     def latest(self, subject: SubjectId, purpose: str, at: datetime) -> LatestEvents:
@@ -231,7 +257,9 @@ class SqliteConsentStore:
 
     def history(self, subject: SubjectId) -> Iterator[ConsentEvent]:
         """Stream the subject's events by at, then seq (keyset pages)."""
-        return self._pages("subject = ?", (subject,))
+        return self._pages(
+            "purpose IN (SELECT purpose FROM consent_purposes) AND subject = ?", (subject,)
+        )
 
     def events(
         self, *, since: datetime, until: datetime, purpose: str | None = None
