@@ -28,6 +28,7 @@ from typing import Any
 from avgkit import Kit
 from avgkit.consent import Channel, ConsentAction, ConsentEvent, Evidence, hash_wording
 from avgkit.presets import ticketing
+from avgkit.storage.sqlite._consent import micros
 from avgkit.testing import ManualClock
 
 START = datetime(2020, 1, 1, tzinfo=UTC)
@@ -174,7 +175,7 @@ def hand_written_sqlite(path: str) -> dict[str, Callable[[], set[str]]]:
     import sqlite3  # noqa: PLC0415
 
     conn = sqlite3.connect(path)
-    at = NOW.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    at = micros(NOW)  # the SQLite store keeps instants as microseconds since 1970
     params = {"purpose": PURPOSE, "at": at}
     return {
         name: (lambda sql=sql: {row[0] for row in conn.execute(sql, params)})

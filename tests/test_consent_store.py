@@ -51,9 +51,8 @@ def test_sqlite_consent_events_are_append_only(tmp_path):
         pass
     conn = sqlite3.connect(tmp_path / "avg.db")
     conn.execute(
-        "INSERT INTO consent_events (subject, purpose, kind, track, at, channel, notice_version,"
-        " wording_sha256, actor) VALUES ('a', 'newsletter', 'given', 0, 'x', 'api', 'v', 'h', "
-        "'subject')"
+        "INSERT INTO consent_events (subject, purpose, kind, track, at, evidence) "
+        "VALUES ('a', 'newsletter', 'given', 0, 0, 1)"
     )
     for statement in ("UPDATE consent_events SET kind = 'withdrawn'", "DELETE FROM consent_events"):
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):

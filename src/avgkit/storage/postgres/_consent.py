@@ -154,6 +154,25 @@ def row_of(event: ConsentEvent) -> tuple[Any, ...]:
     )
 
 
+def _rows(events: Sequence[ConsentEvent]) -> Iterator[tuple[Any, ...]]:
+    # Imports share Evidence objects between many events; each becomes columns once.
+    # Keyed by id(): the batch keeps every object alive while this runs.
+    done: dict[int, tuple[Any, ...]] = {}
+    for event in events:
+        ev = event.evidence
+        columns = done.get(id(ev))
+        if columns is None:
+            columns = done[id(ev)] = row_of(event)[5:]
+        yield (
+            event.subject,
+            event.purpose,
+            event.kind.value,
+            _TRACK[event.kind],
+            event.at,
+            *columns,
+        )
+
+
 def _utc(value: datetime | None) -> datetime | None:
     return None if value is None else value.astimezone(UTC)
 
@@ -228,7 +247,7 @@ class PostgresConsentStore:
                 conn,
                 "consent_events",
                 _INSERT_COLUMNS,
-                map(row_of, events),
+                _rows(events),
                 types=_COPY_TYPES,
             )
 
