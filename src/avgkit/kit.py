@@ -8,20 +8,27 @@
     kit = Kit.open("sqlite:///avg.db", inventory=ticketing.inventory())
     kit.audit.record("ticket_shop.started")
 
-Each service is an attribute (``kit.audit`` now; more as avgkit grows). The services are
-ordinary classes that can also be built by hand from a store, the inventory and a clock.
+Each service is an attribute: ``kit.audit`` (the hash-chained log), ``kit.consent`` (the
+ledger), ``kit.pseudonyms`` (keys, pseudonyms, tokens, the anonymiser, crypto-shredding) and
+``kit.breaches`` (the breach register); ``kit.may_process(subject, purpose)`` answers with a
+decision, its basis and its reason. The services are ordinary classes that can also be built
+by hand from a store, the inventory, a clock and an audit log.
 
 .. versionadded:: 0.1.0
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
 from avgkit.audit import AuditLog
+from avgkit.breach import PROCESSOR_NOTICE_DEADLINE, BreachRegister
 from avgkit.clock import Clock, SystemClock
-from avgkit.errors import ValidationError
+from avgkit.consent import ConsentLedger, Decision
+from avgkit.errors import StorageError, ValidationError
+from avgkit.pseudonym import Pseudonyms
 from avgkit.storage import StoreSet, open_stores
 
 if TYPE_CHECKING:
@@ -37,6 +44,8 @@ class Kit:
         stores: an open :class:`~avgkit.storage.StoreSet` (see :meth:`open` for a URL).
         inventory: the controller's declared purposes, fields and recipients.
         clock: the source of time; :class:`~avgkit.clock.SystemClock` by default.
+        processor_notice: the processors' default term to report a breach (36 hours, as in
+            the usual processing agreement); see :class:`~avgkit.breach.BreachRegister`.
 
     .. versionadded:: 0.1.0
     """
@@ -47,6 +56,7 @@ class Kit:
         stores: StoreSet,
         inventory: Inventory,
         clock: Clock | None = None,
+        processor_notice: timedelta = PROCESSOR_NOTICE_DEADLINE,
     ) -> None:
         from avgkit.inventory import Inventory  # noqa: PLC0415 - avoid an import cycle
 
@@ -61,6 +71,62 @@ class Kit:
         self.clock: Clock = SystemClock() if clock is None else clock
         self.audit = AuditLog(stores.audit, self.clock)
         """The hash-chained audit log; :meth:`~avgkit.audit.AuditLog.verify` checks it."""
+        self.pseudonyms = Pseudonyms(stores.keys, inventory, self.clock, self.audit)
+        """Keys, pseudonyms, tokens, the anonymiser and crypto-shredding."""
+        self._consent = (
+            None
+            if stores.consent is None
+            else ConsentLedger(stores.consent, inventory, self.clock, self.audit)
+        )
+        self._breaches = (
+            None
+            if stores.breaches is None
+            else BreachRegister(
+                stores.breaches,
+                inventory,
+                self.clock,
+                self.audit,
+                processor_notice=processor_notice,
+            )
+        )
+
+    @property
+    def breaches(self) -> BreachRegister:
+        """The breach register (Art. 33): records, deadlines, the assessment, the reports.
+
+        Raises:
+            StorageError: the store set keeps no breaches (a plugin adapter without them).
+        """
+        if self._breaches is None:
+            msg = "this store set keeps no breach register; use an adapter with a BreachStore"
+            raise StorageError(msg)
+        return self._breaches
+
+    @property
+    def consent(self) -> ConsentLedger:
+        """The consent ledger: give / withdraw / object, state, history, audience.
+
+        Raises:
+            StorageError: the store set keeps no consent events (a plugin adapter without them).
+        """
+        if self._consent is None:
+            msg = "this store set keeps no consent ledger; use an adapter with a ConsentStore"
+            raise StorageError(msg)
+        return self._consent
+
+    def may_process(self, subject: str, purpose: str) -> Decision:
+        """Whether ``subject``'s data may be processed for ``purpose`` now, and why.
+
+        Combines the inventory's lawful basis with the consent ledger; see
+        :meth:`avgkit.consent.ConsentLedger.may_process`.
+
+        Raises:
+            PolicyError: ``purpose`` is not declared.
+            StorageError: the store set keeps no consent events.
+
+        .. versionadded:: 0.1.0
+        """
+        return self.consent.may_process(subject, purpose)
 
     @classmethod
     def open(
@@ -69,6 +135,7 @@ class Kit:
         *,
         inventory: Inventory,
         clock: Clock | None = None,
+        processor_notice: timedelta = PROCESSOR_NOTICE_DEADLINE,
     ) -> Kit:
         """Open the stores at ``url`` and build a kit over them.
 
@@ -76,7 +143,12 @@ class Kit:
         """
         stores = open_stores(url)
         try:
-            return cls(stores=stores, inventory=inventory, clock=clock)
+            return cls(
+                stores=stores,
+                inventory=inventory,
+                clock=clock,
+                processor_notice=processor_notice,
+            )
         except BaseException:
             stores.close()
             raise

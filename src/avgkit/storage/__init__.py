@@ -21,7 +21,7 @@ subclassing the contracts in :mod:`avgkit.testing.conformance`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from importlib.metadata import entry_points
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
@@ -32,10 +32,19 @@ import attrs
 from avgkit.errors import ValidationError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
+    from avgkit._keys import KeyKind, StoredKey
     from avgkit.audit import AuditEntry
+    from avgkit.breach import Breach
+    from avgkit.consent import ConsentEvent, LatestEvents
+    from avgkit.subjects import SubjectId
 
 __all__ = [
     "AuditStore",
+    "BreachStore",
+    "ConsentStore",
+    "KeyStore",
     "StoreOpener",
     "StoreSet",
     "open_stores",
@@ -89,6 +98,162 @@ class AuditStore(Protocol):
         ...
 
 
+@runtime_checkable
+class BreachStore(Protocol):
+    """Keeps the breach register: every version of every breach record.
+
+    Versions are append-only: a breach's versions are 1, 2, 3, ... without gaps, and a stored
+    version never changes. The newest version is the breach's current state.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def put(self, breach: Breach) -> None:
+        """Store ``breach`` as its id's next version, atomically.
+
+        Version 1 creates the breach; version ``n`` needs version ``n - 1`` to be the newest.
+
+        Raises:
+            ConflictError: version 1 of an existing id, or version ``n`` when the newest
+                stored version is not ``n - 1`` (another writer got there first).
+            NotFound: version ``n > 1`` of an id that was never stored.
+        """
+        ...
+
+    def get(self, breach_id: str) -> Breach:
+        """Return the newest version of a breach.
+
+        Raises:
+            NotFound: no breach has that id.
+        """
+        ...
+
+    def history(self, breach_id: str) -> Iterator[Breach]:
+        """Stream every version of a breach, oldest first (nothing for an unknown id)."""
+        ...
+
+    def breaches(self) -> Iterator[Breach]:
+        """Stream the newest version of every breach, by ``became_aware_at`` then id."""
+        ...
+
+    def overdue(self, now: datetime) -> Iterator[Breach]:
+        """Stream pending breaches whose ``authority_due`` is before ``now``.
+
+        Pending means ``Breach.authority_pending``; the order is ``authority_due``, then id.
+        The adapter selects them in its backend, not by loading every breach.
+        """
+        ...
+
+    def count(self) -> int:
+        """Return the number of breaches (not versions)."""
+        ...
+
+
+@runtime_checkable
+class KeyStore(Protocol):
+    """Keeps keys: pseudonym and token key rings, and one data key per subject.
+
+    Material is stored exactly as handed over (wrapped when the caller uses a
+    :class:`~avgkit.pseudonym.KeyEncryptionKey`). Whoever can read the key store can undo
+    pseudonyms and open sealed data: keep it apart from the data, ideally in a store set of
+    its own, and keep its backups short-lived. :meth:`shred` must destroy material for good
+    (no soft delete), leaving only a tombstone that says when.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def add(self, key: StoredKey) -> None:
+        """Store a new key.
+
+        Raises:
+            ConflictError: a key with the same id exists, or (for a subject key) the subject
+                already has a key or was shredded. Nothing is stored in that case.
+        """
+        ...
+
+    def get(self, key_id: str) -> StoredKey:
+        """Return the key with id ``key_id``.
+
+        Raises:
+            NotFound: no such key (never stored, or shredded).
+        """
+        ...
+
+    def ring(self, kind: KeyKind) -> tuple[StoredKey, ...]:
+        """Return the keys of ``kind`` (never subject keys), oldest first.
+
+        Oldest means by ``created_at``, then by insertion order.
+        """
+        ...
+
+    def for_subject(self, subject_ref: str) -> StoredKey | None:
+        """Return the data key of the subject with reference ``subject_ref``, if it has one."""
+        ...
+
+    def shred(self, subject_ref: str, at: datetime) -> bool:
+        """Destroy the subject's data key and remember the instant; idempotent.
+
+        Returns ``True`` when a key was destroyed, ``False`` when there was none (never made
+        or already shredded). Done in one transaction.
+        """
+        ...
+
+    def shredded_at(self, subject_ref: str) -> datetime | None:
+        """Return when the subject's key was shredded, or ``None``."""
+        ...
+
+
+@runtime_checkable
+class ConsentStore(Protocol):
+    """Keeps the consent ledger: events are only ever appended, never changed.
+
+    Events are ordered by ``at``, then by ``seq`` (the order the store recorded them). The
+    answers at an instant use the events with ``at`` at or before it; their meaning is
+    :func:`avgkit.consent.replay`, which the conformance contract checks adapters against.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def append(self, event: ConsentEvent) -> ConsentEvent:
+        """Store one event and return it with its ``seq`` set."""
+        ...
+
+    def append_many(self, events: Sequence[ConsentEvent]) -> int:
+        """Store a batch in one transaction (all or nothing); return how many were stored."""
+        ...
+
+    def latest(self, subject: SubjectId, purpose: str, at: datetime) -> LatestEvents:
+        """Return the latest consent-track and objection-track events at or before ``at``."""
+        ...
+
+    def history(self, subject: SubjectId) -> Iterator[ConsentEvent]:
+        """Stream every event of ``subject`` ordered by ``at``, then ``seq``."""
+        ...
+
+    def events(
+        self, *, since: datetime, until: datetime, purpose: str | None = None
+    ) -> Iterator[ConsentEvent]:
+        """Stream the events with ``since <= at < until`` (of one purpose, if given), in order."""
+        ...
+
+    def audience(self, purpose: str, at: datetime) -> Iterator[SubjectId]:
+        """Stream, each once, the subjects with live consent for ``purpose`` at ``at``.
+
+        Live: the latest consent-track event is a given one whose ``expires_at`` is unset or
+        later than ``at``, and the latest objection-track event, if any, is not an
+        objection. SQL adapters compute this in one statement, inside the database.
+        """
+        ...
+
+    def objectors(self, purpose: str, at: datetime) -> Iterator[SubjectId]:
+        """Stream, each once, the subjects whose latest objection-track event is an objection."""
+        ...
+
+    def count(self) -> int:
+        """Return the number of stored events."""
+        ...
+
+
 @attrs.define(kw_only=True)
 class StoreSet:
     """The stores of one installation, opened together from one URL.
@@ -102,6 +267,12 @@ class StoreSet:
     """The URL it was opened from (not shown in ``repr``: it may hold a password)."""
     audit: AuditStore
     """The audit chain."""
+    keys: KeyStore | None = None
+    """Pseudonym, token and per-subject keys (``None`` if the adapter keeps none)."""
+    consent: ConsentStore | None = None
+    """The consent ledger's events (``None`` if the adapter keeps none)."""
+    breaches: BreachStore | None = None
+    """The breach register (``None`` if the adapter keeps none)."""
     closer: Callable[[], None] = attrs.field(default=lambda: None, repr=False)
 
     def close(self) -> None:

@@ -39,9 +39,7 @@ class ManualClock:
         with self._lock:
             self._now = _validate.aware(when, "when")
 
-    def advance(
-        self, delta: timedelta | relativedelta | None = None, **units: float
-    ) -> datetime:
+    def advance(self, delta: timedelta | relativedelta | None = None, **units: float) -> datetime:
         """Move forward by ``delta`` or by keyword units, and return the new instant.
 
         Calendar units go through :class:`~dateutil.relativedelta.relativedelta`, so

@@ -7,10 +7,14 @@ Each strategy is a plural-noun function returning a ``SearchStrategy``.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import functools
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 from hypothesis import strategies as st
 
+from avgkit.breach import BreachFacts, BreachKind, Headcount, Protection
+from avgkit.consent import Actor, Channel, ConsentAction, ConsentEvent, Evidence
 from avgkit.inventory import (
     EEA_COUNTRIES,
     SUPPORTED_CATEGORIES,
@@ -30,7 +34,15 @@ from avgkit.inventory import (
 )
 from avgkit.subjects import MAX_SUBJECT_ID_LENGTH, SubjectId
 
-__all__ = ["aware_datetimes", "inventories", "subject_ids"]
+__all__ = [
+    "aware_datetimes",
+    "breach_facts",
+    "consent_events",
+    "consent_histories",
+    "evidences",
+    "inventories",
+    "subject_ids",
+]
 
 _ID_ALPHABET = st.characters(
     min_codepoint=0x21, max_codepoint=0x2FFF, blacklist_categories=("Cs", "Cc", "Zs")
@@ -181,4 +193,132 @@ def inventories(draw: st.DrawFn) -> Inventory:
         fields=fields,
         recipients=recipients,
         security_measures=draw(st.none() | _TEXTS),
+    )
+
+
+_HEX = "0123456789abcdef"
+_CONSENT_START = datetime(2024, 1, 1, tzinfo=UTC)
+
+
+@st.composite
+def evidences(
+    draw: st.DrawFn,
+    *,
+    channels: Sequence[Channel] = tuple(Channel),
+    expiring: bool = False,
+    after: datetime | None = None,
+) -> Evidence:
+    """Valid :class:`~avgkit.consent.Evidence`, with every optional item sometimes set.
+
+    ``expiring=True`` sometimes adds an ``expires_at`` (only valid on given consent) and
+    ``after`` is the event's instant, which expiry and double opt-in must not precede.
+
+    .. versionadded:: 0.1.0
+    """
+    start = after or _CONSENT_START
+    actor = draw(st.sampled_from(Actor))
+    return Evidence(
+        channel=draw(st.sampled_from(list(channels))),
+        notice_version=draw(st.sampled_from(["2023-11-10", "v2", "privacyverklaring 2024"])),
+        wording_sha256=draw(st.text(_HEX, min_size=64, max_size=64)),
+        actor=actor,
+        staff_key=draw(st.none() | st.just("box_office_1")) if actor is Actor.STAFF else None,
+        order_ref=draw(st.none() | st.from_regex(r"\Aord-[0-9]{1,6}\Z")),
+        confirmed_at=draw(st.none() | st.just(start + timedelta(minutes=3))),
+        expires_at=(
+            draw(st.none() | st.integers(1, 30).map(lambda d: start + timedelta(days=d)))
+            if expiring
+            else None
+        ),
+    )
+
+
+@st.composite
+def consent_events(
+    draw: st.DrawFn,
+    *,
+    subjects: Sequence[str] = ("cust-1", "cust-2", "cust-3"),
+    consent_purposes: Sequence[str] = ("newsletter", "loyalty_programme"),
+    objection_purposes: Sequence[str] = ("evaluation_mail", "newsletter"),
+    hours: int = 480,
+    channels: Sequence[Channel] = tuple(Channel),
+) -> ConsentEvent:
+    """One valid :class:`~avgkit.consent.ConsentEvent` for the ticketing preset's purposes.
+
+    Given/withdrawn events use ``consent_purposes`` (basis consent), objections use
+    ``objection_purposes`` (legitimate interests or direct marketing). Instants fall on whole
+    hours from 2024-01-01 up to ``hours`` later, so events often share an instant and the
+    order of recording matters (fewer hours, more ties).
+
+    .. versionadded:: 0.1.0
+    """
+    kind = draw(st.sampled_from(ConsentAction))
+    purposes = consent_purposes if kind.is_consent else objection_purposes
+    at = _CONSENT_START + timedelta(hours=draw(st.integers(0, hours)))
+    return ConsentEvent(
+        subject=draw(st.sampled_from(list(subjects))),
+        purpose=draw(st.sampled_from(list(purposes))),
+        kind=kind,
+        at=at,
+        evidence=draw(evidences(channels=channels, expiring=kind is ConsentAction.GIVEN, after=at)),
+    )
+
+
+def consent_histories(
+    *, min_size: int = 0, max_size: int = 30, **event_options: object
+) -> st.SearchStrategy[list[ConsentEvent]]:
+    """Lists of events, in recording order, over a few subjects and purposes.
+
+    ``event_options`` go to :func:`consent_events`.
+
+    .. versionadded:: 0.1.0
+    """
+    return st.lists(
+        consent_events(**event_options),  # type: ignore[arg-type]
+        min_size=min_size,
+        max_size=max_size,
+    )
+
+
+@functools.cache
+def _ticketing_categories() -> frozenset[str]:
+    from avgkit.presets import ticketing  # noqa: PLC0415 - presets load on demand
+
+    return ticketing.inventory().categories
+
+
+@st.composite
+def breach_facts(draw: st.DrawFn, *, categories: frozenset[str] | None = None) -> BreachFacts:
+    """Valid :class:`~avgkit.breach.BreachFacts` over ``categories`` (DPV terms).
+
+    ``categories`` defaults to the ticketing preset's, so the facts pass a register built on
+    :func:`avgkit.presets.ticketing.inventory`.
+
+    .. versionadded:: 0.1.0
+    """
+    terms = sorted(categories if categories is not None else _ticketing_categories())
+    texts = st.text(min_size=1, max_size=40).filter(str.strip)
+    low = draw(st.integers(0, 10_000))
+    began = draw(aware_datetimes(max_value=datetime(2090, 1, 1)))  # noqa: DTZ001
+    ended = draw(st.one_of(st.none(), st.integers(0, 10**6)))
+    records = draw(st.one_of(st.none(), st.integers(0, 100)))
+    return BreachFacts(
+        summary=draw(texts),
+        system=draw(texts),
+        categories=tuple(draw(st.lists(st.sampled_from(terms), min_size=1, max_size=4))),
+        subjects=Headcount(minimum=low, maximum=low + draw(st.integers(0, 10_000))),
+        records=None if records is None else Headcount(minimum=low, maximum=low + records),
+        subject_group=draw(texts),
+        vulnerable_subjects=draw(st.booleans()),
+        contact_details_known=draw(st.booleans()),
+        root_cause=draw(texts),
+        occurred_from=began,
+        occurred_until=None if ended is None else began + timedelta(seconds=ended),
+        kinds=tuple(draw(st.sets(st.sampled_from(BreachKind), min_size=1))),
+        likely_consequences=draw(texts),
+        measures_taken=draw(texts),
+        measures_proposed=draw(st.one_of(st.none(), texts)),
+        contact_point=draw(texts),
+        protection=draw(st.sampled_from(Protection)),
+        high_risk_removed=draw(st.booleans()),
     )

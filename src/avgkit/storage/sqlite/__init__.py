@@ -15,9 +15,20 @@ from urllib.parse import unquote, urlsplit
 from avgkit.errors import ValidationError
 from avgkit.storage import StoreSet
 from avgkit.storage.sqlite._audit import SqliteAuditStore
+from avgkit.storage.sqlite._breaches import SqliteBreachStore
+from avgkit.storage.sqlite._consent import SqliteConsentStore
 from avgkit.storage.sqlite._db import Database
+from avgkit.storage.sqlite._keys import SqliteKeyStore
 
-__all__ = ["Database", "SqliteAuditStore", "open_url", "path_from_url"]
+__all__ = [
+    "Database",
+    "SqliteAuditStore",
+    "SqliteBreachStore",
+    "SqliteConsentStore",
+    "SqliteKeyStore",
+    "open_url",
+    "path_from_url",
+]
 
 
 def path_from_url(url: str) -> str:
@@ -48,4 +59,11 @@ def open_url(url: str) -> StoreSet:
     .. versionadded:: 0.1.0
     """
     db = Database(path_from_url(url))
-    return StoreSet(url=url, audit=SqliteAuditStore(db), closer=db.close)
+    return StoreSet(
+        url=url,
+        audit=SqliteAuditStore(db),
+        keys=SqliteKeyStore(db),
+        breaches=SqliteBreachStore(db),
+        consent=SqliteConsentStore(db),
+        closer=db.close,
+    )

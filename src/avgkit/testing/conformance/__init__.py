@@ -24,5 +24,14 @@ from __future__ import annotations
 
 from avgkit.testing.conformance._audit import AuditStoreContract
 from avgkit.testing.conformance._base import Capabilities
+from avgkit.testing.conformance._breaches import BreachStoreContract
+from avgkit.testing.conformance._consent import ConsentStoreContract
+from avgkit.testing.conformance._keys import KeyStoreContract
 
-__all__ = ["AuditStoreContract", "Capabilities"]
+__all__ = [
+    "AuditStoreContract",
+    "BreachStoreContract",
+    "Capabilities",
+    "ConsentStoreContract",
+    "KeyStoreContract",
+]
