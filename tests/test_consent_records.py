@@ -677,3 +677,19 @@ def test_exports_refuse_events_of_purposes_the_inventory_no_longer_declares(tmp_
             iso27560_records(kit.consent, kit.inventory, "cust-1")
         with pytest.raises(PolicyError, match="share_with_artist"):
             receipts_for(kit, "cust-1")
+
+
+def test_the_ledger_offers_the_report_receipts_and_records_directly(kit):
+    """kit.consent.report / kantara_receipts / iso27560_records equal the module functions."""
+    fill(kit)
+    inventory = kit.inventory
+    since, until = at(1, 0), at(20, 0)
+    direct = ConsentReport.build(kit.consent, inventory, since=since, until=until)
+    assert kit.consent.report(since=since, until=until).to_csv("en") == direct.to_csv("en")
+    url = "https://venue.example/privacy"
+    assert kit.consent.kantara_receipts("cust-1", policy_url=url) == kantara_receipts(
+        kit.consent, inventory, "cust-1", policy_url=url
+    )
+    assert kit.consent.iso27560_records("cust-1") == iso27560_records(
+        kit.consent, inventory, "cust-1"
+    )

@@ -51,7 +51,7 @@ class DemoContext:
 def step_inventory(ctx: DemoContext) -> None:
     """Show what the venue declared: purposes, their lawful bases, and the fields they use."""
     inv = ctx.kit.inventory
-    ctx.heading("1. What the venue declared (the inventory)")
+    ctx.heading(f"{STEPS.index(step_inventory) + 1}. What the venue declared (the inventory)")
     ctx.say(f"Controller: {inv.controller.name}. Every field is tied to purposes and each")
     ctx.say("purpose to one lawful basis under Art. 6(1) GDPR:")
     for key, use in inv.by_purpose().items():
@@ -76,7 +76,7 @@ def step_inventory(ctx: DemoContext) -> None:
 def step_register(ctx: DemoContext) -> None:
     """Render the Art. 30 record of processing activities in every format."""
     register = ctx.kit.inventory.register()
-    ctx.heading("2. The record of processing activities (Art. 30 GDPR)")
+    ctx.heading(f"{STEPS.index(step_register) + 1}. The record of processing activities (Art. 30)")
     ctx.out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for lang in ("nl", "en"):
@@ -101,7 +101,7 @@ def step_register(ctx: DemoContext) -> None:
 def step_audit(ctx: DemoContext) -> None:
     """Record audit entries, verify the chain, and show that tampering is caught."""
     log = ctx.kit.audit
-    ctx.heading("3. The audit trail")
+    ctx.heading(f"{STEPS.index(step_audit) + 1}. The audit trail")
     log.record("demo.shop_opened", details={"venue": "sample"})
     ctx.clock.advance(minutes=5)
     log.record("demo.inventory_loaded", details={"purposes": len(ctx.kit.inventory.purposes)})
@@ -329,13 +329,42 @@ def step_consent(ctx: DemoContext) -> None:
     ctx.say(f"cust-0103's own history, oldest first, for 'my account': {kinds}")
 
 
+def step_consent_report(ctx: DemoContext) -> None:
+    """Print who consented to what on which day; hand a visitor their receipts and records."""
+    ctx.heading(f"{STEPS.index(step_consent_report) + 1}. The consent report and receipts")
+    ledger = ctx.kit.consent
+    since = DEMO_START.replace(hour=0)
+    until = ctx.clock.now().replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+    report = ledger.report(since=since, until=until)
+    ctx.say(f"Who consented to what on which day, {since.date()} up to {until.date()}:")
+    for purpose, day, given, withdrawn, objected, _lifted in report.counts():
+        ctx.say(f"  {day} {purpose:<18} given {given}, withdrawn {withdrawn}, objected {objected}")
+    page = ctx.out_dir / "consent-report.html"
+    page.write_text(report.to_html("nl" if ctx.lang == "nl" else "en"), encoding="utf-8")
+    (ctx.out_dir / "consent-report.csv").write_text(report.to_csv("en"), encoding="utf-8")
+    ctx.say(f"Printable report, one page per purpose: {page} (and the same as CSV beside it).")
+    receipts = ledger.kantara_receipts(
+        "cust-0102", policy_url="https://voorbeeldpodium.example/privacy"
+    )
+    ctx.say(f"cust-0102 asks for proof: {len(receipts)} Kantara consent receipts, one per box:")
+    for receipt in receipts:
+        service = receipt["services"][0]
+        ctx.say(f"  {receipt['consentReceiptID']} {service['service']}")
+    for record in ledger.iso27560_records("cust-0103"):
+        ctx.say(
+            f"cust-0103's ISO/IEC TS 27560 record for {record['purpose']['purpose_id']!r}: "
+            f"{len(record['history'])} events, status now {record['consent_status']}"
+        )
+
+
 STEPS: list[Callable[[DemoContext], None]] = [
     step_inventory,
     step_register,
     step_audit,
-    step_breach,
-    step_pseudonyms,
     step_consent,
+    step_consent_report,
+    step_pseudonyms,
+    step_breach,
 ]
 """The demo's steps, in order; each capability of avgkit adds one."""
 

@@ -30,7 +30,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Final, TypeVar
+from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 import attrs
 
@@ -40,8 +40,10 @@ from avgkit.inventory import LawfulBasis, Purpose
 from avgkit.subjects import SubjectId, subject_id
 
 if TYPE_CHECKING:
+    from avgkit._render import Lang
     from avgkit.audit import AuditLog
     from avgkit.clock import Clock
+    from avgkit.consent_records import ConsentReport
     from avgkit.inventory import Inventory
     from avgkit.storage import ConsentStore
 
@@ -924,6 +926,53 @@ class ConsentLedger:
         return self._store.objectors(purpose, self._instant(at))
 
     # ------------------------------------------------------------------ internals
+
+    def report(
+        self, *, since: datetime, until: datetime, purpose: str | None = None
+    ) -> ConsentReport:
+        """Who consented to what on which day, ``since <= at < until``, per purpose and UTC day.
+
+        The result renders as CSV and printable HTML; see
+        :class:`avgkit.consent_records.ConsentReport`.
+
+        Raises:
+            ValidationError: ``since`` or ``until`` is naive, or ``until`` is before ``since``.
+            PolicyError: ``purpose`` is undeclared or rests on a basis without consent or
+                objection.
+
+        .. versionadded:: 0.1.0
+        """
+        from avgkit.consent_records import ConsentReport  # noqa: PLC0415 - it imports this module
+
+        return ConsentReport.build(self, self._inventory, since=since, until=until, purpose=purpose)
+
+    def kantara_receipts(
+        self, subject: SubjectId | str, *, policy_url: str, lang: Lang = "en", phone: str = ""
+    ) -> list[dict[str, Any]]:
+        """``subject``'s consents as Kantara Consent Receipts v1.1, one per consent given.
+
+        See :func:`avgkit.consent_records.kantara_receipts`.
+
+        .. versionadded:: 0.1.0
+        """
+        from avgkit.consent_records import kantara_receipts  # noqa: PLC0415 - it imports this module
+
+        return kantara_receipts(
+            self, self._inventory, subject, policy_url=policy_url, lang=lang, phone=phone
+        )
+
+    def iso27560_records(
+        self, subject: SubjectId | str, *, at: datetime | None = None, lang: Lang = "en"
+    ) -> list[dict[str, Any]]:
+        """``subject``'s consent records in the ISO/IEC TS 27560 shape, with DPV IRIs.
+
+        See :func:`avgkit.consent_records.iso27560_records`.
+
+        .. versionadded:: 0.1.0
+        """
+        from avgkit.consent_records import iso27560_records  # noqa: PLC0415 - it imports this module
+
+        return iso27560_records(self, self._inventory, subject, at=at, lang=lang)
 
     def _instant(self, at: datetime | None) -> datetime:
         return self._clock.now() if at is None else _validate.aware(at, "at")
