@@ -2,8 +2,10 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given
 
 from avgkit.audit import AuditLog
 from avgkit.errors import IntegrityError, StorageError, ValidationError
@@ -11,8 +13,10 @@ from avgkit.storage import StoreSet, open_stores, register_scheme
 from avgkit.storage.memory import MemoryAuditStore
 from avgkit.storage.sqlite import Database, SqliteAuditStore, path_from_url
 from avgkit.storage.sqlite._audit import MIGRATIONS
+from avgkit.storage.sqlite._db import text_to_time, time_to_text
 from avgkit.testing import ManualClock
 from avgkit.testing.conformance import AuditStoreContract, Capabilities
+from avgkit.testing.strategies import aware_datetimes
 
 
 class TestMemoryAuditStore(AuditStoreContract):
@@ -182,3 +186,25 @@ def test_two_processes_appending_at_once_keep_one_valid_chain(tmp_path):
     assert [p.wait(timeout=120) for p in procs] == [0, 0]
     with open_stores(url) as stores:
         assert AuditLog(stores.audit, ManualClock()).verify().entries == 200
+
+
+@pytest.mark.parametrize(
+    "when",
+    [
+        datetime(1, 1, 1, tzinfo=UTC),
+        datetime(999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        datetime(2024, 2, 29, 12, 0, 0, 1, tzinfo=UTC),
+    ],
+)
+def test_stored_instants_are_fixed_width_and_round_trip(when):
+    text = time_to_text(when)
+    assert len(text) == len("2024-01-01T00:00:00.000000Z")
+    assert text_to_time(text) == when
+
+
+WIDE = {"min_value": datetime(1, 1, 2), "max_value": datetime(9999, 1, 1)}  # noqa: DTZ001
+
+
+@given(aware_datetimes(**WIDE), aware_datetimes(**WIDE))
+def test_stored_instants_sort_as_text_like_in_time(a, b):
+    assert (time_to_text(a) < time_to_text(b)) == (a < b)

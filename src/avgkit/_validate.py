@@ -31,6 +31,20 @@ def aware(value: object, name: str) -> datetime:
     return value.astimezone(UTC)
 
 
+def utc_text(value: datetime) -> str:
+    """Encode an aware instant as ``YYYY-MM-DDTHH:MM:SS.ffffffZ`` in UTC, fixed width.
+
+    Written out by hand because ``strftime("%Y")`` does not zero-pad years before 1000 on
+    every platform; the fixed width keeps text order equal to time order and keeps the
+    audit chain's canonical encoding the same everywhere.
+    """
+    v = value.astimezone(UTC)
+    return (
+        f"{v.year:04d}-{v.month:02d}-{v.day:02d}T"
+        f"{v.hour:02d}:{v.minute:02d}:{v.second:02d}.{v.microsecond:06d}Z"
+    )
+
+
 def aware_validator(_instance: Any, attribute: Any, value: object) -> None:
     """An attrs validator form of :func:`aware` (use with ``converter`` for normalising)."""
     aware(value, attribute.name)

@@ -117,7 +117,7 @@ def _canonical(  # noqa: PLR0917 - private; the one caller passes every field in
 ) -> bytes:
     body = {
         "seq": seq,
-        "at": at.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+        "at": _validate.utc_text(at),
         "action": action,
         "actor": actor,
         "subject_ref": subject_ref,

@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
+from avgkit._validate import utc_text
 from avgkit.errors import ConflictError, StorageError
 
 _SCHEMA_TABLE = """
@@ -23,7 +24,7 @@ _TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 def time_to_text(value: datetime) -> str:
     """Encode an aware instant as fixed-width UTC text that sorts like the instant."""
-    return value.astimezone(UTC).strftime(_TIME_FORMAT)
+    return utc_text(value)
 
 
 def text_to_time(value: str) -> datetime:
