@@ -2,6 +2,8 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -208,3 +210,45 @@ WIDE = {"min_value": datetime(1, 1, 2), "max_value": datetime(9999, 1, 1)}  # no
 @given(aware_datetimes(**WIDE), aware_datetimes(**WIDE))
 def test_stored_instants_sort_as_text_like_in_time(a, b):
     assert (time_to_text(a) < time_to_text(b)) == (a < b)
+
+
+def test_processes_creating_the_same_new_file_at_once_all_succeed(tmp_path):
+    """Opening a fresh file from several processes at once migrates it exactly once."""
+    script = textwrap.dedent(
+        """
+        import sys, time
+        from pathlib import Path
+        from avgkit.storage import open_stores
+        go = Path(sys.argv[2])
+        while not go.exists():  # a start barrier: every process opens at the same moment
+            time.sleep(0.001)
+        with open_stores(sys.argv[1]) as stores:
+            stores.audit.count()
+        """
+    )
+    for round_ in range(4):
+        url = f"sqlite:///{tmp_path}/fresh-{round_}.db"
+        go = tmp_path / f"go-{round_}"
+        procs = [subprocess.Popen([sys.executable, "-c", script, url, str(go)]) for _ in range(6)]
+        time.sleep(1.5)  # let every interpreter start and reach the barrier
+        go.touch()
+        assert [p.wait(timeout=120) for p in procs] == [0] * 6
+        conn = sqlite3.connect(tmp_path / f"fresh-{round_}.db")
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        conn.close()
+
+
+def test_opening_waits_for_another_connection_switching_the_journal(tmp_path):
+    """A file locked by another connection is waited for (busy timeout), not refused."""
+    path = tmp_path / "busy.db"
+    other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    other.execute("BEGIN EXCLUSIVE")
+    other.execute("CREATE TABLE host_table (a INTEGER)")
+    timer = threading.Timer(0.3, lambda: other.execute("COMMIT"))
+    timer.start()
+    try:
+        db = Database(str(path))
+        db.close()
+    finally:
+        timer.join()
+        other.close()

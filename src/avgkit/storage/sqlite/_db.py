@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -63,7 +64,7 @@ class Database:
                 path, isolation_level=None, check_same_thread=False, timeout=30.0
             )
             self._conn.execute("PRAGMA busy_timeout = 30000")
-            self._conn.execute("PRAGMA journal_mode = WAL")
+            _enable_wal(self._conn)
             self._conn.execute("PRAGMA synchronous = NORMAL")
             self._conn.execute("PRAGMA foreign_keys = ON")
             self._conn.execute(_SCHEMA_TABLE)
@@ -131,6 +132,28 @@ class Database:
         """Close the connection."""
         with self._lock, translated("closing"):
             self._conn.close()
+
+
+_WAL_ATTEMPTS = 600
+_WAL_PAUSE = 0.05  # seconds; 600 x 50 ms matches the 30 s busy timeout
+
+
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    """Switch the file to WAL, waiting while another process does the same.
+
+    Changing the journal mode needs an exclusive lock, and SQLite does not apply the busy
+    timeout to it: two processes creating the same new file at once would otherwise see
+    "database is locked" straight away.
+    """
+    for attempt in range(_WAL_ATTEMPTS):
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == _WAL_ATTEMPTS - 1:
+                raise
+            time.sleep(_WAL_PAUSE)
+        else:
+            return
 
 
 def _statements(script: str) -> list[str]:
