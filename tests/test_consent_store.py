@@ -59,6 +59,21 @@ def test_sqlite_consent_events_are_append_only(tmp_path):
             conn.execute(statement)
 
 
+@pytest.mark.parametrize("kind", ["given", "withdrawn", "objected", "objection_lifted"])
+def test_sqlite_accepts_exactly_the_four_kinds(tmp_path, kind):
+    with open_stores(f"sqlite:///{tmp_path}/avg.db"):
+        pass
+    conn = sqlite3.connect(tmp_path / "avg.db")
+    insert = (
+        "INSERT INTO consent_events (subject, purpose, kind, track, at, evidence) "
+        "VALUES ('a', 'newsletter', ?, 0, 0, 1)"
+    )
+    conn.execute(insert, (kind,))
+    with pytest.raises(sqlite3.IntegrityError, match="CHECK"):
+        conn.execute(insert, (kind.upper(),))
+    conn.close()
+
+
 def test_the_sqlite_audience_walks_the_purpose_index_without_sorting(tmp_path):
     """The audience query plan searches the covering index and never builds a temp b-tree."""
     with open_stores(f"sqlite:///{tmp_path}/avg.db"):

@@ -66,6 +66,9 @@ class Database:
             self._conn.execute("PRAGMA busy_timeout = 30000")
             _enable_wal(self._conn)
             self._conn.execute("PRAGMA synchronous = NORMAL")
+            # 64 MiB of page cache (allocated only as used): bulk imports insert into
+            # indexes in no particular order, and a 2 MiB default cache halves their rate.
+            self._conn.execute("PRAGMA cache_size = -65536")
             self._conn.execute("PRAGMA foreign_keys = ON")
             self._conn.execute(_SCHEMA_TABLE)
 
