@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["pytester"]
+pytest_plugins = ["pytester", "pgsupport"]  # pgsupport: the PostgreSQL fixtures
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -1,6 +1,6 @@
 """Fixtures for tests against a real PostgreSQL server (a pytest plugin module).
 
-Load it with ``pytest_plugins = ["pgsupport"]`` in a test module. The server's address
+tests/conftest.py loads it as a plugin for every test module. The server's address
 comes from ``AVGKIT_TEST_POSTGRES_URL``; without it the project's usual local server is
 tried, and the tests skip with instructions when it does not answer. ``.ci/run`` sets
 ``AVGKIT_REQUIRE_POSTGRES=1``, which turns that skip into a failure so CI always runs them.
@@ -116,3 +116,36 @@ def pg_schemas(pg_server: str) -> Iterator[Callable[..., str]]:
 def pg_url(pg_schemas: Callable[..., str]) -> str:
     """A store URL in a fresh schema of its own."""
     return pg_schemas()
+
+
+class PostgresContract:
+    """Mixin wiring a conformance contract to the real server: each store in its own schema.
+
+    Set ``store_class`` to the name of a store in :mod:`avgkit.storage.postgres` (it takes a
+    ``Database``; imported on first use, as it needs the ``postgres`` extra) and list this
+    class before the contract: ``class TestPostgresXStore(PostgresContract, XStoreContract)``.
+    """
+
+    store_class: str
+
+    @pytest.fixture(autouse=True)
+    def _avgkit_pg_schemas(self, pg_schemas: Callable[..., str]) -> None:
+        self._new_url = pg_schemas
+        self._urls: dict[int, str] = {}
+
+    def _open(self, url: str) -> object:
+        from avgkit.storage import postgres
+
+        store = getattr(postgres, self.store_class)(postgres.Database(url))
+        self._urls[id(store)] = url
+        return store
+
+    def make_store(self) -> object:
+        return self._open(self._new_url())
+
+    def close_store(self, store: object) -> None:
+        store._db.close()  # type: ignore[attr-defined]
+
+    def reopen_store(self, store: object) -> object:
+        store._db.close()  # type: ignore[attr-defined]
+        return self._open(self._urls[id(store)])

@@ -11,9 +11,7 @@ from avgkit.storage.sqlite import Database, SqliteBreachStore
 from avgkit.storage.sqlite._breaches import MIGRATIONS
 from avgkit.testing.conformance import BreachStoreContract, Capabilities
 from avgkit.testing.conformance._breaches import make_breach, next_version
-
-# The fixtures pg_server, pg_schemas and pg_url for the PostgreSQL tests at the end.
-pytest_plugins = ["pgsupport"]
+from pgsupport import PostgresContract
 
 
 class TestMemoryBreachStore(BreachStoreContract):
@@ -92,33 +90,8 @@ def test_the_sqlite_overdue_query_runs_on_the_pending_index(tmp_path):
 # -- PostgreSQL (tests/pgsupport.py finds the server, or skips with instructions) --------
 
 
-class TestPostgresBreachStore(BreachStoreContract):
-    @pytest.fixture(autouse=True)
-    def _pg(self, pg_schemas):
-        pytest.importorskip("psycopg")
-        self._new_url = pg_schemas
-        self._urls = {}
-
-    def make_store(self):
-        from avgkit.storage.postgres import Database as PgDatabase
-        from avgkit.storage.postgres import PostgresBreachStore
-
-        url = self._new_url()
-        store = PostgresBreachStore(PgDatabase(url))
-        self._urls[id(store)] = url
-        return store
-
-    def close_store(self, store):
-        store._db.close()
-
-    def reopen_store(self, store):
-        from avgkit.storage.postgres import Database as PgDatabase
-        from avgkit.storage.postgres import PostgresBreachStore
-
-        store._db.close()
-        again = PostgresBreachStore(PgDatabase(self._urls[id(store)]))
-        self._urls[id(again)] = self._urls[id(store)]
-        return again
+class TestPostgresBreachStore(PostgresContract, BreachStoreContract):
+    store_class = "PostgresBreachStore"
 
 
 def test_open_stores_gives_postgres_its_breach_store(pg_url):

@@ -12,9 +12,7 @@ from avgkit.storage.memory import MemoryConsentStore
 from avgkit.storage.sqlite import Database, SqliteConsentStore
 from avgkit.storage.sqlite._consent import AUDIENCE_SQL, MIGRATIONS
 from avgkit.testing.conformance import Capabilities, ConsentStoreContract
-
-# The fixtures pg_server, pg_schemas and pg_url (tests/pgsupport.py).
-pytest_plugins = ["pgsupport"]
+from pgsupport import PostgresContract
 
 
 class TestMemoryConsentStore(ConsentStoreContract):
@@ -149,32 +147,10 @@ def test_two_processes_writing_the_same_subjects_lose_nothing(tmp_path):
 # --------------------------------------------------------------------------- PostgreSQL
 
 
-class TestPostgresConsentStore(ConsentStoreContract):
+class TestPostgresConsentStore(PostgresContract, ConsentStoreContract):
     replay_examples = 15  # each probe is a few round trips to the server
 
-    @pytest.fixture(autouse=True)
-    def _server(self, pg_schemas):
-        self._new_url = pg_schemas
-        self._urls = {}
-
-    def make_store(self):
-        from avgkit.storage.postgres import Database, PostgresConsentStore
-
-        url = self._new_url()
-        store = PostgresConsentStore(Database(url))
-        self._urls[id(store)] = url
-        return store
-
-    def close_store(self, store):
-        store._db.close()
-
-    def reopen_store(self, store):
-        from avgkit.storage.postgres import Database, PostgresConsentStore
-
-        store._db.close()
-        again = PostgresConsentStore(Database(self._urls[id(store)]))
-        self._urls[id(again)] = self._urls[id(store)]
-        return again
+    store_class = "PostgresConsentStore"
 
 
 def test_postgres_consent_events_are_append_only(pg_url):

@@ -2,14 +2,11 @@
 
 import sqlite3
 
-import pytest
-
 from avgkit.storage import open_stores
 from avgkit.storage.memory import MemoryKeyStore
 from avgkit.storage.sqlite import Database, SqliteKeyStore
 from avgkit.testing.conformance import Capabilities, KeyStoreContract
-
-pytest_plugins = ["pgsupport"]
+from pgsupport import PostgresContract
 
 
 class TestMemoryKeyStore(KeyStoreContract):
@@ -38,32 +35,8 @@ class TestSqliteKeyStore(KeyStoreContract):
             return [bytes(row[0]) for row in conn.execute("SELECT material FROM keys_material")]
 
 
-class TestPostgresKeyStore(KeyStoreContract):
-    @pytest.fixture(autouse=True)
-    def _pg(self, pg_schemas):
-        self._new_url = pg_schemas
-        self._urls = {}
-
-    def make_store(self):
-        from avgkit.storage.postgres import Database as PgDatabase
-        from avgkit.storage.postgres import PostgresKeyStore
-
-        url = self._new_url()
-        store = PostgresKeyStore(PgDatabase(url))
-        self._urls[id(store)] = url
-        return store
-
-    def close_store(self, store):
-        store._db.close()
-
-    def reopen_store(self, store):
-        from avgkit.storage.postgres import Database as PgDatabase
-        from avgkit.storage.postgres import PostgresKeyStore
-
-        store._db.close()
-        again = PostgresKeyStore(PgDatabase(self._urls[id(store)]))
-        self._urls[id(again)] = self._urls[id(store)]
-        return again
+class TestPostgresKeyStore(PostgresContract, KeyStoreContract):
+    store_class = "PostgresKeyStore"
 
     def raw_material(self, store):
         with store._db.read("test") as conn:

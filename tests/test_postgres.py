@@ -23,12 +23,10 @@ from avgkit.storage.postgres import (
 from avgkit.storage.postgres._audit import MIGRATIONS
 from avgkit.testing import ManualClock
 from avgkit.testing.conformance import AuditStoreContract
+from pgsupport import PostgresContract
 
 psycopg = pytest.importorskip("psycopg")
 
-# The fixtures pg_server, pg_schemas and pg_url; the module is imported (and assertion-
-# rewritten) by pytest, so tests below reach its functions through `import pgsupport`.
-pytest_plugins = ["pgsupport"]
 
 DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -47,26 +45,8 @@ def _spawn(script: str, *args: str, **options) -> subprocess.Popen:
 # -- the conformance contract ------------------------------------------------------------
 
 
-class TestPostgresAuditStore(AuditStoreContract):
-    @pytest.fixture(autouse=True)
-    def _pg(self, pg_schemas):
-        self._new_url = pg_schemas
-        self._urls = {}
-
-    def make_store(self):
-        url = self._new_url()
-        store = PostgresAuditStore(Database(url))
-        self._urls[id(store)] = url
-        return store
-
-    def close_store(self, store):
-        store._db.close()
-
-    def reopen_store(self, store):
-        store._db.close()
-        again = PostgresAuditStore(Database(self._urls[id(store)]))
-        self._urls[id(again)] = self._urls[id(store)]
-        return again
+class TestPostgresAuditStore(PostgresContract, AuditStoreContract):
+    store_class = "PostgresAuditStore"
 
     def tamper(self, store, seq, action):
         with store._db.write("tampering in a test") as conn:
