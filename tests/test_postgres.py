@@ -4,6 +4,7 @@ import logging
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 import tracemalloc
 from contextlib import closing
@@ -123,18 +124,80 @@ def test_pool_sizes_come_from_the_url(pg_schemas):
 
 def test_waiting_longer_than_pool_timeout_is_a_storage_error(pg_schemas):
     db = Database(pg_schemas(pool_min=1, pool_max=1, pool_timeout=0.3))
-    try:
+    holding, release = threading.Event(), threading.Event()
+
+    def hold():
         with db.write("holding the only connection"):
-            started = time.monotonic()
-            with (
-                pytest.raises(StorageError, match="waiting for a second") as info,
-                db.read("waiting for a second"),
-            ):
-                pass
-            assert time.monotonic() - started < 5
+            holding.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    try:
+        assert holding.wait(10)
+        started = time.monotonic()
+        with (
+            pytest.raises(StorageError, match="waiting for a second") as info,
+            db.read("waiting for a second"),
+        ):
+            pass
+        assert time.monotonic() - started < 5
         assert isinstance(info.value.__cause__, psycopg.Error)
+    finally:
+        release.set()
+        holder.join()
+    try:
         with db.read("after the wait"):
             pass
+    finally:
+        db.close()
+
+
+def test_reads_and_writes_inside_a_write_join_it_on_one_connection(pg_schemas):
+    """Nested blocks on one thread share the outer transaction (even with pool_max=1)."""
+    db = Database(pg_schemas(pool_min=1, pool_max=1, pool_timeout=2))
+    try:
+        db.migrate("nesting", ("CREATE TABLE nesting_rows (a integer)",))
+        with db.write("outer") as conn:
+            conn.execute("INSERT INTO nesting_rows VALUES (1)")
+            with db.write("inner") as inner:
+                assert inner is conn
+                inner.execute("INSERT INTO nesting_rows VALUES (2)")
+            with db.read("reading own rows") as reader:
+                assert reader.execute("SELECT count(*) FROM nesting_rows").fetchone() == (2,)
+
+        def fail_after_nested_writes():
+            with db.write("outer that fails") as conn:
+                conn.execute("INSERT INTO nesting_rows VALUES (3)")
+                with db.write("inner") as inner:
+                    inner.execute("INSERT INTO nesting_rows VALUES (4)")
+                raise RuntimeError
+
+        with pytest.raises(RuntimeError):
+            fail_after_nested_writes()
+        with db.read("count") as conn:
+            assert conn.execute("SELECT count(*) FROM nesting_rows").fetchone() == (2,)
+    finally:
+        db.close()
+
+
+def test_after_commit_runs_once_the_outer_write_commits_and_never_after_a_rollback(pg_url):
+    db = Database(pg_url)
+    ran = []
+    try:
+        db.after_commit(lambda: ran.append("outside"))
+        with db.write("outer"):
+            db.after_commit(lambda: ran.append("committed"))
+            assert ran == ["outside"]
+
+        def roll_back():
+            with db.write("rolled back"):
+                db.after_commit(lambda: ran.append("rolled back"))
+                raise RuntimeError
+
+        with pytest.raises(RuntimeError):
+            roll_back()
+        assert ran == ["outside", "committed"]
     finally:
         db.close()
 

@@ -22,6 +22,7 @@ import hmac
 import json
 import secrets
 from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import TYPE_CHECKING, Final
 
@@ -29,6 +30,7 @@ import attrs
 
 from avgkit import _validate
 from avgkit.errors import IntegrityError, ValidationError
+from avgkit.storage import Transactional
 from avgkit.subjects import SubjectId, subject_id
 
 if TYPE_CHECKING:
@@ -395,6 +397,22 @@ class AuditLog:
             )
 
         return self._store.append(seal)
+
+    def atomic(self) -> AbstractContextManager[None]:
+        """A block in which a service's change and its audit entry are stored together.
+
+        With stores that share a transaction (SQLite, PostgreSQL: see
+        :class:`~avgkit.storage.Transactional`) everything written in the block on this
+        thread commits together or not at all, so a failure can never leave a change without
+        its entry. With other stores it is an empty block::
+
+            with audit.atomic():
+                store.append(event)
+                audit.record("consent.given", subject=event.subject)
+        """
+        if isinstance(self._store, Transactional):
+            return self._store.atomic()
+        return nullcontext()
 
     def entries(self, *, start: int = 1) -> Iterator[AuditEntry]:
         """Stream entries oldest first, from sequence number ``start``."""

@@ -1193,18 +1193,19 @@ class BreachRegister:
             processor_notice_within=term,
             processor_notified_at=processor_notified_at,
         )
-        self._store.put(breach)
-        self._audit.record(
-            "breach.recorded",
-            actor=actor,
-            details={
-                "breach": breach.id,
-                "version": 1,
-                "processor": processor,
-                "categories": len(facts.categories),
-                "subjects_max": facts.subjects.maximum,
-            },
-        )
+        with self._audit.atomic():  # the version and its audit entry, together
+            self._store.put(breach)
+            self._audit.record(
+                "breach.recorded",
+                actor=actor,
+                details={
+                    "breach": breach.id,
+                    "version": 1,
+                    "processor": processor,
+                    "categories": len(facts.categories),
+                    "subjects_max": facts.subjects.maximum,
+                },
+            )
         return breach
 
     def update(self, breach_id: str, *, note: str, actor: str = "staff", **changes: Any) -> Breach:
@@ -1236,16 +1237,17 @@ class BreachRegister:
             at=now, version=current.version + 1, note=note, changed=changed, actor=actor
         )
         breach = self._next(current, now, facts=facts, updates=(*current.updates, update))
-        self._store.put(breach)
-        self._audit.record(
-            "breach.updated",
-            actor=actor,
-            details={
-                "breach": breach.id,
-                "version": breach.version,
-                "changed": ",".join(changed),
-            },
-        )
+        with self._audit.atomic():  # the version and its audit entry, together
+            self._store.put(breach)
+            self._audit.record(
+                "breach.updated",
+                actor=actor,
+                details={
+                    "breach": breach.id,
+                    "version": breach.version,
+                    "changed": ",".join(changed),
+                },
+            )
         return breach
 
     def decide(
@@ -1280,19 +1282,20 @@ class BreachRegister:
             proposal=self.assess(current),
         )
         breach = self._next(current, now, decision=decision)
-        self._store.put(breach)
-        self._audit.record(
-            "breach.decided",
-            actor=actor,
-            details={
-                "breach": breach.id,
-                "version": breach.version,
-                "notify_authority": notify_authority,
-                "notify_subjects": notify_subjects,
-                "public_communication": public_communication,
-                "follows_proposal": decision.follows_proposal,
-            },
-        )
+        with self._audit.atomic():  # the version and its audit entry, together
+            self._store.put(breach)
+            self._audit.record(
+                "breach.decided",
+                actor=actor,
+                details={
+                    "breach": breach.id,
+                    "version": breach.version,
+                    "notify_authority": notify_authority,
+                    "notify_subjects": notify_subjects,
+                    "public_communication": public_communication,
+                    "follows_proposal": decision.follows_proposal,
+                },
+            )
         return breach
 
     def record_processor_notice(
@@ -1309,16 +1312,17 @@ class BreachRegister:
         now = self._clock.now()
         when = now if at is None else self._not_future(at, "at", now)
         breach = self._next(current, now, processor_notified_at=when)
-        self._store.put(breach)
-        self._audit.record(
-            "breach.processor_notified",
-            actor=actor,
-            details={
-                "breach": breach.id,
-                "version": breach.version,
-                "late": breach.processor_notice_late,
-            },
-        )
+        with self._audit.atomic():  # the version and its audit entry, together
+            self._store.put(breach)
+            self._audit.record(
+                "breach.processor_notified",
+                actor=actor,
+                details={
+                    "breach": breach.id,
+                    "version": breach.version,
+                    "late": breach.processor_notice_late,
+                },
+            )
         return breach
 
     def record_authority_notification(
@@ -1348,12 +1352,17 @@ class BreachRegister:
             authority_reference=reference,
             delay_reason=delay_reason,
         )
-        self._store.put(breach)
-        self._audit.record(
-            "breach.authority_notified",
-            actor=actor,
-            details={"breach": breach.id, "version": breach.version, "late": breach.authority_late},
-        )
+        with self._audit.atomic():  # the version and its audit entry, together
+            self._store.put(breach)
+            self._audit.record(
+                "breach.authority_notified",
+                actor=actor,
+                details={
+                    "breach": breach.id,
+                    "version": breach.version,
+                    "late": breach.authority_late,
+                },
+            )
         return breach
 
     def record_subject_notification(
@@ -1370,12 +1379,13 @@ class BreachRegister:
         now = self._clock.now()
         when = now if at is None else self._not_future(at, "at", now)
         breach = self._next(current, now, subjects_notified_at=when, subjects_public=public)
-        self._store.put(breach)
-        self._audit.record(
-            "breach.subjects_notified",
-            actor=actor,
-            details={"breach": breach.id, "version": breach.version, "public": public},
-        )
+        with self._audit.atomic():  # the version and its audit entry, together
+            self._store.put(breach)
+            self._audit.record(
+                "breach.subjects_notified",
+                actor=actor,
+                details={"breach": breach.id, "version": breach.version, "public": public},
+            )
         return breach
 
     # -- reports -----------------------------------------------------------------------

@@ -759,15 +759,16 @@ class ConsentLedger:
         purposes = {purpose for purpose, _kind in checked}
         if not batch:
             return 0
-        stored = self._store.append_many(batch)
-        self._audit.record(
-            "consent.imported",
-            details={
-                "channel": Channel.IMPORT.value,
-                "events": stored,
-                "purposes": ",".join(sorted(purposes)),
-            },
-        )
+        with self._audit.atomic():  # the batch and its audit entry, together
+            stored = self._store.append_many(batch)
+            self._audit.record(
+                "consent.imported",
+                details={
+                    "channel": Channel.IMPORT.value,
+                    "events": stored,
+                    "purposes": ",".join(sorted(purposes)),
+                },
+            )
         return stored
 
     # ------------------------------------------------------------------ answering
@@ -1048,23 +1049,27 @@ class ConsentLedger:
             raise NotPermitted(msg)
 
     def _record(self, event: ConsentEvent) -> ConsentEvent:
-        never_given = False
-        if event.kind is ConsentAction.WITHDRAWN:
-            never_given = not self._store.latest(event.subject, event.purpose, event.at).ever_given
-        stored = self._store.append(event)
-        details: dict[str, str | int | bool | None] = {
-            "purpose": event.purpose,
-            "channel": event.evidence.channel.value,
-            "notice_version": event.evidence.notice_version,
-            "actor": event.evidence.actor.value,
-        }
-        if never_given:
-            details["never_given"] = True
-        self._audit.record(
-            event.kind.audit_action,
-            subject=event.subject,
-            actor=event.evidence.staff_key or event.evidence.actor.value,
-            details=details,
-            at=self._clock.now(),
-        )
+        # The event and its audit entry are stored together or not at all.
+        with self._audit.atomic():
+            never_given = False
+            if event.kind is ConsentAction.WITHDRAWN:
+                never_given = not self._store.latest(
+                    event.subject, event.purpose, event.at
+                ).ever_given
+            stored = self._store.append(event)
+            details: dict[str, str | int | bool | None] = {
+                "purpose": event.purpose,
+                "channel": event.evidence.channel.value,
+                "notice_version": event.evidence.notice_version,
+                "actor": event.evidence.actor.value,
+            }
+            if never_given:
+                details["never_given"] = True
+            self._audit.record(
+                event.kind.audit_action,
+                subject=event.subject,
+                actor=event.evidence.staff_key or event.evidence.actor.value,
+                details=details,
+                at=self._clock.now(),
+            )
         return stored

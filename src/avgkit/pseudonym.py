@@ -258,11 +258,12 @@ class Pseudonyms:
         stored = StoredKey(
             key_id=key.id, kind=kind, material=key.material, created_at=self._clock.now()
         )
-        self.store.add(self._wrap(stored))
+        with self._audit.atomic():  # the key and its audit entry, together
+            self.store.add(self._wrap(stored))
+            self._audit.record(
+                "pseudonym.key_created", actor=actor, details={"kind": str(kind), "key_id": key.id}
+            )
         self.refresh()
-        self._audit.record(
-            "pseudonym.key_created", actor=actor, details={"kind": str(kind), "key_id": key.id}
-        )
 
     @staticmethod
     def _ring_type(kind: KeyKind | str) -> type[PseudonymKey | TokenKey]:
@@ -542,13 +543,14 @@ class Pseudonyms:
         """
         ref = self._audit.subject_ref(subject_id(subject))
         _validate.key(actor, "actor")
-        destroyed = self.store.shred(ref, self._clock.now())
-        self._audit.record(
-            "pseudonym.subject_key_shredded",
-            subject=subject,
-            actor=actor,
-            details={"destroyed": destroyed},
-        )
+        with self._audit.atomic():  # the shredding and its audit entry, together
+            destroyed = self.store.shred(ref, self._clock.now())
+            self._audit.record(
+                "pseudonym.subject_key_shredded",
+                subject=subject,
+                actor=actor,
+                details={"destroyed": destroyed},
+            )
         return destroyed
 
     def shredded_at(self, subject: SubjectId | str) -> datetime | None:

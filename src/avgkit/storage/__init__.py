@@ -22,6 +22,7 @@ subclassing the contracts in :mod:`avgkit.testing.conformance`.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from importlib.metadata import entry_points
 from types import TracebackType
 from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
@@ -47,6 +48,7 @@ __all__ = [
     "KeyStore",
     "StoreOpener",
     "StoreSet",
+    "Transactional",
     "open_stores",
     "register_scheme",
 ]
@@ -251,6 +253,23 @@ class ConsentStore(Protocol):
 
     def count(self) -> int:
         """Return the number of stored events."""
+        ...
+
+
+@runtime_checkable
+class Transactional(Protocol):
+    """A store whose writes can share one transaction with the other stores of its set.
+
+    The SQLite and PostgreSQL audit stores offer it: inside ``atomic()``, every write of any
+    store of the same set on the same thread joins one transaction, so a service's change
+    and its audit entry are stored together or not at all. Adapters without it (the memory
+    adapter, whose writes cannot fail half-way) simply do not implement it.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def atomic(self) -> AbstractContextManager[None]:
+        """Return a block whose writes, on this thread, commit together or not at all."""
         ...
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -171,6 +172,12 @@ class PostgresAuditStore:
         with self._db.read("counting audit entries") as conn:
             row = conn.execute("SELECT count(*) FROM audit_entries").fetchone()
         return 0 if row is None else int(row[0])
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """One transaction for every write of this store set on this thread in the block."""
+        with self._db.write("recording a change with its audit entry"):
+            yield
 
     def reference_secret(self, create: Callable[[], bytes]) -> bytes:
         """Return the subject-reference secret, creating it once (first writer wins)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import threading
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, Final
 from urllib.parse import quote, unquote, urlencode, urlsplit, urlunsplit
@@ -22,7 +23,7 @@ from psycopg_pool import ConnectionPool
 from avgkit.errors import ConflictError, StorageError, ValidationError
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Sequence
+    from collections.abc import Callable, Iterable, Iterator, Sequence
 
     from psycopg.abc import Query
     from psycopg.rows import TupleRow
@@ -285,6 +286,7 @@ class Database:
         self.settings = parse_url(url)
         self.schema = self.settings.schema
         self._secrets = self.settings.secrets
+        self._local = threading.local()  # the connection of this thread's open write()
         self._bootstrap()
         self._pool: ConnectionPool[Connection] = ConnectionPool(
             self.settings.conninfo,
@@ -372,10 +374,40 @@ class Database:
         """Lend a pooled connection for one transaction: committed if the block succeeds.
 
         An exception in the block rolls everything back. ``what`` names the operation in
-        error messages ("appending to the audit log").
+        error messages ("appending to the audit log"). Inside another ``write()`` on the
+        same thread (a store's write within a service's
+        :meth:`~avgkit.audit.AuditLog.atomic` block) the block joins that transaction on the
+        same connection as a savepoint, committed only with the outer one.
         """
-        with self.translated(what), self._pool.connection() as conn:
-            yield conn
+        outer: Connection | None = getattr(self._local, "conn", None)
+        if outer is not None:
+            with self.translated(what), outer.transaction():
+                yield outer
+            return
+        callbacks: list[Callable[[], None]] = []
+        # An explicit transaction block, so that nested blocks become savepoints (psycopg
+        # only nests a transaction() inside another one, not inside an implicit one).
+        with self.translated(what), self._pool.connection() as conn, conn.transaction():
+            self._local.conn = conn
+            self._local.pending = callbacks
+            try:
+                yield conn
+            finally:
+                self._local.conn = None
+                self._local.pending = None
+        for callback in callbacks:
+            callback()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the current ``write()`` commits (at once outside one).
+
+        A rolled-back transaction drops its callbacks.
+        """
+        pending: list[Callable[[], None]] | None = getattr(self._local, "pending", None)
+        if pending is None:
+            callback()
+        else:
+            pending.append(callback)
 
     @contextmanager
     def read(self, what: str) -> Iterator[Connection]:
@@ -384,6 +416,11 @@ class Database:
         Each statement sees what was committed before it started (PostgreSQL's default
         READ COMMITTED isolation); writing in the block raises :class:`StorageError`.
         """
+        outer: Connection | None = getattr(self._local, "conn", None)
+        if outer is not None:  # inside this thread's write(): read its own uncommitted rows
+            with self.translated(what):
+                yield outer
+            return
         with self.translated(what), self._pool.connection() as conn:
             conn.read_only = True
             yield conn

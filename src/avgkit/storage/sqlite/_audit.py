@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
 from avgkit.audit import AuditEntry
@@ -144,6 +145,12 @@ class SqliteAuditStore:
         with self._db.read("counting audit entries") as conn:
             (n,) = conn.execute("SELECT count(*) FROM audit_entries").fetchone()
         return int(n)
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """One transaction for every write of this store set on this thread in the block."""
+        with self._db.write("recording a change with its audit entry"):
+            yield
 
     def reference_secret(self, create: Callable[[], bytes]) -> bytes:
         """Return the subject-reference secret, creating it once (first writer wins)."""

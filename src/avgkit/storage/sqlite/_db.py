@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -57,6 +57,8 @@ class Database:
     def __init__(self, path: str) -> None:
         self.path = path
         self._lock = threading.RLock()
+        self._depth = 0  # transactions open on this connection: 0 none, 1 outer, >1 savepoints
+        self._pending: list[Callable[[], None]] = []
         with translated(f"opening {Path(path).name}"):
             if path != ":memory:":
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -77,15 +79,62 @@ class Database:
 
     @contextmanager
     def write(self, what: str) -> Iterator[sqlite3.Connection]:
-        """Run the block in one immediate transaction: all of it is stored, or none."""
+        """Run the block in one immediate transaction: all of it is stored, or none.
+
+        Inside another ``write()`` on the same thread (one store's write within a service's
+        :meth:`~avgkit.audit.AuditLog.atomic` block) the block joins that transaction as a
+        savepoint: it is undone alone if it raises, and committed only with the outer one.
+        """
         with self._lock, translated(what):
+            if self._depth:
+                yield from self._savepoint()
+                return
             self._conn.execute("BEGIN IMMEDIATE")
+            self._depth = 1
             try:
                 yield self._conn
             except BaseException:
+                self._pending.clear()
                 self._conn.execute("ROLLBACK")
                 raise
-            self._conn.execute("COMMIT")
+            finally:
+                self._depth = 0
+            try:
+                self._conn.execute("COMMIT")
+            except BaseException:
+                self._pending.clear()
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
+                raise
+            callbacks, self._pending = self._pending, []
+        for callback in callbacks:
+            callback()
+
+    def _savepoint(self) -> Iterator[sqlite3.Connection]:
+        name = f"avgkit_{self._depth}"
+        self._conn.execute(f"SAVEPOINT {name}")
+        self._depth += 1
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute(f"ROLLBACK TO {name}")
+            self._conn.execute(f"RELEASE {name}")
+            raise
+        finally:
+            self._depth -= 1
+        self._conn.execute(f"RELEASE {name}")
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the current transaction commits (at once outside one).
+
+        A rolled-back transaction drops its callbacks. Used for work that cannot run inside
+        a transaction, such as checkpointing the WAL after a key was shredded.
+        """
+        with self._lock:
+            if self._depth:
+                self._pending.append(callback)
+                return
+        callback()
 
     @contextmanager
     def read(self, what: str) -> Iterator[sqlite3.Connection]:

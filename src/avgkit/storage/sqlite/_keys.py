@@ -131,9 +131,15 @@ class SqliteKeyStore:
                     (subject_ref, time_to_text(at)),
                 )
         if deleted:
-            with self._db.read("checkpointing after shredding") as conn:
-                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._db.after_commit(self._checkpoint)
         return bool(deleted)
+
+    def _checkpoint(self) -> None:
+        # Copy the WAL (which still holds the shredded key's bytes) into the main file,
+        # where secure_delete has overwritten them, and truncate it. It cannot run inside a
+        # transaction, so a shred within a larger one checkpoints after that commits.
+        with self._db.read("checkpointing after shredding") as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def shredded_at(self, subject_ref: str) -> datetime | None:
         """Return when the subject's key was shredded."""
