@@ -84,3 +84,53 @@ def test_python_dash_m_avgkit_runs():
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_consent_report_prints_the_demo_venues_consents(tmp_path):
+    db = tmp_path / "demo.db"
+    run("demo", "--db", str(db))
+    code, text = run(
+        "consent", "report", "--db", str(db), "--since", "2026-01-01", "--until", "2026-02-01"
+    )
+    assert code == 0
+    assert "cust-0101" in text
+    assert "newsletter" in text
+    code, html = run(
+        "consent",
+        "report",
+        "--db",
+        str(db),
+        "--since",
+        "2026-01-01",
+        "--until",
+        "2026-02-01",
+        "--format",
+        "html",
+        "--lang",
+        "nl",
+        "--purpose",
+        "newsletter",
+    )
+    assert code == 0
+    assert "<html" in html
+
+
+def test_consent_report_refuses_a_reversed_period_and_a_missing_file(tmp_path, capsys):
+    db = tmp_path / "demo.db"
+    run("demo", "--db", str(db))
+    code, _ = run(
+        "consent", "report", "--db", str(db), "--since", "2026-02-01", "--until", "2026-01-01"
+    )
+    assert code == 2
+    assert "until" in capsys.readouterr().err
+    code, _ = run(
+        "consent",
+        "report",
+        "--db",
+        str(tmp_path / "none.db"),
+        "--since",
+        "2026-01-01",
+        "--until",
+        "2026-02-01",
+    )
+    assert code == 2

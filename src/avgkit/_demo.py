@@ -383,5 +383,7 @@ def run(db_path: Path, out: TextIO) -> int:
     finally:
         ctx.kit.close()
     ctx.heading("Done")
-    ctx.say(f"Everything above is stored in {db_path}; run `avgkit audit verify --db {db_path}`.")
+    ctx.say(f"Everything above is stored in {db_path}. Try, on it:")
+    ctx.say(f"  avgkit audit verify --db {db_path}")
+    ctx.say(f"  avgkit consent report --db {db_path} --since 2026-01-01 --until 2026-02-01")
     return 0

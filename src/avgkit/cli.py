@@ -6,6 +6,8 @@
     print the Art. 30 record of processing activities of a policy file (or the preset).
 ``avgkit audit verify``
     verify the audit chain of a SQLite file.
+``avgkit consent report``
+    print who consented to what on which day, over a period, as CSV or printable HTML.
 
 Exit codes: 0 success, 1 the check failed (e.g. a broken audit chain), 2 bad input.
 
@@ -17,13 +19,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
 from avgkit import _demo
 from avgkit._render import language
 from avgkit.audit import AuditAnchor
-from avgkit.errors import AvgkitError, IntegrityError
+from avgkit.errors import AvgkitError, IntegrityError, ValidationError
 from avgkit.inventory import Inventory
 from avgkit.kit import Kit
 from avgkit.presets import ticketing
@@ -59,17 +62,36 @@ def _register_cmd(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def _verify_cmd(args: argparse.Namespace, out: TextIO) -> int:
-    if not Path(args.db).exists():
-        print(f"no database at {args.db}", file=sys.stderr)
-        return 2
+    db = _existing(args.db)
     anchor = None if args.anchor is None else AuditAnchor.parse(args.anchor)
-    with Kit.open(f"sqlite:///{args.db}", inventory=_inventory(args)) as kit:
+    with Kit.open(f"sqlite:///{db}", inventory=_inventory(args)) as kit:
         try:
             report = kit.audit.verify(anchor=anchor)
         except IntegrityError as exc:
             print(f"audit chain BROKEN: {exc}", file=out)
             return 1
     print(f"audit chain intact: {report.entries} entries; head {report.head}", file=out)
+    return 0
+
+
+def _day(text: str) -> datetime:
+    """Parse ``YYYY-MM-DD`` as midnight UTC (argparse turns ValueError into a usage error)."""
+    return datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
+
+
+def _existing(path: str) -> Path:
+    if not Path(path).exists():
+        msg = f"no database at {path}"
+        raise ValidationError(msg)
+    return Path(path)
+
+
+def _consent_report_cmd(args: argparse.Namespace, out: TextIO) -> int:
+    db = _existing(args.db)
+    with Kit.open(f"sqlite:///{db}", inventory=_inventory(args)) as kit:
+        report = kit.consent.report(since=args.since, until=args.until, purpose=args.purpose)
+        lang = language(args.lang)
+        out.write(report.to_html(lang) if args.format == "html" else report.to_csv(lang))
     return 0
 
 
@@ -96,6 +118,20 @@ def _parser() -> argparse.ArgumentParser:
     verify.add_argument("--anchor", help="SEQ:HASH kept from an earlier verify")
     verify.add_argument("--policy", help=argparse.SUPPRESS)
     verify.set_defaults(run=_verify_cmd)
+
+    consent = commands.add_parser("consent", help="the consent ledger")
+    consent_commands = consent.add_subparsers(dest="consent_command", required=True)
+    report = consent_commands.add_parser(
+        "report", help="who consented to what on which day (Art. 7(1))"
+    )
+    report.add_argument("--db", required=True, help="SQLite file")
+    report.add_argument("--since", required=True, type=_day, help="first day, YYYY-MM-DD")
+    report.add_argument("--until", required=True, type=_day, help="day after the last, YYYY-MM-DD")
+    report.add_argument("--purpose", help="one purpose only (default: all)")
+    report.add_argument("--format", choices=["csv", "html"], default="csv")
+    report.add_argument("--lang", choices=["nl", "en"], default="en")
+    report.add_argument("--policy", help="TOML or JSON policy file (default: the preset)")
+    report.set_defaults(run=_consent_report_cmd)
     return parser
 
 
