@@ -1,3 +1,5 @@
+import sqlite3
+
 import pytest
 
 import avgkit
@@ -5,6 +7,7 @@ from avgkit import Kit
 from avgkit.clock import SystemClock
 from avgkit.errors import ValidationError
 from avgkit.presets import ticketing
+from avgkit.pseudonym import KeyEncryptionKey
 from avgkit.testing import ManualClock
 
 
@@ -53,3 +56,42 @@ def test_the_public_surface_of_design_md_is_importable():
     ]:
         assert name in avgkit.__all__
         assert getattr(avgkit, name)
+
+
+def test_keys_can_live_in_a_separate_database(tmp_path):
+    """With keys_url, key material is written to that file and never to the data file."""
+    data, keys = tmp_path / "avg.db", tmp_path / "keys.db"
+    with Kit.open(
+        f"sqlite:///{data}", inventory=ticketing.inventory(), keys_url=f"sqlite:///{keys}"
+    ) as kit:
+        kit.pseudonyms.rotate()
+        kit.pseudonyms.seal("cust-1", b"contact", purpose="ticket_sale")
+        pseudonym = kit.pseudonyms.pseudonym("a@b.nl", domain="crm_export", kind="email")
+    with sqlite3.connect(keys) as conn:
+        assert conn.execute("SELECT count(*) FROM keys_material").fetchone()[0] == 2
+    with sqlite3.connect(data) as conn:
+        assert conn.execute("SELECT count(*) FROM keys_material").fetchone()[0] == 0
+        actions = [row[0] for row in conn.execute("SELECT action FROM audit_entries")]
+    assert "pseudonym.key_created" in actions  # the audit trail stays with the data
+    with Kit.open(
+        f"sqlite:///{data}", inventory=ticketing.inventory(), keys_url=f"sqlite:///{keys}"
+    ) as kit:
+        kit.pseudonyms.verify("a@b.nl", pseudonym, domain="crm_export", kind="email")
+
+
+def test_a_kek_wraps_key_material_at_rest(tmp_path):
+    kek = KeyEncryptionKey.generate()
+    url = f"sqlite:///{tmp_path}/avg.db"
+    with Kit.open(url, inventory=ticketing.inventory(), kek=kek) as kit:
+        kit.pseudonyms.rotate()
+        key = kit.pseudonyms.ring("pseudonym").current
+    with sqlite3.connect(tmp_path / "avg.db") as conn:
+        (stored,) = conn.execute("SELECT material FROM keys_material").fetchone()
+    assert key.material not in bytes(stored)
+    with Kit.open(url, inventory=ticketing.inventory(), kek=kek) as kit:
+        assert kit.pseudonyms.ring("pseudonym").current == key
+
+
+def test_a_kit_refuses_a_kek_that_is_not_one():
+    with pytest.raises(ValidationError, match="KeyEncryptionKey"):
+        Kit.open("memory://", inventory=ticketing.inventory(), kek=b"0" * 32)

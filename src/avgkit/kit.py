@@ -28,7 +28,7 @@ from avgkit.breach import PROCESSOR_NOTICE_DEADLINE, BreachRegister
 from avgkit.clock import Clock, SystemClock
 from avgkit.consent import ConsentLedger, Decision
 from avgkit.errors import StorageError, ValidationError
-from avgkit.pseudonym import Pseudonyms
+from avgkit.pseudonym import KeyEncryptionKey, Pseudonyms
 from avgkit.storage import StoreSet, open_stores
 
 if TYPE_CHECKING:
@@ -46,6 +46,11 @@ class Kit:
         clock: the source of time; :class:`~avgkit.clock.SystemClock` by default.
         processor_notice: the processors' default term to report a breach (36 hours, as in
             the usual processing agreement); see :class:`~avgkit.breach.BreachRegister`.
+        key_stores: a separate store set whose key store holds the pseudonym, token and
+            per-subject keys, so that keys live apart from the data (ENISA's advice); by
+            default the keys live in ``stores``. The kit closes it with its own stores.
+        kek: a key-encryption key wrapping all key material before it is stored; keep it
+            outside both databases (an environment secret, a secrets manager).
 
     .. versionadded:: 0.1.0
     """
@@ -57,6 +62,8 @@ class Kit:
         inventory: Inventory,
         clock: Clock | None = None,
         processor_notice: timedelta = PROCESSOR_NOTICE_DEADLINE,
+        key_stores: StoreSet | None = None,
+        kek: KeyEncryptionKey | None = None,
     ) -> None:
         from avgkit.inventory import Inventory  # noqa: PLC0415 - avoid an import cycle
 
@@ -71,7 +78,14 @@ class Kit:
         self.clock: Clock = SystemClock() if clock is None else clock
         self.audit = AuditLog(stores.audit, self.clock)
         """The hash-chained audit log; :meth:`~avgkit.audit.AuditLog.verify` checks it."""
-        self.pseudonyms = Pseudonyms(stores.keys, inventory, self.clock, self.audit)
+        self._key_stores = key_stores
+        self.pseudonyms = Pseudonyms(
+            (stores if key_stores is None else key_stores).keys,
+            inventory,
+            self.clock,
+            self.audit,
+            kek=kek,
+        )
         """Keys, pseudonyms, tokens, the anonymiser and crypto-shredding."""
         self._consent = (
             None
@@ -136,26 +150,42 @@ class Kit:
         inventory: Inventory,
         clock: Clock | None = None,
         processor_notice: timedelta = PROCESSOR_NOTICE_DEADLINE,
+        keys_url: str | None = None,
+        kek: KeyEncryptionKey | None = None,
     ) -> Kit:
         """Open the stores at ``url`` and build a kit over them.
 
-        ``url`` is ``memory://``, ``sqlite:///relative.db`` or ``sqlite:////absolute.db``.
+        ``url`` is ``memory://``, ``sqlite:///relative.db``, ``sqlite:////absolute.db`` or
+        ``postgresql://user@host:5432/db?schema=venue``. ``keys_url``, if given, opens a
+        second store set whose key store keeps the keys apart from the data; ``kek`` wraps
+        the key material at rest (see :class:`Kit`).
         """
         stores = open_stores(url)
+        key_stores: StoreSet | None = None
         try:
+            if keys_url is not None:
+                key_stores = open_stores(keys_url)
             return cls(
                 stores=stores,
                 inventory=inventory,
                 clock=clock,
                 processor_notice=processor_notice,
+                key_stores=key_stores,
+                kek=kek,
             )
         except BaseException:
+            if key_stores is not None:
+                key_stores.close()
             stores.close()
             raise
 
     def close(self) -> None:
-        """Close the stores."""
-        self.stores.close()
+        """Close the stores (and the separate key stores, if any)."""
+        try:
+            self.stores.close()
+        finally:
+            if self._key_stores is not None:
+                self._key_stores.close()
 
     def __enter__(self) -> Self:
         return self
