@@ -5,8 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 pytest_plugins = ["pytester", "pgsupport"]  # pgsupport: the PostgreSQL fixtures
+
+# Property tests here touch SQLite files and run beside PostgreSQL on a 2-core CI machine:
+# per-example time limits would only make them flaky. Example counts stay as each test sets.
+settings.register_profile("avgkit", deadline=None, print_blob=True)
+settings.load_profile("avgkit")
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
