@@ -734,6 +734,18 @@ def test_a_key_rotated_by_another_process_is_picked_up(tmp_path, clock):
         b.pseudonyms.verify(EMAIL, newer, domain="crm_export")
 
 
+@pytest.mark.parametrize("url", ["memory://", "sqlite"])
+def test_a_rotation_takes_effect_even_after_the_clock_stepped_back(tmp_path, clock, url):
+    url = f"sqlite:///{tmp_path}/avg.db" if url == "sqlite" else url
+    with Kit.open(url, inventory=ticketing.inventory(), clock=clock) as kit:
+        kit.pseudonyms.rotate()
+        clock.set(clock.now() - timedelta(seconds=1))  # an NTP step back
+        newest = kit.pseudonyms.rotate()
+        assert kit.pseudonyms.ring().current.id == newest
+        made = kit.pseudonyms.pseudonym(EMAIL, domain="crm_export")
+        assert made.startswith(f"ps1.{newest}.")
+
+
 def test_tokens_through_the_kit_round_trip(kit):
     kit.pseudonyms.rotate("token")
     made = kit.pseudonyms.token(EMAIL, domain="crm_export", kind="email")
@@ -874,6 +886,17 @@ def test_after_shredding_a_backup_copy_can_never_be_opened(tmp_path, clock):
         assert shreds[0].subject_ref == kit.audit.subject_ref("cust-1")
         assert shreds[0].actor == "staff"
         kit.audit.verify()
+
+
+def test_a_subject_shredded_before_anything_was_sealed_never_gets_a_key(kit, clock):
+    assert kit.pseudonyms.shred("cust-7") is False
+    assert kit.pseudonyms.shredded_at("cust-7") == NOW
+    clock.advance(hours=1)
+    assert kit.pseudonyms.shred("cust-7") is False
+    assert kit.pseudonyms.shredded_at("cust-7") == NOW
+    with pytest.raises(ShreddedKeyError):
+        kit.pseudonyms.seal("cust-7", b"new", purpose="ticket_sale")
+    assert kit.stores.keys.for_subject(kit.audit.subject_ref("cust-7")) is None
 
 
 def test_no_error_message_carries_key_material(kit):

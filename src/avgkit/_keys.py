@@ -228,7 +228,8 @@ class StoredKey:
         key_id: the key's id (unique in the store).
         kind: what the key is for.
         material: the key bytes, or the wrapped bytes when ``wrapped_by`` is set.
-        created_at: when it was made (aware, UTC); rings are ordered by it.
+        created_at: when it was made (aware, UTC); informative only: rings are in the
+            order keys were added, whatever the clock said.
         subject_ref: for :attr:`KeyKind.SUBJECT` keys, the subject's pseudonymous
             reference (never the subject id itself); ``None`` for the other kinds.
         wrapped_by: the id of the :class:`KeyEncryptionKey` that wrapped ``material``.

@@ -184,7 +184,8 @@ class KeyStore(Protocol):
     def ring(self, kind: KeyKind) -> tuple[StoredKey, ...]:
         """Return the keys of ``kind`` (never subject keys), oldest first.
 
-        Oldest means by ``created_at``, then by insertion order.
+        Oldest means added first: the order of :meth:`add` calls, never ``created_at`` (a
+        clock that stepped back must not keep a rotation from taking effect).
         """
         ...
 
@@ -195,8 +196,10 @@ class KeyStore(Protocol):
     def shred(self, subject_ref: str, at: datetime) -> bool:
         """Destroy the subject's data key and remember the instant; idempotent.
 
-        Returns ``True`` when a key was destroyed, ``False`` when there was none (never made
-        or already shredded). Done in one transaction.
+        The shredding is recorded even when the subject has no key (the first instant wins),
+        so :meth:`add` refuses a key for the subject afterwards. Returns ``True`` when a key
+        was destroyed, ``False`` when there was none (never made or already shredded). Done
+        in one transaction.
         """
         ...
 

@@ -128,10 +128,9 @@ class MemoryKeyStore:
         return found
 
     def ring(self, kind: KeyKind) -> tuple[StoredKey, ...]:
-        """Return the keys of ``kind`` oldest first (dicts keep insertion order)."""
+        """Return the keys of ``kind`` in the order they were added (dicts keep it)."""
         with self._lock:
-            found = [k for k in self._keys.values() if k.kind == kind and k.subject_ref is None]
-        return tuple(sorted(found, key=lambda k: k.created_at))  # stable: ties keep insertion
+            return tuple(k for k in self._keys.values() if k.kind == kind and k.subject_ref is None)
 
     def for_subject(self, subject_ref: str) -> StoredKey | None:
         """Return the subject's data key, if any."""
@@ -140,13 +139,13 @@ class MemoryKeyStore:
             return None if key_id is None else self._keys[key_id]
 
     def shred(self, subject_ref: str, at: datetime) -> bool:
-        """Forget the subject's data key and record the tombstone."""
+        """Forget the subject's data key (if any) and record the tombstone (first wins)."""
         with self._lock:
+            self._shredded.setdefault(subject_ref, at)
             key_id = self._by_subject.pop(subject_ref, None)
             if key_id is None:
                 return False
             del self._keys[key_id]
-            self._shredded[subject_ref] = at
             return True
 
     def shredded_at(self, subject_ref: str) -> datetime | None:

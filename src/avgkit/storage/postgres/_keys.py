@@ -44,12 +44,17 @@ _ADD = f"""
     )
 """  # noqa: S608 - only the fixed column list is interpolated
 
+# One statement: destroy the key if there is one, and record the shredding either way (the
+# first time wins), so a subject erased before anything was sealed never gets a key later.
 _SHRED = """
     WITH gone AS (
-        DELETE FROM keys_material WHERE subject_ref = %s RETURNING subject_ref
+        DELETE FROM keys_material WHERE subject_ref = %s RETURNING 1
+    ), tombstone AS (
+        INSERT INTO keys_shredded (subject_ref, shredded_at)
+        VALUES (%s, %s::timestamptz)
+        ON CONFLICT (subject_ref) DO NOTHING
     )
-    INSERT INTO keys_shredded (subject_ref, shredded_at)
-    SELECT subject_ref, %s::timestamptz FROM gone
+    SELECT count(*) FROM gone
 """
 
 
@@ -115,11 +120,11 @@ class PostgresKeyStore:
         return _key(row)
 
     def ring(self, kind: KeyKind) -> tuple[StoredKey, ...]:
-        """Return the keys of ``kind`` oldest first."""
+        """Return the keys of ``kind`` in the order they were added (by ``seq``)."""
         with self._db.read("reading a key ring") as conn:
             rows = conn.execute(
                 f"SELECT {_COLUMNS} FROM keys_material "  # noqa: S608
-                "WHERE kind = %s AND subject_ref IS NULL ORDER BY created_at, seq",
+                "WHERE kind = %s AND subject_ref IS NULL ORDER BY seq",
                 (str(kind),),
             ).fetchall()
         return tuple(_key(row) for row in rows)
@@ -134,10 +139,10 @@ class PostgresKeyStore:
         return None if row is None else _key(row)
 
     def shred(self, subject_ref: str, at: datetime) -> bool:
-        """Delete the subject's data key and insert the tombstone, in one statement."""
+        """Delete the subject's data key (if any) and record the tombstone, in one statement."""
         with self._db.write("shredding a subject key") as conn:
-            cursor = conn.execute(_SHRED, (subject_ref, at))
-            return cursor.rowcount == 1
+            row = conn.execute(_SHRED, (subject_ref, subject_ref, at)).fetchone()
+        return row is not None and row[0] == 1
 
     def shredded_at(self, subject_ref: str) -> datetime | None:
         """Return when the subject's key was shredded."""

@@ -101,11 +101,11 @@ class SqliteKeyStore:
         return _key(row)
 
     def ring(self, kind: KeyKind) -> tuple[StoredKey, ...]:
-        """Return the keys of ``kind`` oldest first."""
+        """Return the keys of ``kind`` in the order they were added (by ``seq``)."""
         with self._db.read("reading a key ring") as conn:
             rows = conn.execute(
                 f"SELECT {_COLUMNS} FROM keys_material "  # noqa: S608
-                "WHERE kind = ? AND subject_ref IS NULL ORDER BY created_at, seq",
+                "WHERE kind = ? AND subject_ref IS NULL ORDER BY seq",
                 (str(kind),),
             ).fetchall()
         return tuple(_key(row) for row in rows)
@@ -120,16 +120,19 @@ class SqliteKeyStore:
         return None if row is None else _key(row)
 
     def shred(self, subject_ref: str, at: datetime) -> bool:
-        """Delete the subject's data key and insert the tombstone, in one transaction."""
+        """Delete the subject's data key (if any) and record the tombstone, in one transaction.
+
+        The tombstone is written even when there is no key, so the subject never gets one
+        afterwards; the first shredding's time is kept.
+        """
         with self._db.write("shredding a subject key") as conn:
             deleted = conn.execute(
                 "DELETE FROM keys_material WHERE subject_ref = ?", (subject_ref,)
             ).rowcount
-            if deleted:
-                conn.execute(
-                    "INSERT INTO keys_shredded (subject_ref, shredded_at) VALUES (?, ?)",
-                    (subject_ref, time_to_text(at)),
-                )
+            conn.execute(
+                "INSERT OR IGNORE INTO keys_shredded (subject_ref, shredded_at) VALUES (?, ?)",
+                (subject_ref, time_to_text(at)),
+            )
         if deleted:
             self._db.after_commit(self._checkpoint)
         return bool(deleted)

@@ -86,19 +86,30 @@ class KeyStoreContract(ContractBase[KeyStore]):
         assert store.get("same") == first
         assert store.ring(KeyKind.TOKEN) == ()
 
-    def test_a_ring_holds_one_kind_oldest_first(self) -> None:
-        """ring(kind) lists that kind's keys by creation time, never subject keys."""
+    def test_a_ring_holds_one_kind_in_the_order_the_keys_were_added(self) -> None:
+        """ring(kind) lists that kind's keys oldest first, never subject keys."""
         store = self.store()
-        store.add(_key("new", at=T0 + timedelta(days=2)))
-        store.add(_key("old", at=T0))
+        store.add(_key("first", at=T0))
         store.add(_key("tok", KeyKind.TOKEN, at=T0 + timedelta(days=1)))
+        store.add(_key("second", at=T0 + timedelta(days=2)))
         store.add(_key("subj", KeyKind.SUBJECT, subject_ref="sr1:a"))
-        assert [k.key_id for k in store.ring(KeyKind.PSEUDONYM)] == ["old", "new"]
+        assert [k.key_id for k in store.ring(KeyKind.PSEUDONYM)] == ["first", "second"]
         assert [k.key_id for k in store.ring(KeyKind.TOKEN)] == ["tok"]
         assert store.ring(KeyKind.SUBJECT) == ()
 
+    def test_the_last_key_added_ends_the_ring_even_if_the_clock_stepped_back(self) -> None:
+        """Order is insertion order, not created_at: a rotation always makes the current key.
+
+        Wall clocks step back (NTP corrections, another host's clock behind); the key added
+        last must still be the last of the ring, or a rotation would silently not take effect.
+        """
+        store = self.store()
+        store.add(_key("before", at=T0))
+        store.add(_key("after", at=T0 - timedelta(seconds=1)))
+        assert [k.key_id for k in store.ring(KeyKind.PSEUDONYM)] == ["before", "after"]
+
     def test_keys_made_at_the_same_instant_keep_their_insertion_order(self) -> None:
-        """Ties in created_at are broken by the order the keys were added."""
+        """Ties in created_at are in the order the keys were added too."""
         store = self.store()
         for key_id in ("b", "a", "c"):
             store.add(_key(key_id))
@@ -137,15 +148,30 @@ class KeyStoreContract(ContractBase[KeyStore]):
         assert store.for_subject("sr1:two") is not None
         assert store.shredded_at("sr1:two") is None
 
-    def test_shredding_twice_or_without_a_key_reports_nothing_destroyed(self) -> None:
+    def test_shredding_twice_reports_nothing_destroyed_and_keeps_the_first_time(self) -> None:
         """shred() is idempotent and keeps the first tombstone's time."""
         store = self.store()
         store.add(_key("s1", KeyKind.SUBJECT, subject_ref="sr1:one"))
         assert store.shred("sr1:one", T0) is True
         assert store.shred("sr1:one", T0 + timedelta(days=1)) is False
         assert store.shredded_at("sr1:one") == T0
+
+    def test_shredding_a_subject_without_a_key_still_records_the_shredding(self) -> None:
+        """shred() of a subject with no key yet destroys nothing but leaves a tombstone.
+
+        An erased subject must never get a data key afterwards, whether or not anything was
+        sealed for it before the erasure.
+        """
+        store = self.store()
         assert store.shred("sr1:never", T0) is False
-        assert store.shredded_at("sr1:never") is None
+        assert store.shredded_at("sr1:never") == T0
+        assert store.shred("sr1:never", T0 + timedelta(days=1)) is False
+        assert store.shredded_at("sr1:never") == T0
+        with pytest.raises(ConflictError):
+            store.add(_key("s9", KeyKind.SUBJECT, subject_ref="sr1:never"))
+        assert store.for_subject("sr1:never") is None
+        with pytest.raises(NotFound):
+            store.get("s9")
 
     def test_a_shredded_subject_gets_no_new_key(self) -> None:
         """add() of a key for a shredded subject raises ConflictError and stores nothing."""
