@@ -542,3 +542,21 @@ def test_the_benchmark_runs_at_a_small_size():
     assert numbers["audience"] == 1100
     assert "audience ratio" in out.getvalue()
     assert "events/s" in out.getvalue()
+
+
+def test_an_imported_double_opt_in_confirmed_in_the_future_is_refused(kit):
+    """Imports get the same future checks as give(), for the confirmation time too."""
+    future = attrs.evolve(IMPORTED, confirmed_at=NOW + timedelta(days=365))
+    batch = [
+        _import("cust-1", "newsletter", ConsentAction.GIVEN, NOW - timedelta(days=2)),
+        _import("cust-2", "newsletter", ConsentAction.GIVEN, NOW - timedelta(days=1), future),
+    ]
+    with pytest.raises(ValidationError, match=r"event 1 of the batch: .*confirmed_at"):
+        kit.consent.import_events(batch)
+    assert kit.consent.history("cust-1") == ()
+
+
+def test_an_unknown_channel_is_not_echoed_when_it_looks_like_personal_data():
+    with pytest.raises(ValidationError) as info:
+        Evidence(channel="jan@example.com", notice_version="v1", wording_sha256=WORDING)
+    assert "jan@example.com" not in str(info.value)

@@ -437,3 +437,22 @@ def test_a_file_that_is_not_a_table_says_so_plainly():
         ValidationError, match=r"^\(top level\): expected a table \(an object\), got a list$"
     ):
         Inventory.from_mapping([])
+
+
+def test_a_json_file_that_repeats_a_key_is_refused(tmp_path):
+    data = valid()
+    text = json.dumps(data)
+    first = '"purposes": {'
+    newsletter = json.dumps(data["purposes"]["newsletter"])
+    doubled = text.replace(first, first + f'"newsletter": {newsletter}, ', 1)
+    path = tmp_path / "policy.json"
+    path.write_text(doubled, encoding="utf-8")
+    with pytest.raises(ValidationError, match="repeats the key 'newsletter'"):
+        Inventory.from_file(path)
+
+
+def test_a_key_with_a_trailing_newline_is_refused():
+    data = valid()
+    data["purposes"]["newsletter\n"] = data["purposes"]["newsletter"]
+    with pytest.raises(AvgkitError):
+        Inventory.from_mapping(data)

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
 import jsonschema
 from jsonschema.exceptions import best_match
 
+from avgkit import _validate
 from avgkit._validate import KEY_PATTERN
 from avgkit.errors import ValidationError
 from avgkit.inventory import (
@@ -89,18 +90,45 @@ def inventory_from_file(path: str | os.PathLike[str]) -> Inventory:
     return inventory_from_mapping(parse(text, "toml" if suffix == ".toml" else "json", file.name))
 
 
+class _DuplicateKeyError(ValueError):
+    """A JSON object repeats a key (json.loads would silently keep the last one)."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
+def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, value in pairs:
+        if name in out:
+            raise _DuplicateKeyError(name)
+        out[name] = value
+    return out
+
+
 def parse(text: str, fmt: Format, name: str = "policy file") -> object:
-    """Parse policy-file text; syntax errors become :class:`ValidationError`."""
+    """Parse policy-file text; syntax errors become :class:`ValidationError`.
+
+    A JSON object that repeats a key is refused, as TOML refuses a repeated table: a second
+    ``"newsletter"`` would otherwise silently replace the first, basis and all.
+    """
     try:
         if fmt == "toml":
             return tomllib.loads(text)
-        return json.loads(text)
+        return json.loads(text, object_pairs_hook=_unique_pairs)
     except tomllib.TOMLDecodeError as exc:
         # The decoder's message gives line and column, never the offending text.
         msg = f"{name} is not valid TOML: {exc}"
         raise ValidationError(msg) from None
     except json.JSONDecodeError as exc:
         msg = f"{name} is not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+        raise ValidationError(msg) from None
+    except _DuplicateKeyError as exc:
+        msg = (
+            f"{name} repeats the key {_validate.shown(exc.key)} within one object; each "
+            "purpose, field and recipient is declared once"
+        )
         raise ValidationError(msg) from None
     except (ValueError, RecursionError) as exc:
         msg = f"{name} cannot be parsed: {type(exc).__name__}"

@@ -8,13 +8,13 @@ from typing import Any
 
 from avgkit.errors import ValidationError
 
-KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,63}\Z")
 """Keys of purposes, fields and recipients: lower snake case, at most 64 characters."""
 
 MAX_TEXT = 2000
 """Default upper bound on free-text values."""
 
-_SHOWN = 80  # longer rejected keys are not echoed back in messages
+_ANY_KEY = re.compile(r"[a-zA-Z0-9_.-]{1,64}\Z")
 
 
 def aware(value: object, name: str) -> datetime:
@@ -50,13 +50,26 @@ def aware_validator(_instance: Any, attribute: Any, value: object) -> None:
     aware(value, attribute.name)
 
 
+def shown(value: object) -> str:
+    """How a rejected value may appear in an error message: never as personal data.
+
+    Key-like text (letters, digits, ``_ . -``; at most 64 characters) is quoted, so a typo
+    such as ``'newsleter'`` is easy to spot; anything else (an e-mail address, a name, text
+    with spaces or newlines) is described only by its type and length.
+    """
+    if isinstance(value, str):
+        if _ANY_KEY.match(value):
+            return repr(value)
+        return f"a {len(value)}-character string"
+    return f"a {type(value).__name__}"
+
+
 def key(value: object, what: str) -> str:
     """Return ``value`` if it is a valid snake-case key, else raise :class:`ValidationError`."""
     if not isinstance(value, str) or not KEY_PATTERN.match(value):
-        shown = value if isinstance(value, str) and len(value) <= _SHOWN else type(value).__name__
         msg = (
-            f"{what} key {shown!r} is invalid: use lower snake case starting with a letter, "
-            "at most 64 characters (e.g. 'ticket_sale')"
+            f"{what} key {shown(value)} is invalid: use lower snake case starting with a "
+            "letter, at most 64 characters (e.g. 'ticket_sale')"
         )
         raise ValidationError(msg)
     return value

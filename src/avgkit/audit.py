@@ -65,7 +65,10 @@ def _check_action(value: object) -> str:
         or not 0 < len(value) <= _ACTION_MAX
         or not all(_validate.KEY_PATTERN.match(part) for part in value.split("."))
     ):
-        msg = f"audit action {value!r} is invalid: use dotted snake-case, e.g. 'consent.given'"
+        msg = (
+            f"audit action {_validate.shown(value)} is invalid: use dotted snake-case, "
+            "e.g. 'consent.given'"
+        )
         raise ValidationError(msg)
     return value
 

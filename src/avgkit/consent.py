@@ -208,8 +208,7 @@ def _member(kind: type[_E], value: object, what: str) -> _E:
     try:
         return kind(value)
     except ValueError:
-        shown = value if len(value) <= 40 else f"<{len(value)} characters>"  # noqa: PLR2004
-        msg = f"{what} {shown!r} is not one of {allowed}"
+        msg = f"{what} {_validate.shown(value)} is not one of {allowed}"
         raise ValidationError(msg) from None
 
 
@@ -754,6 +753,9 @@ class ConsentLedger:
                     checked.add(pair)
                 if event.at > limit:
                     self._check_not_future(event.at, limit)
+                confirmed = event.evidence.confirmed_at
+                if confirmed is not None and confirmed > limit:  # as give() checks it
+                    self._check_not_future(confirmed, limit, what="confirmed_at")
             except AvgkitError as exc:
                 raise type(exc)(f"event {index} of the batch: {exc}") from exc
         purposes = {purpose for purpose, _kind in checked}

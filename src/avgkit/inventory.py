@@ -461,7 +461,7 @@ def _v_country(instance: object, attribute: attrs.Attribute[Any], value: object)
         )
 
 
-_IRI: Final = re.compile(r"^https?://[^\s<>\"{}|\\^`]+$")
+_IRI: Final = re.compile(r"^https?://[^\s<>\"{}|\\^`]+\Z")
 
 
 def _v_iri(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -473,7 +473,7 @@ def _v_iri(instance: object, attribute: attrs.Attribute[Any], value: object) -> 
         )
 
 
-_EMAIL: Final = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_EMAIL: Final = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+\Z")
 
 
 def _v_email(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
