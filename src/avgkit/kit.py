@@ -32,6 +32,8 @@ from avgkit.pseudonym import KeyEncryptionKey, Pseudonyms
 from avgkit.storage import StoreSet, open_stores
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     from avgkit.inventory import Inventory
 
 __all__ = ["Kit"]
@@ -46,6 +48,8 @@ class Kit:
         clock: the source of time; :class:`~avgkit.clock.SystemClock` by default.
         processor_notice: the processors' default term to report a breach (36 hours, as in
             the usual processing agreement); see :class:`~avgkit.breach.BreachRegister`.
+        processor_notice_by_recipient: terms agreed in particular processing agreements, by
+            the recipient's inventory key (``{"mail_platform": timedelta(hours=24)}``).
         key_stores: a separate store set whose key store holds the pseudonym, token and
             per-subject keys, so that keys live apart from the data (ENISA's advice); by
             default the keys live in ``stores``. The kit closes it with its own stores.
@@ -62,6 +66,7 @@ class Kit:
         inventory: Inventory,
         clock: Clock | None = None,
         processor_notice: timedelta = PROCESSOR_NOTICE_DEADLINE,
+        processor_notice_by_recipient: Mapping[str, timedelta] | None = None,
         key_stores: StoreSet | None = None,
         kek: KeyEncryptionKey | None = None,
     ) -> None:
@@ -101,6 +106,7 @@ class Kit:
                 self.clock,
                 self.audit,
                 processor_notice=processor_notice,
+                processor_notice_by_recipient=processor_notice_by_recipient,
             )
         )
 
@@ -150,6 +156,7 @@ class Kit:
         inventory: Inventory,
         clock: Clock | None = None,
         processor_notice: timedelta = PROCESSOR_NOTICE_DEADLINE,
+        processor_notice_by_recipient: Mapping[str, timedelta] | None = None,
         keys_url: str | None = None,
         kek: KeyEncryptionKey | None = None,
     ) -> Kit:
@@ -170,6 +177,7 @@ class Kit:
                 inventory=inventory,
                 clock=clock,
                 processor_notice=processor_notice,
+                processor_notice_by_recipient=processor_notice_by_recipient,
                 key_stores=key_stores,
                 kek=kek,
             )
