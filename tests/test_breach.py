@@ -501,8 +501,6 @@ def test_encrypted_data_needs_no_message_to_people_art_34_3_a():
     assert not proposal.notify_subjects
     assert Exemption.ENCRYPTED in proposal.exemptions
     assert RiskFactor.UNPROTECTED not in proposal.factors
-    # Confidentiality only and unintelligible: a risk is unlikely (Art. 33(1)).
-    assert not proposal.notify_authority
 
 
 def test_encrypted_but_lost_data_still_goes_to_the_authority():
@@ -777,8 +775,10 @@ def test_any_valid_breach_round_trips_and_its_reports_match_the_schemas(value):
     assert Breach.from_json(breach.to_json()) == breach
     assert kit.breaches.get(breach.id) == breach
     proposal = kit.breaches.assess(breach)
-    # Encrypted data never leads to a message to each person (Art. 34(3)(a)).
-    if value.protection is Protection.ENCRYPTED:
+    # Encrypted data in a confidentiality breach never leads to a message to each person
+    # (Art. 34(3)(a)); the authority is always proposed (seed 003, annex 3).
+    assert proposal.notify_authority
+    if value.protection is Protection.ENCRYPTED and value.kinds == (BreachKind.CONFIDENTIALITY,):
         assert not proposal.notify_subjects
         assert not proposal.public_communication
     assert not (proposal.notify_subjects and proposal.public_communication)
@@ -804,3 +804,210 @@ def test_an_actor_that_is_not_a_role_key_is_refused_before_anything_is_written(k
         call(kit.breaches, breach.id)
     assert kit.breaches.history(breach.id) == (breach,)
     assert audit_actions(kit) == ["breach.recorded"]
+
+
+# --------------------------------------------------------------------------- review fixes
+
+
+def test_awareness_defaults_to_when_the_processor_s_notice_arrived(kit):
+    notice = FOUND + timedelta(hours=2)
+    breach = kit.breaches.record(
+        facts(), discovered_at=FOUND, processor="mail_platform", processor_notified_at=notice
+    )
+    assert breach.became_aware_at == notice
+    assert breach.authority_due == notice + AUTHORITY_DEADLINE
+
+
+def test_awareness_after_the_processor_s_notice_arrived_is_refused(kit):
+    with pytest.raises(ValidationError, match=r"Art\. 33\(1\)"):
+        kit.breaches.record(
+            facts(),
+            discovered_at=FOUND,
+            became_aware_at=NOW,
+            processor="mail_platform",
+            processor_notified_at=FOUND + timedelta(hours=1),
+        )
+    assert list(kit.breaches.breaches()) == []
+    assert audit_actions(kit) == []
+
+
+def test_a_processor_notice_dated_before_awareness_is_refused(kit):
+    breach = record(kit)
+    with pytest.raises(ValidationError, match="became_aware_at"):
+        kit.breaches.record_processor_notice(breach.id, at=NOW - timedelta(hours=1))
+    assert kit.breaches.history(breach.id) == (breach,)
+
+
+def test_adding_the_authority_s_reference_later_keeps_the_notification(kit, clock):
+    breach = record(kit)
+    notified = kit.breaches.record_authority_notification(breach.id)
+    clock.advance(days=4)
+    referenced = kit.breaches.add_authority_reference(breach.id, "AP-2026-123")
+    assert referenced.authority_notified_at == notified.authority_notified_at == NOW
+    assert referenced.authority_reference == "AP-2026-123"
+    assert not referenced.authority_late
+    assert referenced.delay_reason is None
+    assert referenced.version == notified.version + 1
+    entry = list(kit.stores.audit.entries())[-1]
+    assert entry.action == "breach.authority_reference_added"
+    assert entry.details == {"breach": breach.id, "version": referenced.version, "corrected": False}
+    corrected = kit.breaches.add_authority_reference(breach.id, "AP-2026-124")
+    assert corrected.authority_reference == "AP-2026-124"
+    assert list(kit.stores.audit.entries())[-1].details["corrected"] is True
+
+
+def test_a_reference_needs_a_recorded_notification_and_writes_nothing_without(kit):
+    breach = record(kit)
+    with pytest.raises(ValidationError, match="record_authority_notification"):
+        kit.breaches.add_authority_reference(breach.id, "AP-1")
+    assert kit.breaches.history(breach.id) == (breach,)
+    assert audit_actions(kit) == ["breach.recorded"]
+
+
+def test_notifying_again_keeps_the_time_reason_and_reference_not_passed(kit, clock):
+    breach = record(kit)
+    clock.advance(hours=80)
+    late = kit.breaches.record_authority_notification(
+        breach.id, reference="AP-1", delay_reason="Waited for the processor."
+    )
+    clock.advance(days=2)
+    again = kit.breaches.record_authority_notification(breach.id, reference="AP-2")
+    assert again.authority_notified_at == late.authority_notified_at
+    assert again.delay_reason == "Waited for the processor."
+    assert again.authority_reference == "AP-2"
+    again = kit.breaches.record_authority_notification(breach.id)
+    assert again.authority_reference == "AP-2"
+
+
+def test_encrypted_data_is_still_proposed_for_the_authority_seed_003_annex_3():
+    proposal = assess(facts(categories=("Health",), protection=Protection.ENCRYPTED))
+    assert proposal.notify_authority
+    assert not proposal.notify_subjects
+    assert Exemption.ENCRYPTED in proposal.exemptions
+    assert any("Autoriteit Persoonsgegevens" in line for line in proposal.explain("nl"))
+    assert not any("unlikely" in line for line in proposal.explain("en"))
+
+
+@pytest.mark.parametrize(
+    "kinds",
+    [
+        (BreachKind.AVAILABILITY,),
+        (BreachKind.INTEGRITY,),
+        (BreachKind.CONFIDENTIALITY, BreachKind.AVAILABILITY),
+    ],
+)
+def test_encryption_exempts_only_confidentiality_breaches(kinds):
+    proposal = assess(facts(categories=("Health",), protection=Protection.ENCRYPTED, kinds=kinds))
+    assert Exemption.ENCRYPTED not in proposal.exemptions
+    assert proposal.high_risk
+    assert proposal.notify_subjects
+
+
+@pytest.mark.parametrize(
+    "term", [timedelta(milliseconds=500), timedelta(hours=36, microseconds=900_001)]
+)
+def test_sub_second_processor_terms_round_trip_through_sqlite(tmp_path, clock, term):
+    url = f"sqlite:///{tmp_path}/avg.db"
+    with Kit.open(url, inventory=ticketing.inventory(), clock=clock, processor_notice=term) as kit:
+        breach = record(kit)
+        assert breach.processor_notice_within == term
+    with Kit.open(url, inventory=ticketing.inventory(), clock=clock) as kit:
+        stored = kit.breaches.get(breach.id)
+    assert stored == breach
+    assert stored.processor_notice_due == FOUND + term
+    assert Breach.from_json(breach.to_json()) == breach
+
+
+def test_breaches_stored_with_whole_second_terms_still_read():
+    breach = make_breach("br_old")
+    data = breach.to_mapping()
+    data.pop("processor_notice_within_us")
+    data["processor_notice_within_seconds"] = 36 * 3600
+    assert Breach.from_mapping(data) == breach
+
+
+@pytest.mark.parametrize(
+    ("build", "name", "kind"),
+    [
+        (lambda: facts(subjects={"minimum": 1, "maximum": 2}), "subjects", "Headcount"),
+        (lambda: facts(subjects=(1, 2)), "subjects", "Headcount"),
+        (lambda: facts(records=(1, 2)), "records", "Headcount"),
+        (lambda: make_breach("br_x", facts={"summary": "x"}), "facts", "BreachFacts"),
+        (lambda: make_breach("br_x", decision="notify"), "decision", "BreachDecision"),
+        (lambda: make_breach("br_x", updates=("later",)), "updates", "BreachUpdate"),
+    ],
+)
+def test_wrong_typed_values_are_validation_errors_naming_attribute_and_type(build, name, kind):
+    with pytest.raises(ValidationError, match=rf"{name} must be .*{kind}"):
+        build()
+
+
+def test_an_update_with_a_wrong_typed_headcount_writes_nothing(kit):
+    breach = record(kit)
+    with pytest.raises(ValidationError, match=r"subjects must be .*Headcount"):
+        kit.breaches.update(breach.id, note="n", subjects=(1, 2))
+    assert kit.breaches.history(breach.id) == (breach,)
+
+
+@pytest.mark.parametrize(
+    ("key", "role"), [("artist", "third_party"), ("coorganiser", "joint_controller")]
+)
+def test_only_processors_and_sub_processors_report_as_processor(kit, clock, key, role):
+    with pytest.raises(PolicyError, match=rf"{key}.*{role}"):
+        record(kit, processor=key)
+    assert audit_actions(kit) == []
+    with pytest.raises(PolicyError, match=rf"{key}.*{role}"):
+        BreachRegister(
+            kit.stores.breaches,
+            kit.inventory,
+            clock,
+            kit.audit,
+            processor_notice_by_recipient={key: timedelta(hours=1)},
+        )
+    assert record(kit, processor="database_hosting").processor == "database_hosting"
+
+
+def test_the_kit_passes_per_agreement_processor_terms_on(clock):
+    terms = {"mail_platform": timedelta(hours=24)}
+    inventory = ticketing.inventory()
+    with Kit.open(
+        "memory://", inventory=inventory, clock=clock, processor_notice_by_recipient=terms
+    ) as kit:
+        assert kit.breaches.processor_term("mail_platform") == timedelta(hours=24)
+        assert kit.breaches.processor_term("printer") == timedelta(hours=36)
+    with Kit(
+        stores=open_stores("memory://"),
+        inventory=inventory,
+        clock=clock,
+        processor_notice_by_recipient=terms,
+    ) as kit:
+        assert record(kit).processor_notice_due == FOUND + timedelta(hours=24)
+
+
+def _with_access_needs():
+    from avgkit import Art9Condition, Field, IdentifierKind, SpecialCategory
+
+    base = ticketing.inventory()
+    extra = Field(
+        key="access_needs",
+        category="Disability",
+        identifier=IdentifierKind.SENSITIVE,
+        purposes=("ticket_sale",),
+        special_category=SpecialCategory.HEALTH,
+        art9_condition=Art9Condition.EXPLICIT_CONSENT,
+    )
+    return attrs.evolve(base, fields=(*base.fields, extra))
+
+
+def test_the_notification_s_special_categories_agree_with_the_assessment(clock):
+    stores = open_stores("memory://")
+    with Kit(stores=stores, inventory=_with_access_needs(), clock=clock) as kit:
+        breach = kit.breaches.record(facts(categories=("Disability",)), discovered_at=FOUND)
+        assert RiskFactor.SPECIAL_CATEGORIES in kit.breaches.assess(breach).factors
+        assert kit.breaches.notification_json(breach)["special_categories"] == ["health"]
+        page = kit.breaches.notification_html(breach, "nl")
+        assert "Gegevens over gezondheid" in page  # the label, not the raw value
+        assert "<td>health</td>" not in page
+        assert "Data concerning health" in kit.breaches.notification_html(breach, "en")
+        row = next(csv.DictReader(io.StringIO(kit.breaches.register_csv())))
+        assert row["special_categories"] == "health"

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from avgkit import _dpv
 from avgkit._render import Lang, language, render_html, to_csv
+from avgkit.inventory import SpecialCategory
 
 if TYPE_CHECKING:
     from avgkit.breach import Breach, BreachFacts
@@ -154,6 +155,13 @@ def _categories(facts: BreachFacts) -> list[dict[str, Any]]:
     ]
 
 
+def _special(facts: BreachFacts, inventory: Inventory) -> tuple[str, ...]:
+    # The assessment's own answer, so the reports and the proposal agree.
+    from avgkit.breach import special_categories  # noqa: PLC0415 - breach imports this module
+
+    return special_categories(facts, inventory)
+
+
 def _period(facts: BreachFacts) -> dict[str, str | None]:
     return {"from": _iso(facts.occurred_from), "until": _iso(facts.occurred_until)}
 
@@ -227,7 +235,7 @@ def notification(breach: Breach, inventory: Inventory) -> dict[str, Any]:
             "period": _period(facts),
         },
         "personal_data": _categories(facts),
-        "special_categories": list(facts.special_categories),
+        "special_categories": list(_special(facts, inventory)),
         "people": {
             "minimum": facts.subjects.minimum,
             "maximum": facts.subjects.maximum,
@@ -349,7 +357,10 @@ def _notification_view(breach: Breach, inventory: Inventory, lang: Lang) -> dict
             _t("categories", lang),
             _list((_category_label(t, lang) for t in facts.categories), lang),
         ),
-        (_t("special", lang), _list(facts.special_categories, lang)),
+        (
+            _t("special", lang),
+            _list((SpecialCategory(v).label(lang) for v in _special(facts, inventory)), lang),
+        ),
         (_t("people", lang), f"{facts.subjects.minimum} - {facts.subjects.maximum}"),
         (_t("group", lang), facts.subject_group),
         (_t("vulnerable", lang), _yes(facts.vulnerable_subjects, lang)),
@@ -473,7 +484,7 @@ def _flag(value: bool | None) -> str:  # noqa: FBT001
     return "" if value is None else ("yes" if value else "no")
 
 
-def _row(breach: Breach) -> list[object]:
+def _row(breach: Breach, inventory: Inventory) -> list[object]:
     facts = breach.facts
     decision = breach.decision
     records = facts.records
@@ -485,7 +496,7 @@ def _row(breach: Breach) -> list[object]:
         facts.summary,
         " ".join(kind.value for kind in facts.kinds),
         " ".join(facts.categories),
-        " ".join(facts.special_categories),
+        " ".join(_special(facts, inventory)),
         facts.subjects.minimum,
         facts.subjects.maximum,
         None if records is None else records.minimum,
@@ -518,8 +529,8 @@ def _row(breach: Breach) -> list[object]:
     ]
 
 
-def register_csv(breaches: Iterable[Breach], lang: Lang) -> str:
+def register_csv(breaches: Iterable[Breach], inventory: Inventory, lang: Lang) -> str:
     """The Art. 33(5) register: one row per breach, headers in ``lang``."""
     lang = language(lang)
     header = [nl if lang == "nl" else en for en, nl in _CSV_COLUMNS]
-    return to_csv(header, (_row(breach) for breach in breaches))
+    return to_csv(header, (_row(breach, inventory) for breach in breaches))

@@ -64,6 +64,7 @@ from avgkit import _breach_reports as _reports
 from avgkit import _dpv, _validate
 from avgkit._render import Lang, language
 from avgkit.errors import NotFound, PolicyError, ValidationError
+from avgkit.inventory import RecipientRole
 
 if TYPE_CHECKING:
     from avgkit.audit import AuditLog
@@ -88,6 +89,7 @@ __all__ = [
     "Protection",
     "RiskFactor",
     "assess",
+    "special_categories",
 ]
 
 AUTHORITY_DEADLINE: Final = timedelta(hours=72)
@@ -104,7 +106,9 @@ FRAUD_RISK_CATEGORIES: Final = frozenset(
 DEFAULT_LARGE_VOLUME: Final = 1000
 """From how many people a breach counts as large for the assessment, unless configured."""
 
+_PROCESSOR_ROLES: Final = frozenset({RecipientRole.PROCESSOR, RecipientRole.SUB_PROCESSOR})
 _MAX_NOTE = 4000
+_MICROSECOND = timedelta(microseconds=1)
 _MAX_HEADCOUNT = 10**10
 _SCHEMA_VERSION = 1
 
@@ -167,7 +171,8 @@ class Exemption(_Labelled):
     """
 
     ENCRYPTED = "encrypted"
-    """Art. 34(3)(a): the data was unintelligible to anyone not authorised to see it."""
+    """Art. 34(3)(a): the data was unintelligible to anyone not authorised to see it; it
+    applies to breaches of confidentiality only, and never waives notifying the authority."""
     RISK_REMOVED = "risk_removed"
     """Art. 34(3)(b): later measures ensure the high risk is no longer likely to occur."""
     DISPROPORTIONATE_EFFORT = "disproportionate_effort"
@@ -269,6 +274,27 @@ def _v_bool(_instance: object, attribute: attrs.Attribute[Any], value: object) -
         raise ValidationError(msg)
 
 
+def _v_instance(kind: type, *, optional: bool = False) -> Any:
+    # attrs' instance_of raises a TypeError; the house rule is a ValidationError.
+    def check(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if (optional and value is None) or isinstance(value, kind):
+            return
+        expected = f"a {kind.__name__}" + (" or None" if optional else "")
+        msg = f"{attribute.name} must be {expected}, got {type(value).__name__}"
+        raise ValidationError(msg)
+
+    return check
+
+
+def _v_instances(kind: type) -> Any:
+    def check(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+        if not isinstance(value, tuple) or not all(isinstance(item, kind) for item in value):
+            msg = f"{attribute.name} must be a sequence of {kind.__name__}"
+            raise ValidationError(msg)
+
+    return check
+
+
 def _v_enum(kind: type[enum.Enum]) -> Any:
     def check(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
         if not isinstance(value, kind):
@@ -368,6 +394,22 @@ def _v_positive_delta(_instance: object, attribute: attrs.Attribute[Any], value:
         raise ValidationError(msg)
 
 
+def _stored_term(data: Mapping[str, Any]) -> timedelta | None:
+    # Versions written before terms were kept in microseconds hold whole seconds.
+    if "processor_notice_within_us" in data:
+        micros = data["processor_notice_within_us"]
+        return None if micros is None else timedelta(microseconds=_whole(micros))
+    seconds = data["processor_notice_within_seconds"]
+    return None if seconds is None else timedelta(seconds=_whole(seconds))
+
+
+def _whole(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        msg = f"a stored processor term must be a whole number, got {type(value).__name__}"
+        raise ValidationError(msg)
+    return value
+
+
 def _iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat().replace("+00:00", "Z")
 
@@ -465,7 +507,7 @@ class BreachFacts:
     summary: str = attrs.field(repr=False, validator=_v_text(_MAX_NOTE))
     system: str = attrs.field(validator=_v_text(200))
     categories: tuple[str, ...] = attrs.field(converter=_to_categories, validator=_v_categories)
-    subjects: Headcount = attrs.field(validator=attrs.validators.instance_of(Headcount))
+    subjects: Headcount = attrs.field(validator=_v_instance(Headcount))
     subject_group: str = attrs.field(validator=_v_text(500))
     contact_details_known: bool = attrs.field(validator=_v_bool)
     root_cause: str = attrs.field(repr=False, validator=_v_text(_MAX_NOTE))
@@ -480,7 +522,7 @@ class BreachFacts:
         default=None, converter=_utc, validator=_v_opt_aware
     )
     records: Headcount | None = attrs.field(
-        default=None, validator=attrs.validators.optional(attrs.validators.instance_of(Headcount))
+        default=None, validator=_v_instance(Headcount, optional=True)
     )
     vulnerable_subjects: bool = attrs.field(default=False, validator=_v_bool)
     measures_proposed: str | None = attrs.field(
@@ -557,6 +599,12 @@ class BreachFacts:
 _FACT_NAMES: Final = frozenset(attribute.name for attribute in attrs.fields(BreachFacts))
 
 
+def _v_fact_names(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if not isinstance(value, tuple) or not all(item in _FACT_NAMES for item in value):
+        msg = f"{attribute.name} must be a sequence of BreachFacts field names, e.g. ('subjects',)"
+        raise ValidationError(msg)
+
+
 @attrs.frozen(kw_only=True)
 class BreachUpdate:
     """One phased update of a breach record (Art. 33(4)): when, what changed, and a note.
@@ -565,12 +613,12 @@ class BreachUpdate:
     """
 
     at: datetime = attrs.field(converter=_utc, validator=_v_aware)
-    version: int = attrs.field(validator=attrs.validators.instance_of(int))
+    version: int = attrs.field(validator=_v_count)
     """The breach version this update produced."""
     note: str = attrs.field(repr=False, validator=_v_text(_MAX_NOTE))
     changed: tuple[str, ...] = attrs.field(
         converter=_to_tuple,
-        validator=attrs.validators.deep_iterable(attrs.validators.in_(_FACT_NAMES)),
+        validator=_v_fact_names,
     )
     """Names of the :class:`BreachFacts` fields the update changed (may be empty)."""
     actor: str = attrs.field(validator=_v_key)
@@ -584,7 +632,9 @@ class Assessment:
     """
 
     notify_authority: bool
-    """Propose notifying the supervisory authority (Art. 33): a risk cannot be ruled out."""
+    """Propose notifying the supervisory authority (Art. 33). Always proposed: the processing
+    agreement (seed 003, annex 3) requires it even for encrypted data; a person may still
+    decide otherwise, with a reason, through :meth:`BreachRegister.decide`."""
     notify_subjects: bool
     """Propose informing each person concerned (Art. 34): a high risk and no exemption."""
     public_communication: bool
@@ -600,13 +650,15 @@ class Assessment:
         """The proposal's reasons as sentences in ``lang``."""
         nl = language(lang) == "nl"
         lines: list[str] = [factor.label(lang) for factor in self.factors]
-        if not self.notify_authority:
+        if self.notify_authority and Exemption.ENCRYPTED in self.exemptions:
             lines.append(
-                "Versleutelde gegevens en alleen een inbreuk op vertrouwelijkheid: een risico "
-                "is onwaarschijnlijk (art. 33 lid 1); leg het wel vast in het register."
+                "Ook versleutelde gegevens worden gemeld bij de Autoriteit Persoonsgegevens "
+                "(verwerkersovereenkomst, bijlage 3); versleuteling ontheft alleen van het "
+                "informeren van de betrokkenen (art. 34 lid 3 onder a)."
                 if nl
-                else "Encrypted data and a confidentiality breach only: a risk is unlikely "
-                "(Art. 33(1)); record it in the register all the same."
+                else "Encrypted data is still notified to the Autoriteit Persoonsgegevens "
+                "(the processing agreement, annex 3); encryption only exempts informing the "
+                "people concerned (Art. 34(3)(a))."
             )
         if self.high_risk:
             lines.append(
@@ -654,7 +706,7 @@ class BreachDecision:
     notify_subjects: bool = attrs.field(validator=_v_bool)
     public_communication: bool = attrs.field(validator=_v_bool)
     reason: str = attrs.field(repr=False, validator=_v_text(_MAX_NOTE))
-    proposal: Assessment = attrs.field(validator=attrs.validators.instance_of(Assessment))
+    proposal: Assessment = attrs.field(validator=_v_instance(Assessment))
 
     @property
     def follows_proposal(self) -> bool:
@@ -719,9 +771,10 @@ class Breach:
         subjects_public: Whether that was a public communication (Art. 34(3)(c)).
 
     Raises:
-        ValidationError: the instants are out of order (discovered or aware before the
-            breach began, aware before discovered, a notification before awareness), or
-            a late authority notification lacks its ``delay_reason``.
+        ValidationError: a value has the wrong type, the instants are out of order
+            (discovered or aware before the breach began, aware before discovered or after
+            the processor's notice arrived, a notification before awareness), or a late
+            authority notification lacks its ``delay_reason``.
 
     .. versionadded:: 0.1.0
     """
@@ -730,7 +783,7 @@ class Breach:
     version: int = attrs.field(validator=_v_count)
     recorded_at: datetime = attrs.field(converter=_utc, validator=_v_aware)
     updated_at: datetime = attrs.field(converter=_utc, validator=_v_aware)
-    facts: BreachFacts = attrs.field(validator=attrs.validators.instance_of(BreachFacts))
+    facts: BreachFacts = attrs.field(validator=_v_instance(BreachFacts))
     discovered_at: datetime = attrs.field(converter=_utc, validator=_v_aware)
     became_aware_at: datetime = attrs.field(converter=_utc, validator=_v_aware)
     processor: str | None = attrs.field(default=None, validator=_v_opt_key)
@@ -743,11 +796,11 @@ class Breach:
     updates: tuple[BreachUpdate, ...] = attrs.field(
         default=(),
         converter=_to_tuple,
-        validator=attrs.validators.deep_iterable(attrs.validators.instance_of(BreachUpdate)),
+        validator=_v_instances(BreachUpdate),
     )
     decision: BreachDecision | None = attrs.field(
         default=None,
-        validator=attrs.validators.optional(attrs.validators.instance_of(BreachDecision)),
+        validator=_v_instance(BreachDecision, optional=True),
     )
     authority_notified_at: datetime | None = attrs.field(
         default=None, converter=_utc, validator=_v_opt_aware
@@ -761,7 +814,7 @@ class Breach:
     )
     subjects_public: bool = attrs.field(default=False, validator=_v_bool)
 
-    def __attrs_post_init__(self) -> None:  # noqa: C901 - one check per ordering rule
+    def __attrs_post_init__(self) -> None:
         began = self.facts.occurred_from
         if self.version < 1:
             msg = f"breach {self.id}: version must be 1 or more"
@@ -784,16 +837,7 @@ class Breach:
                 "becomes aware when, or after, the breach is first discovered"
             )
             raise ValidationError(msg)
-        if (self.processor is None) != (self.processor_notice_within is None):
-            msg = f"breach {self.id}: processor and processor_notice_within go together"
-            raise ValidationError(msg)
-        if self.processor_notified_at is not None:
-            if self.processor is None:
-                msg = f"breach {self.id}: processor_notified_at needs a processor"
-                raise ValidationError(msg)
-            if self.processor_notified_at < self.discovered_at:
-                msg = f"breach {self.id}: the processor's notice is dated before the discovery"
-                raise ValidationError(msg)
+        self._check_processor()
         for name in ("authority_notified_at", "subjects_notified_at"):
             value: datetime | None = getattr(self, name)
             if value is not None and value < self.became_aware_at:
@@ -808,6 +852,27 @@ class Breach:
         if self.updated_at < self.recorded_at:
             msg = f"breach {self.id}: updated_at is before recorded_at"
             raise ValidationError(msg)
+
+    def _check_processor(self) -> None:
+        if (self.processor is None) != (self.processor_notice_within is None):
+            msg = f"breach {self.id}: processor and processor_notice_within go together"
+            raise ValidationError(msg)
+        if self.processor_notified_at is not None:
+            if self.processor is None:
+                msg = f"breach {self.id}: processor_notified_at needs a processor"
+                raise ValidationError(msg)
+            if self.processor_notified_at < self.discovered_at:
+                msg = f"breach {self.id}: the processor's notice is dated before the discovery"
+                raise ValidationError(msg)
+            if self.became_aware_at > self.processor_notified_at:
+                msg = (
+                    f"breach {self.id}: became_aware_at is after the processor's notice "
+                    "reached the controller (processor_notified_at); the controller is aware "
+                    "at the latest when that notice arrives (Art. 33(1) and (2)), so its "
+                    "72 hours cannot start later. Leave became_aware_at out or date it no "
+                    "later than the notice"
+                )
+                raise ValidationError(msg)
 
     # -- deadlines -------------------------------------------------------------------
 
@@ -883,9 +948,8 @@ class Breach:
             "discovered_at": _iso(self.discovered_at),
             "became_aware_at": _iso(self.became_aware_at),
             "processor": self.processor,
-            "processor_notice_within_seconds": None
-            if within is None
-            else int(within.total_seconds()),
+            # Whole microseconds: a timedelta's own resolution, so any term round-trips.
+            "processor_notice_within_us": None if within is None else within // _MICROSECOND,
             "processor_notified_at": _iso(self.processor_notified_at),
             "updates": [
                 {
@@ -913,7 +977,7 @@ class Breach:
             ValidationError: the data is malformed.
         """
         try:
-            seconds = data["processor_notice_within_seconds"]
+            within = _stored_term(data)
             decision = data["decision"]
             return cls(
                 id=data["id"],
@@ -924,7 +988,7 @@ class Breach:
                 discovered_at=_parse_time(data["discovered_at"], "discovered_at"),
                 became_aware_at=_parse_time(data["became_aware_at"], "became_aware_at"),
                 processor=data["processor"],
-                processor_notice_within=None if seconds is None else timedelta(seconds=seconds),
+                processor_notice_within=within,
                 processor_notified_at=_parse_opt_time(
                     data["processor_notified_at"], "processor_notified_at"
                 ),
@@ -991,6 +1055,26 @@ class BreachStatus:
 # --------------------------------------------------------------------------- assessment
 
 
+def special_categories(facts: BreachFacts, inventory: Inventory | None = None) -> tuple[str, ...]:
+    """The Art. 9(1) special categories a breach concerns (values, sorted).
+
+    Those the DPV data categories always imply (:attr:`BreachFacts.special_categories`),
+    and, given an inventory, those its fields of the breach's categories declare (a
+    ``Disability`` field declared as health data). The assessment and the reports use
+    this one answer, so they agree.
+
+    .. versionadded:: 0.1.0
+    """
+    found = set(facts.special_categories)
+    if inventory is not None:
+        found.update(
+            field.special_category.value
+            for field in inventory.fields
+            if field.special_category is not None and field.category in facts.categories
+        )
+    return tuple(sorted(found))
+
+
 def assess(
     breach: Breach | BreachFacts,
     inventory: Inventory | None = None,
@@ -1003,22 +1087,19 @@ def assess(
     (from the data categories, and from the inventory's fields that declare a special
     category for them), data enabling identity fraud, vulnerable people such as children,
     a large number of people, and unencrypted data raise the risk; the Art. 34(3)
-    exemptions (encrypted data, measures that removed the high risk, disproportionate
-    effort when contact details are unknown) replace or remove the individual message.
+    exemptions (encrypted data in a breach of confidentiality only, measures that removed
+    the high risk, disproportionate effort when contact details are unknown) replace or
+    remove the individual message. Notifying the authority is always proposed: the
+    processing agreement (seed 003, annex 3) requires it even for encrypted data, and
+    Art. 34(3) exempts only the message to the people.
 
     It is a proposal: record the decision with :meth:`BreachRegister.decide`.
 
     .. versionadded:: 0.1.0
     """
     facts = breach.facts if isinstance(breach, Breach) else breach
-    special = bool(facts.special_categories)
-    if inventory is not None:
-        special = special or any(
-            field.special_category is not None and field.category in facts.categories
-            for field in inventory.fields
-        )
     factors: list[RiskFactor] = []
-    if special:
+    if special_categories(facts, inventory):
         factors.append(RiskFactor.SPECIAL_CATEGORIES)
     if FRAUD_RISK_CATEGORIES.intersection(facts.categories):
         factors.append(RiskFactor.IDENTITY_FRAUD)
@@ -1029,22 +1110,24 @@ def assess(
     encrypted = facts.protection is Protection.ENCRYPTED
     if not encrypted:
         factors.append(RiskFactor.UNPROTECTED)
-    # Art. 33(1): notify unless a risk is unlikely. Encrypted data whose key is safe, in a
-    # breach of confidentiality only, is the clear case where it is; anything touching
-    # integrity or availability (lost data, altered data) keeps a risk.
-    unlikely = encrypted and set(facts.kinds) == {BreachKind.CONFIDENTIALITY}
-    high_risk = not encrypted and any(factor is not RiskFactor.UNPROTECTED for factor in factors)
+    # Encryption keeps data unintelligible, which protects its confidentiality only: data
+    # that was lost or altered (availability, integrity) harms people all the same.
+    shielded = encrypted and set(facts.kinds) == {BreachKind.CONFIDENTIALITY}
+    high_risk = not shielded and any(factor is not RiskFactor.UNPROTECTED for factor in factors)
     exemptions: list[Exemption] = []
-    if encrypted:
+    if shielded:
         exemptions.append(Exemption.ENCRYPTED)
     if facts.high_risk_removed:
         exemptions.append(Exemption.RISK_REMOVED)
-    exempt = encrypted or facts.high_risk_removed
+    exempt = shielded or facts.high_risk_removed
     public = high_risk and not exempt and not facts.contact_details_known
     if public:
         exemptions.append(Exemption.DISPROPORTIONATE_EFFORT)
+    # Seed 003 (annex 3): "ook als de Persoonsgegevens versleuteld zijn is het verplicht dat
+    # u een Datalek meldt bij de Autoriteit Persoonsgegevens". Encryption exempts informing
+    # the people (Art. 34(3)(a)), never the notification of the authority.
     return Assessment(
-        notify_authority=not unlikely,
+        notify_authority=True,
         notify_subjects=high_risk and not exempt and facts.contact_details_known,
         public_communication=public,
         high_risk=high_risk,
@@ -1066,10 +1149,12 @@ class BreachRegister:
         clock: The source of time.
         audit: Every change is recorded here (``breach.recorded``, ``breach.updated``,
             ``breach.decided``, ``breach.processor_notified``, ``breach.authority_notified``,
-            ``breach.subjects_notified``); details hold no personal data.
+            ``breach.authority_reference_added``, ``breach.subjects_notified``); details hold
+            no personal data.
         processor_notice: The processors' default term to notify (36 hours).
         processor_notice_by_recipient: Terms agreed with particular processors, by the
-            inventory key of the recipient (e.g. ``{"mail_platform": timedelta(hours=24)}``).
+            inventory key of the recipient (e.g. ``{"mail_platform": timedelta(hours=24)}``);
+            each must be a processor or sub-processor.
         large_volume: From how many people the assessment counts a breach as large.
 
     .. versionadded:: 0.1.0
@@ -1146,7 +1231,12 @@ class BreachRegister:
         return assess(self._breach(breach), self._inventory, large_volume=self._large_volume)
 
     def processor_term(self, processor: str) -> timedelta:
-        """The term within which ``processor`` must notify (its own, or the default)."""
+        """The term within which ``processor`` must notify (its own, or the default).
+
+        Raises:
+            PolicyError: ``processor`` is not a recipient in the inventory, or its role is
+                not processor or sub-processor.
+        """
         self._recipient(processor)
         return self._terms.get(processor, self._processor_notice)
 
@@ -1164,19 +1254,28 @@ class BreachRegister:
     ) -> Breach:
         """Enter a breach in the register and return its first version.
 
-        ``became_aware_at`` defaults to now (the clock). When a processor reported the
-        breach, name it by its inventory key; its agreed term starts at ``discovered_at``.
+        ``became_aware_at`` defaults to ``processor_notified_at`` when the processor's notice
+        is given (the controller is aware at the latest when it arrives, Art. 33(1) and
+        (2)), and to now (the clock) otherwise. When a processor reported the breach, name
+        it by its inventory key (a recipient in the role of processor or sub-processor);
+        its agreed term starts at ``discovered_at``.
 
         Raises:
             ValidationError: a datetime is naive or in the future, or the instants are out
-                of order (e.g. aware before the breach began).
+                of order (e.g. aware before the breach began, or after the processor's
+                notice arrived).
             PolicyError: a category is not declared in the inventory, or ``processor`` is not
-                one of its recipients.
+                one of its recipients or not a processor or sub-processor.
         """
         now = self._clock.now()
         self._check_facts(facts)
         _validate.key(actor, "actor")
-        aware_at = now if became_aware_at is None else became_aware_at
+        if became_aware_at is not None:
+            aware_at = became_aware_at
+        elif processor_notified_at is not None:
+            aware_at = processor_notified_at
+        else:
+            aware_at = now
         self._not_future(discovered_at, "discovered_at", now)
         self._not_future(aware_at, "became_aware_at", now)
         self._not_future(processor_notified_at, "processor_notified_at", now)
@@ -1336,6 +1435,11 @@ class BreachRegister:
     ) -> Breach:
         """Record that the supervisory authority was notified (default: now).
 
+        Calling it again for a breach already notified changes only what is passed: the
+        notification time, the reference and the delay reason recorded earlier are kept
+        unless given anew. To add the authority's reference later, prefer
+        :meth:`add_authority_reference`.
+
         Raises:
             ValidationError: the notification is later than 72 hours after awareness and no
                 ``delay_reason`` is given (Art. 33(1)); ``at`` is naive, in the future or
@@ -1344,13 +1448,16 @@ class BreachRegister:
         _validate.key(actor, "actor")
         current = self.get(breach_id)
         now = self._clock.now()
-        when = now if at is None else self._not_future(at, "at", now)
+        if at is not None:
+            when = self._not_future(at, "at", now)
+        else:
+            when = now if current.authority_notified_at is None else current.authority_notified_at
         breach = self._next(
             current,
             now,
             authority_notified_at=when,
-            authority_reference=reference,
-            delay_reason=delay_reason,
+            authority_reference=current.authority_reference if reference is None else reference,
+            delay_reason=current.delay_reason if delay_reason is None else delay_reason,
         )
         with self._audit.atomic():  # the version and its audit entry, together
             self._store.put(breach)
@@ -1362,6 +1469,39 @@ class BreachRegister:
                     "version": breach.version,
                     "late": breach.authority_late,
                 },
+            )
+        return breach
+
+    def add_authority_reference(
+        self, breach_id: str, reference: str, *, actor: str = "staff"
+    ) -> Breach:
+        """Add (or correct) the authority's reference for a notification already recorded.
+
+        The authority's reference (the AP's *meldnummer*) often arrives after the
+        notification; this keeps the notification time and the delay reason as they are.
+
+        Raises:
+            ValidationError: the reference is empty or too long, or no notification of the
+                authority is recorded yet.
+            NotFound: no breach has that id.
+        """
+        _validate.key(actor, "actor")
+        _validate.text(reference, "reference", max_length=200)
+        current = self.get(breach_id)
+        if current.authority_notified_at is None:
+            msg = (
+                f"breach {current.id}: the authority's notification is not recorded yet; "
+                "record it with record_authority_notification(..., reference=...)"
+            )
+            raise ValidationError(msg)
+        corrected = current.authority_reference is not None
+        breach = self._next(current, self._clock.now(), authority_reference=reference)
+        with self._audit.atomic():  # the version and its audit entry, together
+            self._store.put(breach)
+            self._audit.record(
+                "breach.authority_reference_added",
+                actor=actor,
+                details={"breach": breach.id, "version": breach.version, "corrected": corrected},
             )
         return breach
 
@@ -1414,7 +1554,7 @@ class BreachRegister:
 
     def register_csv(self, lang: Lang = "en") -> str:
         """The whole register (Art. 33(5)) as CSV, one row per breach (newest versions)."""
-        return _reports.register_csv(self._store.breaches(), lang)
+        return _reports.register_csv(self._store.breaches(), self._inventory, lang)
 
     # -- helpers -----------------------------------------------------------------------
 
@@ -1425,7 +1565,15 @@ class BreachRegister:
 
     def _recipient(self, key: str) -> None:
         _validate.key(key, "processor")
-        self._inventory.recipient(key)  # PolicyError naming it when not declared
+        role = self._inventory.recipient(key).role  # PolicyError naming it when not declared
+        if role not in _PROCESSOR_ROLES:
+            msg = (
+                f"recipient {key!r} has the role {role.value!r}, not processor or "
+                "sub_processor; only a processor reports a breach to the controller under a "
+                "processing agreement (Art. 33(2)). Record the breach without processor=, "
+                "or correct the recipient's role in the inventory"
+            )
+            raise PolicyError(msg)
 
     def _check_facts(self, facts: BreachFacts) -> None:
         if not isinstance(facts, BreachFacts):
