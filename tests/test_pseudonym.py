@@ -216,8 +216,15 @@ def test_the_vectors_are_plain_hmac_sha256_as_documented():
             vector["kind"].encode(),
             vector["normalised"].encode(),
         )
-        mac = hmac.digest(bytes.fromhex(vector["key_hex"]), message, "sha256")
-        assert vector["expected"] == f"ps1.{vector['key_id']}.{mac[:16].hex()}"
+        key = bytes.fromhex(vector["key_hex"])
+        mac = hmac.digest(key, message, "sha256")
+        tag = hmac.digest(
+            key,
+            b"avgkit.ps-domain\x00%s\x00%s\x00"
+            % (vector["domain"].encode(), vector["kind"].encode()),
+            "sha256",
+        )
+        assert vector["expected"] == f"ps1.{vector['key_id']}.{tag[:4].hex()}.{mac[:16].hex()}"
 
 
 def test_pseudonyms_differ_per_domain_kind_and_key():
@@ -242,9 +249,19 @@ def test_many_domains_keep_giving_the_same_pseudonyms_past_the_cache_limit():
 
 def test_a_pseudonym_names_its_key_and_never_holds_the_value():
     made = Pseudonymiser(ring("k1")).pseudonym(EMAIL, domain="audience_analysis", kind="email")
-    version, key_id, digest = made.split(".")
-    assert (version, key_id, len(digest)) == ("ps1", "k1", 32)
+    version, key_id, tag, digest = made.split(".")
+    assert (version, key_id, len(tag), len(digest)) == ("ps1", "k1", 8, 32)
     assert "anna" not in made
+
+
+def test_the_domain_tag_is_shared_by_one_domain_and_kind_and_differs_otherwise():
+    p = Pseudonymiser(ring("k1"))
+    tag = p.pseudonym(EMAIL, domain="crm_export", kind="email").split(".")[2]
+    assert p.pseudonym("jan@example.nl", domain="crm_export", kind="email").split(".")[2] == tag
+    assert p.pseudonym(EMAIL, domain="audience_analysis", kind="email").split(".")[2] != tag
+    assert p.pseudonym(EMAIL, domain="crm_export", kind="text").split(".")[2] != tag
+    other = Pseudonymiser(ring("k1")).pseudonym(EMAIL, domain="crm_export", kind="email")
+    assert other.split(".")[2] != tag  # keyed: another key with the same id gives another tag
 
 
 @settings(max_examples=50)
@@ -645,6 +662,54 @@ def test_own_generalisers_can_be_supplied_by_name(clock):
         generalisers={"first_letter": lambda value, _now: str(value)[:1]},
     )
     assert anonymiser.anonymise({"email_domain": "example.nl"}) == {"email_domain": "e"}
+
+
+def _anonymiser(clock, pseudonymiser, domain="audience_analysis"):
+    return RecordAnonymiser(
+        _pseudonymising_inventory(), clock=clock, pseudonymiser=pseudonymiser, domain=domain
+    )
+
+
+def test_a_pseudonym_made_for_another_domain_is_refused_not_passed_through(clock):
+    p = Pseudonymiser(ring("k1"))
+    audience = _anonymiser(clock, p).anonymise({"email": EMAIL})
+    with pytest.raises(ValidationError, match="'email'") as caught:
+        _anonymiser(clock, p, domain="crm_export").anonymise(audience)
+    message = str(caught.value)
+    assert audience["email"] not in message
+    assert "raw record" in message
+
+
+def test_a_pseudonym_of_another_kind_in_the_same_domain_is_refused(clock):
+    p = Pseudonymiser(ring("k1"))
+    as_text = p.pseudonym(EMAIL, domain="audience_analysis", kind="text")
+    with pytest.raises(ValidationError, match="'email'"):
+        _anonymiser(clock, p).anonymise({"email": as_text})
+
+
+def test_a_pseudonym_under_an_older_key_is_refused_after_rotation(clock):
+    old = PseudonymKey.generate(key_id="k1")
+    before = _anonymiser(clock, Pseudonymiser(KeyRing([old]))).anonymise({"email": EMAIL})
+    rotated = Pseudonymiser(KeyRing([old, PseudonymKey.generate(key_id="k2")]))
+    with pytest.raises(ValidationError, match="raw record"):
+        _anonymiser(clock, rotated).anonymise(before)
+    fresh = _anonymiser(clock, rotated).anonymise({"email": EMAIL})
+    assert fresh["email"].startswith("ps1.k2.")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "ps1.zz.00000000." + "0" * 32,  # a key this ring does not hold
+        "ps1.k1.00000000." + "0" * 32,  # the right key, a forged domain tag
+        "ps1.k1.0000." + "0" * 32,  # damaged
+    ],
+)
+def test_anything_shaped_like_a_pseudonym_but_not_ours_is_refused(clock, value):
+    with pytest.raises(ValidationError, match="'email'") as caught:
+        _anonymiser(clock, Pseudonymiser(ring("k1"))).anonymise({"email": value})
+    assert "raw record" in str(caught.value)
+    assert value not in str(caught.value)
 
 
 _records = st.fixed_dictionaries(

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from avgkit import _generalise, _validate
-from avgkit._pseudo import Pseudonymiser, ValueKind
+from avgkit._pseudo import PSEUDONYM_VERSION, Pseudonymiser, ValueKind
 from avgkit.errors import PolicyError, ValidationError
 from avgkit.inventory import Inventory, Treatment
 
@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from avgkit.clock import Clock
 
 __all__ = ["KAnonymityReport", "KGroup", "RecordAnonymiser", "k_anonymity"]
+
+_PSEUDONYM_HEAD = PSEUDONYM_VERSION + "."
 
 
 def _shown_key(key: object) -> str:
@@ -36,6 +38,11 @@ class RecordAnonymiser:
     through silently; fields that are not personal data (an order number, a total) are
     named in ``passthrough``. Anonymising is idempotent: an anonymised record comes back
     unchanged. ``None`` values stay ``None`` (except in dropped fields).
+
+    A value that already is a pseudonym (``ps1.…``) is kept only if it was made for this
+    domain and field kind under the current key; any other pseudonym (another domain's,
+    an older key's) is refused, since passing it through would link extracts meant to be
+    unlinkable or mix key generations. Anonymise such records from the raw record.
 
     Note that a pseudonymised record is still personal data under the GDPR (Recital 26):
     only a record without pseudonymised fields can be anonymous.
@@ -114,8 +121,9 @@ class RecordAnonymiser:
         Raises:
             PolicyError: the record holds a field the inventory does not declare (the
                 message names the key, never the value).
-            ValidationError: a value cannot be generalised or pseudonymised (the message
-                names the field, never the value).
+            ValidationError: a value cannot be generalised or pseudonymised, or is a
+                pseudonym made for another domain or under an older key (the message names
+                the field, never the value).
         """
         if not isinstance(record, Mapping):
             msg = f"a record must be a mapping of field keys to values, got {type(record).__name__}"
@@ -157,8 +165,18 @@ class RecordAnonymiser:
         assert self._domain is not None  # noqa: S101
         if isinstance(value, int) and not isinstance(value, bool):
             value = str(value)
-        if self._pseudonymiser.is_pseudonym(value):
-            return value  # type: ignore[return-value] # already treated: idempotence
+        if isinstance(value, str) and value.startswith(_PSEUDONYM_HEAD):
+            if self._pseudonymiser.made_here(value, domain=self._domain, kind=kind):
+                return value  # this anonymiser's own output: idempotence
+            # Passing it through would leak another domain's join key into this extract, or
+            # keep an old key's pseudonym next to new ones; it cannot be translated without
+            # the value, so the only right answer is to start from the raw record.
+            msg = (
+                f"holds a pseudonym that was not made for domain {self._domain!r} under the "
+                "current key (it was made for another domain or kind, under an older key or "
+                "elsewhere, or was altered); anonymise from the raw record instead"
+            )
+            raise ValidationError(msg)
         return self._pseudonymiser.pseudonym(value, domain=self._domain, kind=kind)  # type: ignore[arg-type]
 
     def anonymise_many(

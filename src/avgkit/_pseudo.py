@@ -31,13 +31,19 @@ __all__ = [
 ]
 
 PSEUDONYM_VERSION: Final = "ps1"
-"""The version tag of the pseudonym text form ``ps1.<key id>.<32 hex digits>``."""
+"""The version tag of the pseudonym text form ``ps1.<key id>.<domain tag>.<digest>``.
+
+The domain tag is 8 hex digits, the digest 32 (see :class:`Pseudonymiser`)."""
 TOKEN_VERSION: Final = "tk1"  # noqa: S105 - a format tag, not a secret
 """The version tag of the token text form ``tk1.<key id>.<base64url>``."""
 
 _DIGEST_BYTES: Final = 16  # 128 bits of HMAC-SHA-256 (RFC 2104 allows truncation to >= 80)
 _DIGEST_HEX: Final = 2 * _DIGEST_BYTES
 _PS_DOMAIN: Final = b"avgkit.ps1\x00"
+_PS_TAG: Final = b"avgkit.ps-domain\x00"  # keyed input of the domain tag; never a ps1 message
+_TAG_BYTES: Final = 4
+_TAG_HEX: Final = 2 * _TAG_BYTES
+_HEX: Final = "0123456789abcdef"
 _TK_DOMAIN: Final = b"avgkit.tk1"
 _MAX_VALUE: Final = 10_000
 _SHA256_BLOCK: Final = 64
@@ -203,19 +209,24 @@ def _normaliser(kind: ValueKind, default_country: str) -> Callable[[object], str
     return _normalise_text
 
 
-def _split(text: object, version: str, what: str) -> tuple[str, str]:
+def _split(text: object, version: str, what: str, form: str) -> list[str]:
+    """Split ``version.<key id>.<rest of form>`` into the key id and the rest."""
     if not isinstance(text, str):
         msg = f"{what} must be a string, got {type(text).__name__}"
         raise ValidationError(msg)
     parts = text.split(".")
-    if len(parts) != 3 or parts[0] != version or not KEY_ID_PATTERN.match(parts[1]):  # noqa: PLR2004
-        msg = f"this is not an avgkit {what}: expected '{version}.<key id>.<value>'"
+    if (
+        len(parts) != form.count(".") + 3
+        or parts[0] != version
+        or not KEY_ID_PATTERN.match(parts[1])
+    ):
+        msg = f"this is not an avgkit {what}: expected '{version}.<key id>.{form}'"
         raise ValidationError(msg)
-    return parts[1], parts[2]
+    return parts[1:]
 
 
 class Pseudonymiser:
-    """Makes keyed pseudonyms: HMAC-SHA-256 under the ring's current key, with a domain.
+    r"""Makes keyed pseudonyms: HMAC-SHA-256 under the ring's current key, with a domain.
 
     The same value, domain and kind always give the same pseudonym under one key, so
     pseudonymised extracts can still be joined; a different domain (``"audience_analysis"``
@@ -223,8 +234,14 @@ class Pseudonymiser:
     linked. Without the key a pseudonym cannot be reversed or recomputed from a guess, unlike
     a plain hash of an e-mail address.
 
-    The text form is ``ps1.<key id>.<32 hex digits>`` (128 bits of the MAC). Changing it, or
-    the keyed input, is a breaking change checked by the known-answer vectors.
+    The text form is ``ps1.<key id>.<domain tag>.<digest>``: the digest is 128 bits of the
+    MAC (32 hex digits); the domain tag (8 hex digits) is the first 4 bytes of
+    HMAC-SHA-256(key, ``b"avgkit.ps-domain\0" + domain + b"\0" + kind + b"\0"``). The tag
+    is the same for every pseudonym of one key, domain and kind and says nothing about the
+    value; it lets :meth:`made_here` tell, without the value, whether a pseudonym was made
+    for this domain and kind under the current key (the record anonymiser relies on it).
+    Changing the text form, or the keyed input, is a breaking change checked by the
+    known-answer vectors.
 
     Args:
         ring: the pseudonym keys; the newest makes new pseudonyms.
@@ -240,7 +257,7 @@ class Pseudonymiser:
         normalise_phone("+31612345678", default_country=default_country)  # checks the country
         self.ring = ring
         self.default_country = default_country
-        self._states: dict[tuple[str, bytes], tuple[Any, Any]] = {}
+        self._states: dict[tuple[str, bytes], tuple[Any, Any, str]] = {}
         self._plans: dict[tuple[object, object], tuple[bytes, Callable[[object], str]]] = {}
 
     def __repr__(self) -> str:
@@ -249,8 +266,11 @@ class Pseudonymiser:
     def _prefix(self, domain: str, kind: ValueKind) -> bytes:
         return _PS_DOMAIN + _domain(domain).encode() + b"\x00" + kind.encode() + b"\x00"
 
-    def _hmac_states(self, key: PseudonymKey, prefix: bytes) -> tuple[Any, Any]:
-        """SHA-256 states after HMAC's inner pad plus ``prefix``, and after the outer pad.
+    def _hmac_states(self, key: PseudonymKey, prefix: bytes) -> tuple[Any, Any, str]:
+        """SHA-256 states after the inner pad plus ``prefix`` and the outer pad, and the head.
+
+        The head is the text every pseudonym for ``prefix`` under ``key`` starts with (all
+        but the digest).
 
         HMAC(K, m) = H((K ^ opad) || H((K ^ ipad) || m)) (RFC 2104); keys are at most one
         block (64 bytes), so they are padded, never hashed. Copying these states per value
@@ -263,18 +283,21 @@ class Pseudonymiser:
             inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
             inner.update(prefix)
             outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
+            tag = hmac.digest(key.material, _PS_TAG + prefix[len(_PS_DOMAIN) :], "sha256")
+            head = f"{PSEUDONYM_VERSION}.{key.id}.{tag[:_TAG_BYTES].hex()}."
             if len(self._states) >= _CACHE_LIMIT:
                 self._states.clear()
-            found = self._states[key.id, prefix] = (inner, outer)
+            found = self._states[key.id, prefix] = (inner, outer, head)
         return found
 
     def _make(self, key: PseudonymKey, prefix: bytes, normalised: str) -> str:
-        inner, outer = self._hmac_states(key, prefix)
+        inner, outer, head = self._hmac_states(key, prefix)
         i = inner.copy()
         i.update(normalised.encode())
         o = outer.copy()
         o.update(i.digest())
-        return f"{PSEUDONYM_VERSION}.{key.id}.{o.digest()[:_DIGEST_BYTES].hex()}"
+        digest: bytes = o.digest()
+        return head + digest[:_DIGEST_BYTES].hex()
 
     def pseudonym(self, value: str, *, domain: str, kind: ValueKind | str = "text") -> str:
         """Return the pseudonym of ``value`` for ``domain`` under the current key.
@@ -312,9 +335,8 @@ class Pseudonymiser:
         kind = _kind(kind)
         norm = _normaliser(kind, self.default_country)
         key = self.ring.current
-        inner, outer = self._hmac_states(key, self._prefix(domain, kind))
+        inner, outer, head = self._hmac_states(key, self._prefix(domain, kind))
         inner_copy, outer_copy = inner.copy, outer.copy
-        head = f"{PSEUDONYM_VERSION}.{key.id}."
         out: list[str] = []
         append = out.append
         position = 0
@@ -330,26 +352,51 @@ class Pseudonymiser:
             raise ValidationError(msg) from None
         return out
 
-    def parse(self, pseudonym: str) -> tuple[str, str]:
-        """Split a pseudonym into its key id and digest.
+    def parse(self, pseudonym: str) -> tuple[str, str, str]:
+        """Split a pseudonym into its key id, domain tag and digest.
 
         Raises:
-            ValidationError: not in the ``ps1.<key id>.<hex>`` form.
-            IntegrityError: the form is right but the digest is not 32 hex digits (altered).
+            ValidationError: not in the ``ps1.<key id>.<domain tag>.<digest>`` form.
+            IntegrityError: the form is right but the tag is not 8 or the digest not 32 hex
+                digits (altered).
         """
-        key_id, digest = _split(pseudonym, PSEUDONYM_VERSION, "pseudonym")
-        if len(digest) != _DIGEST_HEX or digest.strip("0123456789abcdef"):
-            msg = f"pseudonym under key {key_id!r} is damaged: its digest is not 32 hex digits"
+        key_id, tag, digest = _split(
+            pseudonym, PSEUDONYM_VERSION, "pseudonym", "<domain tag>.<digest>"
+        )
+        if len(tag) != _TAG_HEX or len(digest) != _DIGEST_HEX or (tag + digest).strip(_HEX):
+            msg = (
+                f"pseudonym under key {key_id!r} is damaged: it needs a domain tag of "
+                f"{_TAG_HEX} and a digest of {_DIGEST_HEX} lower-case hex digits"
+            )
             raise IntegrityError(msg)
-        return key_id, digest
+        return key_id, tag, digest
 
     def is_pseudonym(self, text: object) -> bool:
         """Whether ``text`` is a well-formed pseudonym under a key of this ring."""
         try:
-            key_id, _ = self.parse(text)  # type: ignore[arg-type]
+            key_id, _, _ = self.parse(text)  # type: ignore[arg-type]
         except (ValidationError, IntegrityError):
             return False
         return key_id in self.ring
+
+    def made_here(self, text: object, *, domain: str, kind: ValueKind | str = "text") -> bool:
+        """Whether ``text`` is a pseudonym for ``domain`` and ``kind`` under the current key.
+
+        Checked without the value, by the key id and the keyed domain tag: a pseudonym made
+        for another domain or kind, under an older key or by another installation is not.
+        (Without the value the digest itself cannot be checked; use :meth:`verify` for that.)
+
+        Raises:
+            ValidationError: the domain or kind is malformed.
+        """
+        _, _, head = self._hmac_states(self.ring.current, self._prefix(domain, _kind(kind)))
+        if not isinstance(text, str) or not text.startswith(head):
+            return False
+        try:
+            self.parse(text)
+        except (ValidationError, IntegrityError):
+            return False
+        return True
 
     def matches(
         self, value: str, pseudonym: str, *, domain: str, kind: ValueKind | str = "text"
@@ -361,7 +408,7 @@ class Pseudonymiser:
             IntegrityError: the pseudonym's digest is damaged.
             NotFound: the pseudonym names a key this ring does not hold.
         """
-        key_id, _ = self.parse(pseudonym)
+        key_id, _, _ = self.parse(pseudonym)
         key = self.ring.get(key_id)
         kind = _kind(kind)
         norm = _normaliser(kind, self.default_country)(value)
@@ -373,7 +420,7 @@ class Pseudonymiser:
     ) -> None:
         """Raise :class:`~avgkit.errors.IntegrityError` unless :meth:`matches` holds."""
         if not self.matches(value, pseudonym, domain=domain, kind=kind):
-            key_id, _ = self.parse(pseudonym)
+            key_id, _, _ = self.parse(pseudonym)
             msg = (
                 f"the pseudonym under key {key_id!r} is not the given value's pseudonym for "
                 f"domain {domain!r}: it was altered, or belongs to another value or domain"
@@ -458,7 +505,7 @@ class Tokeniser:
             NotFound: the token names a key this ring does not hold.
             IntegrityError: the token was altered, or was made for another domain or kind.
         """
-        key_id, body = _split(token, TOKEN_VERSION, "token")
+        key_id, body = _split(token, TOKEN_VERSION, "token", "<base64url>")
         key = self.ring.get(key_id)
         aad = self._aad(domain, _kind(kind))
         try:

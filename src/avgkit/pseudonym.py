@@ -150,6 +150,12 @@ _RING_TYPES: Final[dict[KeyKind, type[PseudonymKey | TokenKey]]] = {
 }
 
 
+def _key_id_in(text: object) -> str:
+    """The key id of a pseudonym or token text (``"ps1.<key id>..."``), or ``""``."""
+    parts = text.split(".", 2) if isinstance(text, str) else []
+    return parts[1] if len(parts) == 3 else ""  # noqa: PLR2004
+
+
 class Pseudonyms:
     """``kit.pseudonyms``: keys in the key store, pseudonyms, tokens, anonymiser, shredding.
 
@@ -331,7 +337,7 @@ class Pseudonyms:
 
     def _fresh_pseudonymiser(self, text: str) -> Pseudonymiser:
         current = self.pseudonymiser
-        key_id = text.split(".")[1] if isinstance(text, str) and text.count(".") == 2 else ""  # noqa: PLR2004
+        key_id = _key_id_in(text)
         if key_id and key_id not in current.ring:
             self.refresh()  # a key made by another process since we cached the ring
             current = self.pseudonymiser
@@ -339,7 +345,7 @@ class Pseudonyms:
 
     def _fresh_tokeniser(self, text: str) -> Tokeniser:
         current = self.tokeniser
-        key_id = text.split(".")[1] if isinstance(text, str) and text.count(".") == 2 else ""  # noqa: PLR2004
+        key_id = _key_id_in(text)
         if key_id and key_id not in current.ring:
             self.refresh()
             current = self.tokeniser
