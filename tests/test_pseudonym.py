@@ -45,6 +45,7 @@ from avgkit.pseudonym import (
     birth_year,
     email_domain,
     k_anonymity,
+    normalise,
     normalise_email,
     normalise_phone,
     postcode_area,
@@ -113,10 +114,12 @@ def test_short_empty_repeated_or_wrong_length_material_is_refused(kind, material
         assert material.hex() not in str(caught.value)
 
 
-@pytest.mark.parametrize("key_id", ["", "Upper", "with.dot", "x" * 33, 12])
-def test_malformed_key_ids_are_refused(key_id):
-    with pytest.raises(ValidationError):
+@pytest.mark.parametrize("key_id", ["", "Upper", "with.dot", "x" * 33, 12, "anna@example.nl"])
+def test_malformed_key_ids_are_refused_without_being_echoed(key_id):
+    with pytest.raises(ValidationError) as caught:
         PseudonymKey.generate(key_id=key_id)
+    if key_id:
+        assert str(key_id) not in str(caught.value)
 
 
 def test_an_empty_key_ring_is_refused_there_is_no_default_key():
@@ -286,6 +289,24 @@ def test_malformed_domains_and_kinds_are_refused(domain):
         p.pseudonym(EMAIL, domain=domain)
     with pytest.raises(ValidationError, match="kind"):
         p.pseudonym(EMAIL, domain="crm_export", kind="shoe_size")
+
+
+@pytest.mark.parametrize("call", ["pseudonym", "normalise", "token", "rotate", "country"])
+def test_a_rejected_kind_or_country_is_not_echoed(kit, call):
+    personal = "anna@example.nl"
+    attempts = {
+        "pseudonym": lambda: Pseudonymiser(ring("k1")).pseudonym(EMAIL, domain="d", kind=personal),
+        "normalise": lambda: normalise(EMAIL, personal),
+        "token": lambda: Tokeniser(KeyRing([TokenKey.generate()])).token(
+            EMAIL, domain="d", kind=personal
+        ),
+        "rotate": lambda: kit.pseudonyms.rotate(personal),
+        "country": lambda: normalise_phone("0612345678", default_country=personal),
+    }
+    with pytest.raises(ValidationError) as caught:
+        attempts[call]()
+    assert personal not in str(caught.value)
+    assert "anna" not in str(caught.value)
 
 
 def test_a_pseudonym_verifies_against_its_value_and_no_other():
@@ -471,10 +492,29 @@ def test_ip_addresses_generalise_to_their_network(ip, network):
 
 def test_ip_prefix_lengths_can_be_chosen():
     assert IpPrefix(v4=16)("192.0.2.77", NOW) == "192.0.0.0/16"
-    with pytest.raises(ValueError, match="v4"):
-        IpPrefix(v4=40)
     with pytest.raises(ValidationError):
         IpPrefix()("not-an-ip", NOW)
+
+
+@pytest.mark.parametrize(
+    ("lengths", "match"),
+    [
+        ({"v4": 33}, "v4 .* 0 to 32"),
+        ({"v4": -1}, "v4 .* 0 to 32"),
+        ({"v6": 129}, "v6 .* 0 to 128"),
+        ({"v4": "24"}, "v4 .* whole number"),
+        ({"v6": True}, "v6 .* whole number"),
+    ],
+)
+def test_an_impossible_ip_prefix_length_is_a_validation_error(lengths, match):
+    with pytest.raises(ValidationError, match=match):
+        IpPrefix(**lengths)
+
+
+def test_an_ipv4_mapped_ipv6_address_generalises_as_its_ipv4_network():
+    assert IpPrefix()("::ffff:192.0.2.7", NOW) == "192.0.2.0/24"
+    assert IpPrefix()("::FFFF:c000:0207", NOW) == "192.0.2.0/24"
+    assert IpPrefix()("::ffff:192.0.2.0/120", NOW) == "192.0.2.0/24"
 
 
 def test_an_e_mail_address_generalises_to_its_domain():
@@ -1051,6 +1091,14 @@ def test_k_anonymity_refuses_bad_arguments_without_echoing_values():
     with pytest.raises(ValidationError, match="unhashable") as caught:
         k_anonymity([{"postcode": ["Anna"]}], ["postcode"], k=2)
     assert "Anna" not in str(caught.value)
+
+
+@pytest.mark.parametrize("row", [["9711"], "9711", None, ("9711", "Anna")])
+def test_k_anonymity_refuses_a_row_that_is_not_a_mapping_by_its_number(row):
+    with pytest.raises(ValidationError, match=r"row 2 is a \w+, not a mapping") as caught:
+        k_anonymity([{"postcode": "9711"}, row], ["postcode"], k=2)
+    assert "Anna" not in str(caught.value)
+    assert "9711" not in str(caught.value)
 
 
 def test_the_kit_uses_the_inventory_quasi_identifiers_by_default(kit):

@@ -246,9 +246,9 @@ def k_anonymity(
         k: the smallest acceptable group size (at least 2).
 
     Raises:
-        ValidationError: ``k`` is below 2, no quasi-identifiers are named, or a row lacks
-            one of them or holds an unhashable value (the message names the key and row
-            number, never the value).
+        ValidationError: ``k`` is below 2, no quasi-identifiers are named, or a row is not
+            a mapping, lacks one of them or holds an unhashable value (the message names the
+            key and row number, never the value).
 
     .. versionadded:: 0.1.0
     """
@@ -265,6 +265,12 @@ def k_anonymity(
     counts: Counter[tuple[object, ...]] = Counter()
     total = 0
     for number, row in enumerate(rows, start=1):
+        if not isinstance(row, Mapping):
+            msg = (
+                f"row {number} is a {type(row).__name__}, not a mapping of field keys to "
+                "values (a dict per row, e.g. the anonymiser's output)"
+            )
+            raise ValidationError(msg)
         try:
             combination = tuple(row[q] for q in keys)
         except KeyError as exc:

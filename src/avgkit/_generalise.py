@@ -12,7 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
-from typing import Final, Protocol, runtime_checkable
+from typing import Any, Final, Protocol, runtime_checkable
 
 import attrs
 
@@ -170,6 +170,35 @@ def postcode_area(value: object, now: datetime) -> str:  # noqa: ARG001 - the Ge
     return match.group(1)
 
 
+def _prefix_length(most: int) -> Any:  # the attrs validator signature is untyped
+    def check(_instance: object, attribute: Any, value: object) -> None:
+        if isinstance(value, bool) or not isinstance(value, int):
+            msg = (
+                f"IpPrefix {attribute.name} must be a whole number of bits (0 to {most}), "
+                f"got {type(value).__name__}"
+            )
+            raise ValidationError(msg)
+        if not 0 <= value <= most:
+            msg = f"IpPrefix {attribute.name} must be 0 to {most} bits, got {value}"
+            raise ValidationError(msg)
+
+    return check
+
+
+_MAPPED_BITS: Final = 96  # ::ffff:0:0/96 holds the IPv4-mapped addresses (RFC 4291 2.5.5.2)
+
+
+def _unmapped(
+    network: ipaddress.IPv4Network | ipaddress.IPv6Network,
+) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    if not isinstance(network, ipaddress.IPv6Network) or network.prefixlen < _MAPPED_BITS:
+        return network
+    mapped = network.network_address.ipv4_mapped
+    if mapped is None:
+        return network
+    return ipaddress.IPv4Network((mapped, network.prefixlen - _MAPPED_BITS))
+
+
 @attrs.frozen
 class IpPrefix:
     """Generalise an IP address to its network (``"192.0.2.0/24"``, ``"2001:db8:1::/48"``).
@@ -181,11 +210,15 @@ class IpPrefix:
     .. versionadded:: 0.1.0
     """
 
-    v4: int = attrs.field(default=24, validator=[attrs.validators.ge(0), attrs.validators.le(32)])
-    v6: int = attrs.field(default=48, validator=[attrs.validators.ge(0), attrs.validators.le(128)])
+    v4: int = attrs.field(default=24, validator=_prefix_length(32))
+    v6: int = attrs.field(default=48, validator=_prefix_length(128))
 
     def __call__(self, value: object, now: datetime) -> str:  # noqa: ARG002
-        """Return the network of ``value`` at the configured prefix length."""
+        """Return the network of ``value`` at the configured prefix length.
+
+        An IPv4-mapped IPv6 address (``"::ffff:192.0.2.7"``, as dual-stack servers log IPv4
+        clients) is generalised as the IPv4 address it carries.
+        """
         if not isinstance(value, str | ipaddress.IPv4Address | ipaddress.IPv6Address):
             msg = f"an IP address must be a string or ipaddress value, got {type(value).__name__}"
             raise ValidationError(msg)
@@ -194,6 +227,7 @@ class IpPrefix:
         except ValueError:
             msg = "an IP address must be IPv4 ('192.0.2.7') or IPv6 ('2001:db8::7')"
             raise ValidationError(msg) from None
+        network = _unmapped(network)
         keep = self.v4 if network.version == 4 else self.v6  # noqa: PLR2004
         if network.prefixlen > keep:
             network = network.supernet(new_prefix=keep)

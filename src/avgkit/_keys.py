@@ -46,9 +46,13 @@ def new_key_id() -> str:
 def check_key_id(value: object) -> str:
     """Return ``value`` if it is a valid key id, else raise :class:`ValidationError`."""
     if not isinstance(value, str) or not KEY_ID_PATTERN.match(value):
-        shown = repr(value) if isinstance(value, str) and len(value) <= 40 else "<invalid>"  # noqa: PLR2004
+        shown = (
+            f"a key id of {len(value)} characters"
+            if isinstance(value, str)
+            else f"a key id of type {type(value).__name__}"
+        )
         msg = (
-            f"key id {shown} is invalid: use 1-32 lower-case letters, digits, '_' or '-' "
+            f"{shown} is invalid: use 1-32 lower-case letters, digits, '_' or '-' "
             "(no dots), or leave it out to get a random one"
         )
         raise ValidationError(msg)

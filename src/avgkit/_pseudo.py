@@ -138,7 +138,7 @@ def normalise_phone(value: object, *, default_country: str = "NL") -> str:
     .. versionadded:: 0.1.0
     """
     if default_country not in _COUNTRY_CODES:
-        msg = f"default_country must be one of {sorted(_COUNTRY_CODES)}, got {default_country!r}"
+        msg = f"default_country must be one of {sorted(_COUNTRY_CODES)}"
         raise ValidationError(msg)
     text = _text(value, "a phone number").replace("(0)", "")
     text = _PHONE_NOISE.sub("", text)
@@ -193,7 +193,7 @@ def _kind(kind: object) -> ValueKind:
     try:
         return ValueKind(str(kind)) if isinstance(kind, str) else ValueKind(repr(kind))
     except ValueError:
-        msg = f"value kind {kind!r} is unknown; use one of {[k.value for k in ValueKind]}"
+        msg = f"the value kind is unknown; use one of {[k.value for k in ValueKind]}"
         raise ValidationError(msg) from None
 
 

@@ -276,7 +276,7 @@ class Pseudonyms:
         try:
             return _RING_TYPES[KeyKind(kind)]
         except (ValueError, KeyError):
-            msg = f"key kind {kind!r} has no ring; use 'pseudonym' or 'token'"
+            msg = "only 'pseudonym' and 'token' keys form a ring; pass one of those as the kind"
             raise ValidationError(msg) from None
 
     def ring(
