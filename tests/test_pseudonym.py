@@ -920,6 +920,15 @@ def test_wrapped_keys_need_their_kek_and_refuse_tampering(clock):
         kek.unwrap(store.get(stored.key_id))
 
 
+def test_a_wrong_kek_with_the_right_id_is_named_as_a_likely_cause(clock):
+    store = MemoryKeyStore()
+    _service(store, clock, KeyEncryptionKey.generate(key_id="kek-a")).rotate()
+    impostor = KeyEncryptionKey.generate(key_id="kek-a")
+    with pytest.raises(IntegrityError, match=r"not the KEK .* or .* altered") as caught:
+        _service(store, clock, impostor).pseudonym(EMAIL, domain="crm_export")
+    assert "restore it" not in str(caught.value)
+
+
 # -- crypto-shredding -----------------------------------------------------------------------
 
 

@@ -190,7 +190,8 @@ class KeyEncryptionKey(_Key):
 
         Raises:
             NotFound: it was wrapped by another KEK (the message names both ids).
-            IntegrityError: the wrapped material was altered.
+            IntegrityError: the material does not unwrap: a different KEK under the same id,
+                or altered material.
         """
         if stored.wrapped_by is None:
             return stored
@@ -204,7 +205,12 @@ class KeyEncryptionKey(_Key):
         try:
             material = AESGCM(self.material).decrypt(blob[:12], blob[12:], _wrap_aad(stored))
         except InvalidTag:
-            msg = f"the stored material of key {stored.key_id!r} was altered; restore it"
+            msg = (
+                f"key {stored.key_id!r} does not unwrap with KEK {self.id!r}: either this is "
+                "not the KEK it was wrapped with (another key under the same id), or the "
+                "stored material was altered. Check the KEK first; restore the key store "
+                "from a backup only if the KEK is right"
+            )
             raise IntegrityError(msg) from None
         return attrs.evolve(stored, material=material, wrapped_by=None)
 
