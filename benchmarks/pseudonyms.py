@@ -5,7 +5,8 @@ smoke run). Everything is measured in the same run on the same values; each figu
 best of ``--repeat`` rounds. It prints throughput and the ratios
 
 * avgkit ``pseudonymise_many`` / ``hmac.digest`` (the target is at least 0.7: avgkit also
-  normalises every address, adds the domain and formats the ``ps1.<key id>.<domain tag>.<digest>`` text);
+  normalises every address, adds the domain and formats the
+  ``ps1.<key id>.<domain tag>.<digest>`` text);
 * avgkit / presidio-anonymizer's ``hash`` operator (salted SHA-256, not a keyed MAC).
 
 presidio-anonymizer is not an avgkit dependency; install it for this comparison only::
