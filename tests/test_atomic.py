@@ -152,3 +152,38 @@ def test_sqlite_after_commit_waits_for_the_outer_commit(tmp_path):
         roll_back()
     assert ran == ["committed"]
     db.close()
+
+
+def test_a_rolled_back_block_does_not_change_subject_references(kit):
+    """The reference secret is committed before any atomic block can roll it back."""
+
+    def roll_back():
+        with kit.audit.atomic():
+            kit.audit.record("test.inside", subject="cust-1")
+            raise RuntimeError
+
+    with pytest.raises(RuntimeError):
+        roll_back()
+    entry = kit.audit.record("test.after", subject="cust-1")
+    url = kit.stores.url
+    kit.close()
+    with Kit.open(url, inventory=ticketing.inventory(), clock=ManualClock(NOW)) as again:
+        assert again.audit.subject_ref("cust-1") == entry.subject_ref
+        assert [e.action for e in again.audit.for_subject("cust-1")] == ["test.after"]
+
+
+def test_sqlite_callbacks_of_a_rolled_back_savepoint_never_run(tmp_path):
+    db = Database(str(tmp_path / "n.db"))
+    ran = []
+
+    def undone():
+        with db.write("inner"):
+            db.after_commit(lambda: ran.append("undone"))
+            raise RuntimeError
+
+    with db.write("outer"):
+        db.after_commit(lambda: ran.append("kept"))
+        with pytest.raises(RuntimeError):
+            undone()
+    assert ran == ["kept"]
+    db.close()

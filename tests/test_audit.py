@@ -234,3 +234,11 @@ def test_entries_serialise_without_personal_data():
     entry = log.record("test.step", subject="jan@example.nl")
     assert "jan@example.nl" not in repr(entry)
     assert "jan@example.nl" not in json.dumps(attrs.asdict(entry), default=str)
+
+
+@pytest.mark.parametrize("details", [{"n": "\ud800"}, {"n": 10**5000}, {"n": -(2**64)}])
+def test_details_that_cannot_be_stored_or_hashed_are_refused(details):
+    log = AuditLog(MemoryAuditStore(), ManualClock(T0))
+    with pytest.raises(ValidationError):
+        log.record("a.b", details=details)
+    assert len(log) == 0

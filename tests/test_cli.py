@@ -134,3 +134,16 @@ def test_consent_report_refuses_a_reversed_period_and_a_missing_file(tmp_path, c
         "2026-02-01",
     )
     assert code == 2
+
+
+def test_paths_with_url_characters_name_the_file_itself(tmp_path):
+    """'#', '?' and '%' in a path are escaped, not read as URL syntax."""
+    for name in ("venue#2.db", "audit%41.db", "what?.db"):
+        db = tmp_path / name
+        assert run("demo", "--db", str(db))[0] == 0
+        code, text = run("audit", "verify", "--db", str(db))
+        assert code == 0
+        assert "0 entries" not in text
+    assert sorted(p.name for p in tmp_path.glob("*.db")) == sorted(
+        ["venue#2.db", "audit%41.db", "what?.db"]
+    )

@@ -84,7 +84,7 @@ def test_connections_run_in_the_schema_and_in_utc(pg_schemas):
             action="test.tz",
             actor="system",
             subject_ref=None,
-            details={"text": "naïve ✓ \x00 end", "big": 2**70, "neg": -1},
+            details={"text": "naïve ✓ \x00 end", "big": 2**63 - 1, "neg": -1},
             prev_hash=GENESIS_HASH,
         )
         store.append(lambda _head: entry)
@@ -656,3 +656,22 @@ def test_a_server_that_answers_is_used():
     env = {"AVGKIT_TEST_POSTGRES_URL": "postgresql://u@h/d"}
     assert resolve_server(env, check=lambda _url: None) == "postgresql://u@h/d"
     assert with_params("postgresql://u@h/d?a=1", schema="s") == "postgresql://u@h/d?a=1&schema=s"
+
+
+def test_callbacks_of_a_rolled_back_savepoint_never_run(pg_url):
+    db = Database(pg_url)
+    ran = []
+
+    def undone():
+        with db.write("inner"):
+            db.after_commit(lambda: ran.append("undone"))
+            raise RuntimeError
+
+    try:
+        with db.write("outer"):
+            db.after_commit(lambda: ran.append("kept"))
+            with pytest.raises(RuntimeError):
+                undone()
+        assert ran == ["kept"]
+    finally:
+        db.close()

@@ -13,7 +13,7 @@ from avgkit.audit import AuditLog
 from avgkit.errors import IntegrityError, StorageError, ValidationError
 from avgkit.storage import StoreSet, open_stores, register_scheme
 from avgkit.storage.memory import MemoryAuditStore
-from avgkit.storage.sqlite import Database, SqliteAuditStore, path_from_url
+from avgkit.storage.sqlite import Database, SqliteAuditStore, path_from_url, url_for
 from avgkit.storage.sqlite._audit import MIGRATIONS
 from avgkit.storage.sqlite._db import text_to_time, time_to_text
 from avgkit.testing import ManualClock
@@ -252,3 +252,69 @@ def test_opening_waits_for_another_connection_switching_the_journal(tmp_path):
     finally:
         timer.join()
         other.close()
+
+
+def test_a_contract_fails_an_adapter_claiming_persistence_it_cannot_show(pytester):
+    """An adapter keeping persistent=True must implement reopen_store(); skipping would let
+    an adapter that loses everything on restart pass."""
+    pytester.makepyfile(
+        """
+        from avgkit.storage.memory import MemoryAuditStore
+        from avgkit.testing.conformance import AuditStoreContract
+
+        class TestForgetfulStore(AuditStoreContract):
+            def make_store(self):
+                return MemoryAuditStore()
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "-k", "survives_reopening")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*does not implement reopen_store*"])
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite://[",
+        "postgresql://[::1",
+        "sqlite:///%00x.db",
+        "sqlite:///x.db?mode=ro",
+        "sqlite:///x.db#frag",
+    ],
+)
+def test_malformed_urls_are_validation_errors(url):
+    with pytest.raises(ValidationError):
+        open_stores(url)
+
+
+def test_a_folder_that_cannot_be_made_is_a_storage_error():
+    with pytest.raises(StorageError, match="cannot create the folder"):
+        open_stores("sqlite:////dev/null/x.db")
+
+
+def test_url_for_round_trips_awkward_file_names(tmp_path):
+    for name in ("venue#2.db", "a%41.db", "what?.db", "spaces and ü.db"):
+        path = tmp_path / name
+        assert path_from_url(url_for(path)) == str(path)
+    assert url_for("avg.db") == "sqlite:///avg.db"
+
+
+@pytest.mark.parametrize(
+    ("column", "value"), [("details", "{oops"), ("at", "2024-01-01 12:00:00"), ("actor", "x y")]
+)
+def test_a_mangled_stored_row_is_an_integrity_error_naming_it(tmp_path, column, value):
+    url = f"sqlite:///{tmp_path}/avg.db"
+    with open_stores(url) as stores:
+        log = AuditLog(stores.audit, ManualClock())
+        for i in range(4):
+            log.record("a.b", details={"i": i})
+    conn = sqlite3.connect(tmp_path / "avg.db")
+    conn.execute("DROP TRIGGER audit_entries_no_update")
+    conn.execute(f"UPDATE audit_entries SET {column} = ? WHERE seq = 3", (value,))
+    conn.commit()
+    conn.close()
+    with (
+        open_stores(url) as stores,
+        pytest.raises(IntegrityError, match="entry 3: it is malformed"),
+    ):
+        AuditLog(stores.audit, ManualClock()).verify()

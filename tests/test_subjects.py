@@ -25,3 +25,8 @@ def test_the_message_never_repeats_the_value():
     with pytest.raises(ValidationError) as info:
         subject_id(secret)
     assert "jan.jansen" not in str(info.value)
+
+
+def test_ids_that_are_not_valid_unicode_text_are_refused():
+    with pytest.raises(ValidationError, match="not valid Unicode"):
+        subject_id("cust-\udc80")

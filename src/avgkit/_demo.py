@@ -20,6 +20,7 @@ import attrs
 from avgkit.errors import IntegrityError
 from avgkit.kit import Kit
 from avgkit.presets import ticketing
+from avgkit.storage.sqlite import url_for
 from avgkit.testing import ManualClock
 
 DEMO_START = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
@@ -121,7 +122,7 @@ def step_audit(ctx: DemoContext) -> None:
     conn.execute("UPDATE audit_entries SET actor = 'system' WHERE seq = 3")
     conn.commit()
     conn.close()
-    with Kit.open(f"sqlite:///{forged}", inventory=ctx.kit.inventory, clock=ctx.clock) as copy:
+    with Kit.open(url_for(forged), inventory=ctx.kit.inventory, clock=ctx.clock) as copy:
         try:
             copy.audit.verify()
         except IntegrityError as exc:
@@ -129,7 +130,7 @@ def step_audit(ctx: DemoContext) -> None:
         else:  # pragma: no cover - would mean the chain is broken
             raise AssertionError("tampering went unnoticed")
     forged.unlink()
-    ctx.kit = Kit.open(f"sqlite:///{ctx.db_path}", inventory=ctx.kit.inventory, clock=ctx.clock)
+    ctx.kit = Kit.open(url_for(ctx.db_path), inventory=ctx.kit.inventory, clock=ctx.clock)
 
 
 def step_breach(ctx: DemoContext) -> None:
@@ -374,7 +375,7 @@ def run(db_path: Path, out: TextIO) -> int:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
     clock = ManualClock(DEMO_START)
-    kit = Kit.open(f"sqlite:///{db_path}", inventory=ticketing.inventory(), clock=clock)
+    kit = Kit.open(url_for(db_path), inventory=ticketing.inventory(), clock=clock)
     ctx = DemoContext(kit=kit, clock=clock, db_path=db_path, out_dir=db_path.parent, out=out)
     print(f"avgkit demo: a sample venue's ticket shop on {db_path}", file=out)
     try:

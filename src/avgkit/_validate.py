@@ -50,6 +50,20 @@ def aware_validator(_instance: Any, attribute: Any, value: object) -> None:
     aware(value, attribute.name)
 
 
+def encodable(value: str, what: str) -> str:
+    """Return ``value`` if it encodes as UTF-8 (no lone surrogates), else refuse it.
+
+    Lone surrogates (left behind by mis-decoded bytes) cannot be stored or hashed; they are
+    refused here rather than failing later inside a driver or a digest.
+    """
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        msg = f"{what} holds characters that are not valid Unicode text (lone surrogates)"
+        raise ValidationError(msg) from None
+    return value
+
+
 def shown(value: object) -> str:
     """How a rejected value may appear in an error message: never as personal data.
 

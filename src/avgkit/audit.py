@@ -56,6 +56,7 @@ GENESIS_HASH: Final = "0" * 64
 
 _DOMAIN: Final = b"avgkit.audit.v1\n"
 _ACTION_MAX = 64
+_MAX_INT = 2**63 - 1
 _DETAILS_MAX = 32
 
 
@@ -89,8 +90,13 @@ def _check_details(value: object) -> Mapping[str, Detail]:
                 "str, int, bool or None values (never personal data)"
             )
             raise ValidationError(msg)
-        if isinstance(item, str) and len(item) > _validate.MAX_TEXT:
-            msg = f"audit detail {name!r} is longer than {_validate.MAX_TEXT} characters"
+        if isinstance(item, str):
+            if len(item) > _validate.MAX_TEXT:
+                msg = f"audit detail {name!r} is longer than {_validate.MAX_TEXT} characters"
+                raise ValidationError(msg)
+            _validate.encodable(item, f"audit detail {name!r}")
+        elif isinstance(item, int) and not isinstance(item, bool) and abs(item) > _MAX_INT:
+            msg = f"audit detail {name!r} is out of range; details hold 64-bit integers"
             raise ValidationError(msg)
         out[name] = item
     return dict(sorted(out.items()))
@@ -296,9 +302,14 @@ def verify_chain(
             entry = next(iterator)
         except StopIteration:
             break
-        except ValidationError as exc:
-            # A row that no longer even parses as an entry was edited behind avgkit's back.
-            msg = f"audit chain broken at entry {expected_seq}: it is malformed ({exc})"
+        except (ValueError, TypeError) as exc:
+            # A row that no longer even parses as an entry (bad JSON, a mangled instant, a
+            # value avgkit refuses) was edited behind avgkit's back. ValidationError is a
+            # ValueError; the adapters' decoders raise ValueError or TypeError.
+            msg = (
+                f"audit chain broken at entry {expected_seq}: it is malformed "
+                f"({type(exc).__name__})"
+            )
             raise IntegrityError(msg) from exc
         if entry.seq != expected_seq:
             msg = (
@@ -360,10 +371,18 @@ class AuditLog:
         installation's secret: stable for one installation, meaningless without the secret.
         """
         sid = subject_id(subject)
+        digest = hmac.new(
+            self._reference_secret(), b"avgkit.subject-ref\n" + sid.encode(), "sha256"
+        )
+        return "sr1:" + digest.hexdigest()[:32]
+
+    def _reference_secret(self) -> bytes:
+        # Loaded (or created) once per log. atomic() loads it before opening its block, so
+        # the secret is never first created inside a transaction that may roll back: that
+        # would leave this object caching a secret no later process ever sees.
         if self._secret is None:
             self._secret = self._store.reference_secret(lambda: secrets.token_bytes(32))
-        digest = hmac.new(self._secret, b"avgkit.subject-ref\n" + sid.encode(), "sha256")
-        return "sr1:" + digest.hexdigest()[:32]
+        return self._secret
 
     def record(
         self,
@@ -414,6 +433,7 @@ class AuditLog:
                 audit.record("consent.given", subject=event.subject)
         """
         if isinstance(self._store, Transactional):
+            self._reference_secret()  # committed on its own, before the block can roll back
             return self._store.atomic()
         return nullcontext()
 

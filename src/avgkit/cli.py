@@ -30,6 +30,7 @@ from avgkit.errors import AvgkitError, IntegrityError, ValidationError
 from avgkit.inventory import Inventory
 from avgkit.kit import Kit
 from avgkit.presets import ticketing
+from avgkit.storage.sqlite import url_for
 
 __all__ = ["main"]
 
@@ -64,7 +65,7 @@ def _register_cmd(args: argparse.Namespace, out: TextIO) -> int:
 def _verify_cmd(args: argparse.Namespace, out: TextIO) -> int:
     db = _existing(args.db)
     anchor = None if args.anchor is None else AuditAnchor.parse(args.anchor)
-    with Kit.open(f"sqlite:///{db}", inventory=_inventory(args)) as kit:
+    with Kit.open(url_for(db), inventory=_inventory(args)) as kit:
         try:
             report = kit.audit.verify(anchor=anchor)
         except IntegrityError as exc:
@@ -88,7 +89,7 @@ def _existing(path: str) -> Path:
 
 def _consent_report_cmd(args: argparse.Namespace, out: TextIO) -> int:
     db = _existing(args.db)
-    with Kit.open(f"sqlite:///{db}", inventory=_inventory(args)) as kit:
+    with Kit.open(url_for(db), inventory=_inventory(args)) as kit:
         report = kit.consent.report(since=args.since, until=args.until, purpose=args.purpose)
         lang = language(args.lang)
         out.write(report.to_html(lang) if args.format == "html" else report.to_csv(lang))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import NewType
 
+from avgkit._validate import encodable
 from avgkit.errors import ValidationError
 
 __all__ = ["MAX_SUBJECT_ID_LENGTH", "SubjectId", "subject_id"]
@@ -47,4 +48,4 @@ def subject_id(value: object) -> SubjectId:
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in value):  # noqa: PLR2004 - ASCII controls
         msg = "a subject id must not contain control characters"
         raise ValidationError(msg)
-    return SubjectId(value)
+    return SubjectId(encodable(value, "a subject id"))

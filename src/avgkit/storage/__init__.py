@@ -375,7 +375,11 @@ def open_stores(url: str) -> StoreSet:
             "'postgresql://user@host:5432/db?schema=venue'"
         )
         raise ValidationError(msg)
-    scheme = urlsplit(url).scheme.lower()
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError as exc:  # e.g. an unbalanced "[" in the host part
+        msg = f"the store URL is malformed ({exc}); check brackets and special characters"
+        raise ValidationError(msg) from None
     opener = _OPENERS.get(scheme) or _builtin(scheme)
     if opener is None:
         found = entry_points(group="avgkit.stores", name=scheme)
@@ -383,7 +387,7 @@ def open_stores(url: str) -> StoreSet:
             opener = ep.load()
             break
     if opener is None:
-        known = sorted({"memory", "sqlite", *_OPENERS})
+        known = sorted({"memory", "sqlite", "postgresql", *_OPENERS})
         msg = f"no storage adapter for scheme {scheme!r}; known schemes: {known}"
         raise ValidationError(msg)
     return opener(url)

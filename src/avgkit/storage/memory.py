@@ -275,7 +275,7 @@ def open_url(url: str) -> StoreSet:
 
     .. versionadded:: 0.1.0
     """
-    if url.rstrip("/") != "memory:":
+    if url.rstrip("/").lower() != "memory:":
         msg = f"the memory adapter takes exactly 'memory://', got a URL with a path ({url!r})"
         raise ValidationError(msg)
     return StoreSet(

@@ -119,7 +119,12 @@ def parse_url(url: str) -> PostgresSettings:
 
     .. versionadded:: 0.1.0
     """
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - parsing the port validates it
+    except ValueError:
+        msg = "the PostgreSQL URL is malformed: check the host, the brackets and the port"
+        raise ValidationError(msg) from None
     if parts.scheme.lower() not in SCHEMES:
         msg = "a PostgreSQL store URL looks like 'postgresql://user@host:5432/db?schema=venue'"
         raise ValidationError(msg)
@@ -381,8 +386,14 @@ class Database:
         """
         outer: Connection | None = getattr(self._local, "conn", None)
         if outer is not None:
-            with self.translated(what), outer.transaction():
-                yield outer
+            pending: list[Callable[[], None]] = self._local.pending
+            registered = len(pending)
+            try:
+                with self.translated(what), outer.transaction():
+                    yield outer
+            except BaseException:
+                del pending[registered:]  # callbacks of undone work never run
+                raise
             return
         callbacks: list[Callable[[], None]] = []
         # An explicit transaction block, so that nested blocks become savepoints (psycopg

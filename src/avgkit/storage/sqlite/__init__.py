@@ -10,7 +10,8 @@ into :class:`~avgkit.errors.StorageError`.
 
 from __future__ import annotations
 
-from urllib.parse import unquote, urlsplit
+import os
+from urllib.parse import quote, unquote, urlsplit
 
 from avgkit.errors import ValidationError
 from avgkit.storage import StoreSet
@@ -28,6 +29,7 @@ __all__ = [
     "SqliteKeyStore",
     "open_url",
     "path_from_url",
+    "url_for",
 ]
 
 
@@ -39,8 +41,18 @@ def path_from_url(url: str) -> str:
 
     .. versionadded:: 0.1.0
     """
-    parts = urlsplit(url)
-    if parts.scheme != "sqlite" or parts.netloc or not parts.path.startswith("/"):
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        msg = "the SQLite store URL is malformed; build it with avgkit.storage.sqlite.url_for()"
+        raise ValidationError(msg) from None
+    if parts.query or parts.fragment or url.rstrip().endswith(("?", "#")):
+        msg = (
+            "a SQLite store URL takes no query or fragment; a file name with '?', '#' or '%' "
+            "must be percent-encoded: build the URL with avgkit.storage.sqlite.url_for(path)"
+        )
+        raise ValidationError(msg)
+    if parts.scheme.lower() != "sqlite" or parts.netloc or not parts.path.startswith("/"):
         msg = (
             "a SQLite store URL is 'sqlite:///relative.db' or 'sqlite:////absolute.db' "
             "(three slashes, then the path)"
@@ -50,7 +62,21 @@ def path_from_url(url: str) -> str:
     if not path:
         msg = "the SQLite store URL names no file; e.g. 'sqlite:///avg.db'"
         raise ValidationError(msg)
+    if "\x00" in path:
+        msg = "the SQLite store URL's path holds a NUL character"
+        raise ValidationError(msg)
     return path
+
+
+def url_for(path: str | os.PathLike[str]) -> str:
+    """Return the store URL of the SQLite file at ``path``, escaping what URLs reserve.
+
+    ``url_for("venue#2.db")`` is ``"sqlite:///venue%232.db"``; an absolute path gives the
+    four-slash form. :func:`path_from_url` turns it back into ``path``.
+
+    .. versionadded:: 0.1.0
+    """
+    return "sqlite:///" + quote(os.fspath(path), safe="/")
 
 
 def open_url(url: str) -> StoreSet:

@@ -61,7 +61,14 @@ class Database:
         self._pending: list[Callable[[], None]] = []
         with translated(f"opening {Path(path).name}"):
             if path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    Path(path).parent.mkdir(parents=True, exist_ok=True)
+                except OSError as exc:
+                    msg = (
+                        f"sqlite: cannot create the folder for {Path(path).name} "
+                        f"({type(exc).__name__}: {exc.strerror})"
+                    )
+                    raise StorageError(msg) from exc
             self._conn = sqlite3.connect(
                 path, isolation_level=None, check_same_thread=False, timeout=30.0
             )
@@ -114,9 +121,11 @@ class Database:
         name = f"avgkit_{self._depth}"
         self._conn.execute(f"SAVEPOINT {name}")
         self._depth += 1
+        registered = len(self._pending)
         try:
             yield self._conn
         except BaseException:
+            del self._pending[registered:]  # callbacks of undone work never run
             self._conn.execute(f"ROLLBACK TO {name}")
             self._conn.execute(f"RELEASE {name}")
             raise

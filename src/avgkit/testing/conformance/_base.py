@@ -62,8 +62,16 @@ class ContractBase(abc.ABC, Generic[S]):
         """Release ``store``; called at teardown for every store made. Default: nothing."""
 
     def reopen_store(self, store: S) -> S:
-        """Close ``store`` and open the same underlying data again (persistent adapters)."""
-        pytest.skip("the adapter does not implement reopen_store()")
+        """Close ``store`` and open the same underlying data again (persistent adapters).
+
+        An adapter that keeps the default ``persistent=True`` must implement this: without
+        it the contract could not prove that anything survives a restart, so the
+        persistence tests fail rather than skip.
+        """
+        pytest.fail(
+            "the adapter declares Capabilities(persistent=True) (the default) but does not "
+            "implement reopen_store(); implement it, or declare persistent=False"
+        )
 
     def store(self) -> S:
         """Make a store that is closed automatically at teardown."""
