@@ -188,3 +188,27 @@ def _event():
             channel=Channel.API, notice_version="v1", wording_sha256=hash_wording("x")
         ),
     )
+
+
+def test_the_contract_fails_an_adapter_that_imports_item_by_item(pytester):
+    """The midway-failure test catches an adapter without one transaction per batch."""
+    pytester.makepyfile(
+        """
+        from avgkit.storage.memory import MemoryConsentStore
+        from avgkit.testing.conformance import Capabilities, ConsentStoreContract
+
+        class ItemByItem(MemoryConsentStore):
+            def append_many(self, events):
+                for event in events:
+                    self.append(event)
+                return len(events)
+
+        class TestItemByItem(ConsentStoreContract):
+            capabilities = Capabilities(persistent=False)
+
+            def make_store(self):
+                return ItemByItem()
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider", "-k", "breaks_midway")
+    result.assert_outcomes(failed=1)

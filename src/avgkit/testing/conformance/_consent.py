@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import ClassVar
+from typing import ClassVar, SupportsIndex, overload
 
 import attrs
 import pytest
@@ -52,6 +53,34 @@ GIVEN = ConsentAction.GIVEN
 WITHDRAWN = ConsentAction.WITHDRAWN
 OBJECTED = ConsentAction.OBJECTED
 LIFTED = ConsentAction.OBJECTION_LIFTED
+
+
+class _BatchBrokeError(RuntimeError):
+    """Raised by :class:`_BreaksAt` when an adapter reaches the breaking item."""
+
+
+class _BreaksAt(list[ConsentEvent]):
+    """A batch whose item ``at`` cannot be read, however the adapter walks the batch."""
+
+    def __init__(self, at: int, items: list[ConsentEvent]) -> None:
+        super().__init__(items)
+        self._at = at
+
+    def __iter__(self) -> Iterator[ConsentEvent]:
+        for index in range(len(self)):
+            yield self[index]
+
+    @overload
+    def __getitem__(self, index: SupportsIndex) -> ConsentEvent: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[ConsentEvent]: ...
+    def __getitem__(self, index: SupportsIndex | slice) -> ConsentEvent | list[ConsentEvent]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index.__index__() == self._at:
+            msg = f"the batch broke at item {self._at}"
+            raise _BatchBrokeError(msg)
+        return super().__getitem__(index)
 
 
 class ConsentStoreContract(ContractBase[ConsentStore]):
@@ -239,6 +268,20 @@ class ConsentStoreContract(ContractBase[ConsentStore]):
             store.append_many(batch)
         assert store.count() == 1
         assert list(store.history(SubjectId("a"))) == []
+
+    def test_a_batch_that_breaks_midway_stores_nothing(self) -> None:
+        """A batch failing at its 50th item leaves no trace.
+
+        It models a write failing half-way: an adapter that writes item by item without one
+        transaction fails this test.
+        """
+        require(self.capabilities, "atomic_batches")
+        store = self.store()
+        batch = _BreaksAt(50, [_ev(f"s{i:03d}", GIVEN, i % 30) for i in range(100)])
+        with pytest.raises(_BatchBrokeError):
+            store.append_many(batch)
+        assert store.count() == 0
+        assert list(store.audience("newsletter", T0 + timedelta(days=1))) == []
 
     def test_data_survives_reopening(self) -> None:
         """A persistent store returns its events after being reopened."""
