@@ -187,3 +187,19 @@ def test_sqlite_callbacks_of_a_rolled_back_savepoint_never_run(tmp_path):
             undone()
     assert ran == ["kept"]
     db.close()
+
+
+def test_sqlite_keeps_the_real_error_when_sqlite_rolled_back_by_itself(tmp_path):
+    """If the transaction is already gone, the original error surfaces, not a ROLLBACK one."""
+    db = Database(str(tmp_path / "n.db"))
+
+    def fail_after_sqlite_rolled_back():
+        with db.write("outer") as conn:
+            conn.execute("ROLLBACK")  # what SQLite does by itself on some I/O errors
+            raise LookupError("the real problem")
+
+    with pytest.raises(LookupError, match="the real problem"):
+        fail_after_sqlite_rolled_back()
+    with db.write("still usable") as conn:
+        conn.execute("SELECT 1")
+    db.close()

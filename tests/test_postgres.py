@@ -675,3 +675,15 @@ def test_callbacks_of_a_rolled_back_savepoint_never_run(pg_url):
         assert ran == ["kept"]
     finally:
         db.close()
+
+
+def test_two_streams_can_be_open_in_one_write(pg_schemas):
+    db = Database(pg_schemas(pool_min=1, pool_max=1))
+    try:
+        with db.write("two streams"):
+            first = db.stream("first", "SELECT generate_series(1, 3)")
+            second = db.stream("second", "SELECT generate_series(4, 6)")
+            pairs = list(zip(first, second, strict=True))
+        assert pairs == [((1,), (4,)), ((2,), (5,)), ((3,), (6,))]
+    finally:
+        db.close()

@@ -6,6 +6,7 @@ Everything a PostgreSQL store needs lives on :class:`Database`; the package docs
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import threading
@@ -267,6 +268,9 @@ def copy_rows(
     return count
 
 
+_STREAM_NAMES = itertools.count(1)  # unique server-side cursor names in this process
+
+
 class Database:
     """One PostgreSQL schema, reached through a connection pool, shared by a store set.
 
@@ -453,7 +457,10 @@ class Database:
         leave it to the garbage collector, and do not write through the same
         :class:`Database` while consuming it when ``pool_max`` is 1.
         """
-        with self.read(what) as conn, conn.cursor(name="avgkit_stream") as cursor:
+        # A fresh cursor name each time: two streams may be open in one transaction (inside
+        # a write(), reads share its connection).
+        name = f"avgkit_stream_{next(_STREAM_NAMES)}"
+        with self.read(what) as conn, conn.cursor(name=name) as cursor:
             cursor.itersize = batch
             cursor.execute(query, params)
             yield from cursor

@@ -102,7 +102,10 @@ class Database:
                 yield self._conn
             except BaseException:
                 self._pending.clear()
-                self._conn.execute("ROLLBACK")
+                # SQLite may have rolled back by itself (disk full, I/O error); a second
+                # ROLLBACK would then fail and hide the error that matters.
+                if self._conn.in_transaction:
+                    self._conn.execute("ROLLBACK")
                 raise
             finally:
                 self._depth = 0
@@ -126,8 +129,9 @@ class Database:
             yield self._conn
         except BaseException:
             del self._pending[registered:]  # callbacks of undone work never run
-            self._conn.execute(f"ROLLBACK TO {name}")
-            self._conn.execute(f"RELEASE {name}")
+            if self._conn.in_transaction:  # else SQLite already undid everything
+                self._conn.execute(f"ROLLBACK TO {name}")
+                self._conn.execute(f"RELEASE {name}")
             raise
         finally:
             self._depth -= 1
