@@ -1137,3 +1137,12 @@ def test_the_benchmark_runs_at_a_small_size(capsys):
     out = capsys.readouterr().out
     assert "ratio avgkit batch / hmac.digest" in out
     assert "presidio" in out
+
+
+@pytest.mark.parametrize(
+    "hidden", ["anna\t@x.nl", "anna@x.nl\u200b", "an\u200dna@x.nl", "anna@x .nl"]
+)
+def test_e_mail_addresses_with_hidden_characters_are_refused(hidden):
+    """Each would otherwise be a second pseudonym for the same person."""
+    with pytest.raises(ValidationError, match="invisible"):
+        normalise_email(hidden)

@@ -96,6 +96,9 @@ def _normalise_text(value: object) -> str:
     return _text(value, "a text value")
 
 
+_ASCII_HIDDEN: Final = re.compile(r"[\x00-\x20\x7f]")
+
+
 def normalise_email(value: object) -> str:
     """Return an e-mail address in the form pseudonyms are made of.
 
@@ -110,8 +113,17 @@ def normalise_email(value: object) -> str:
     """
     text = _text(value, "an e-mail address").lower()
     local, at, domain = text.partition("@")
-    if not at or not local or not domain or "@" in domain or " " in text:
-        msg = "an e-mail address must be one local part, '@' and a domain, without spaces"
+    # Any white space (tabs too) or invisible format character (a zero-width space pasted
+    # along) inside the address would give the same person a second pseudonym.
+    if text.isascii():  # nearly every address: one C-level scan, no per-character Python
+        hidden = _ASCII_HIDDEN.search(text) is not None
+    else:
+        hidden = any(c.isspace() or unicodedata.category(c) in {"Cf", "Cc"} for c in text)
+    if not at or not local or not domain or "@" in domain or hidden:
+        msg = (
+            "an e-mail address must be one local part, '@' and a domain, without spaces "
+            "or invisible characters"
+        )
         raise ValidationError(msg)
     return text
 
