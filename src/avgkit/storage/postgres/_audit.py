@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from avgkit.audit import AuditEntry
 from avgkit.errors import ConflictError
+from avgkit.storage._paging import keyset_pages
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -141,23 +142,17 @@ class PostgresAuditStore:
         return entry
 
     def _pages(self, where: str, params: tuple[object, ...], start: int) -> Iterator[AuditEntry]:
-        # Keyset pagination: each page is a short transaction, so no connection or snapshot
-        # is held while the caller consumes entries (it may append to the same log), and
-        # memory stays flat for any length of log. Stored rows never change, so pages
-        # taken at different moments still form one consistent prefix of the chain.
-        after = start - 1
-        while True:
+        def fetch(after: object) -> list[Any]:
             with self._db.read("reading the audit log") as conn:
-                rows = conn.execute(
-                    f"SELECT {_COLUMNS} FROM audit_entries WHERE seq > %s {where} "  # noqa: S608
-                    "ORDER BY seq LIMIT %s",
-                    (after, *params, _PAGE),
-                ).fetchall()
-            for row in rows:
-                yield _entry(row)
-            if len(rows) < _PAGE:
-                return
-            after = rows[-1][0]
+                return list(
+                    conn.execute(
+                        f"SELECT {_COLUMNS} FROM audit_entries WHERE seq > %s {where} "  # noqa: S608
+                        "ORDER BY seq LIMIT %s",
+                        (after, *params, _PAGE),
+                    ).fetchall()
+                )
+
+        return keyset_pages(fetch, start - 1, _PAGE, _entry)
 
     def entries(self, *, start: int = 1) -> Iterator[AuditEntry]:
         """Stream entries from ``start`` in sequence order."""

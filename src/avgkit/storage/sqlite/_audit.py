@@ -5,15 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from avgkit.audit import AuditEntry
 from avgkit.errors import ConflictError
+from avgkit.storage._paging import keyset_pages
 from avgkit.storage.sqlite._db import text_to_time, time_to_text
 
 if TYPE_CHECKING:
-    import sqlite3
-
     from avgkit.storage.sqlite._db import Database
 
 MIGRATIONS: tuple[str, ...] = (
@@ -115,22 +114,17 @@ class SqliteAuditStore:
         return entry
 
     def _pages(self, where: str, params: tuple[object, ...], start: int) -> Iterator[AuditEntry]:
-        # Keyset pagination: each page is a short read, so the lock is never held while the
-        # caller consumes entries and memory stays flat for any length of log.
-        after = start - 1
-        while True:
+        def fetch(after: object) -> list[Any]:
             with self._db.read("reading the audit log") as conn:
-                cursor: sqlite3.Cursor = conn.execute(
-                    f"SELECT {_COLUMNS} FROM audit_entries WHERE seq > ? {where} "  # noqa: S608
-                    "ORDER BY seq LIMIT ?",
-                    (after, *params, _PAGE),
+                return list(
+                    conn.execute(
+                        f"SELECT {_COLUMNS} FROM audit_entries WHERE seq > ? {where} "  # noqa: S608
+                        "ORDER BY seq LIMIT ?",
+                        (after, *params, _PAGE),
+                    ).fetchall()
                 )
-                rows = cursor.fetchall()
-            for row in rows:
-                yield _entry(row)
-            if len(rows) < _PAGE:
-                return
-            after = rows[-1][0]
+
+        return keyset_pages(fetch, start - 1, _PAGE, _entry)
 
     def entries(self, *, start: int = 1) -> Iterator[AuditEntry]:
         """Stream entries from ``start`` in sequence order."""
