@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from avgkit import Kit, _dpv
-from avgkit import _consent_vocab as vocab
 from avgkit.consent import Actor, ConsentAction, Evidence, hash_wording
+from avgkit.consent import _terms as vocab
 from avgkit.consent_records import (
     ISO27560_SCHEMA_VERSION,
     KANTARA_VERSION,

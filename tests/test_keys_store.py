@@ -53,7 +53,7 @@ def test_every_builtin_store_set_has_a_key_store(tmp_path):
 def test_the_sqlite_key_store_overwrites_shredded_material_in_the_file(tmp_path):
     from datetime import UTC, datetime
 
-    from avgkit._keys import KeyKind, StoredKey
+    from avgkit.pseudonym._keys import KeyKind, StoredKey
 
     path = tmp_path / "keys.db"
     store = SqliteKeyStore(Database(str(path)))

@@ -12,12 +12,15 @@ import shutil
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import TextIO
 
 import attrs
 
-from avgkit.errors import IntegrityError
+from avgkit.breach import BreachFacts, BreachKind, Headcount
+from avgkit.consent import Channel, Evidence, hash_wording
+from avgkit.errors import IntegrityError, ShreddedKeyError
 from avgkit.kit import Kit
 from avgkit.presets import ticketing
 from avgkit.storage.sqlite import url_for
@@ -135,8 +138,6 @@ def step_audit(ctx: DemoContext) -> None:
 
 def step_breach(ctx: DemoContext) -> None:
     """A processor reports a breach: the clocks, the proposal, the decision, the reports."""
-    from avgkit.breach import BreachFacts, BreachKind, Headcount  # noqa: PLC0415
-
     ctx.heading(f"{STEPS.index(step_breach) + 1}. A data breach (Art. 33 and 34 GDPR)")
     register = ctx.kit.breaches
     now = ctx.clock.now()
@@ -222,10 +223,6 @@ def step_breach(ctx: DemoContext) -> None:
 
 def step_pseudonyms(ctx: DemoContext) -> None:
     """Pseudonymise, generalise and anonymise for audience analysis; seal and shred."""
-    from decimal import Decimal  # noqa: PLC0415
-
-    from avgkit.pseudonym import ShreddedKeyError  # noqa: PLC0415
-
     ctx.heading(f"{STEPS.index(step_pseudonyms) + 1}. Pseudonyms, anonymised analyses, shredding")
     ps = ctx.kit.pseudonyms
     key_id = ps.rotate()
@@ -286,8 +283,6 @@ def step_pseudonyms(ctx: DemoContext) -> None:
 
 def step_consent(ctx: DemoContext) -> None:
     """Visitors tick boxes in the web shop; one withdraws, one objects; who may be mailed?"""
-    from avgkit.consent import Channel, Evidence, hash_wording  # noqa: PLC0415
-
     ctx.heading(f"{STEPS.index(step_consent) + 1}. Consent: opt-ins, withdrawal, objection")
     ledger = ctx.kit.consent
     box = "Ja, stuur mij de nieuwsbrief van het Voorbeeldpodium (max. 2x per maand)."

@@ -17,6 +17,7 @@ Exit codes: 0 success, 1 the check failed (e.g. a broken audit chain), 2 bad inp
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -49,8 +50,6 @@ def _register_cmd(args: argparse.Namespace, out: TextIO) -> int:
     register = _inventory(args).register()
     lang = language(args.lang)
     if args.format == "json":
-        import json  # noqa: PLC0415
-
         out.write(json.dumps(register.as_dict(), indent=2, ensure_ascii=False) + "\n")
     else:
         render = {

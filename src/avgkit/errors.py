@@ -9,13 +9,20 @@ pseudonymous references, never an e-mail address or a name.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
 __all__ = [
     "AvgkitError",
+    "ConfigurationError",
     "ConflictError",
     "IntegrityError",
     "NotFound",
     "NotPermitted",
     "PolicyError",
+    "ShreddedKeyError",
     "StorageError",
     "ValidationError",
 ]
@@ -80,4 +87,29 @@ class ConflictError(StorageError):
     Services that see it re-read and retry; callers rarely do.
 
     .. versionadded:: 0.1.0
+    """
+
+
+class ShreddedKeyError(NotFound):
+    """The subject's data key was shredded: what was sealed with it can never be opened.
+
+    Also a :class:`~avgkit.errors.NotFound`. :attr:`shredded_at` says when.
+
+    .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       Defined here; still importable from :mod:`avgkit.pseudonym`.
+    """
+
+    def __init__(self, message: str, *, shredded_at: datetime) -> None:
+        super().__init__(message)
+        self.shredded_at = shredded_at
+
+
+class ConfigurationError(AvgkitError):
+    """avgkit was set up in a way that cannot work: a missing key-encryption key, say.
+
+    Unlike :class:`ValidationError` (one bad value handed to a call), this names a setting of
+    the installation; the message says which one and how to supply it.
+
+    .. versionadded:: 0.2.0
     """

@@ -28,13 +28,12 @@ from avgkit.breach import PROCESSOR_NOTICE_DEADLINE, BreachRegister
 from avgkit.clock import Clock, SystemClock
 from avgkit.consent import ConsentLedger, Decision
 from avgkit.errors import StorageError, ValidationError
+from avgkit.inventory import Inventory
 from avgkit.pseudonym import KeyEncryptionKey, Pseudonyms
 from avgkit.storage import StoreSet, open_stores
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
-
-    from avgkit.inventory import Inventory
 
 __all__ = ["Kit"]
 
@@ -70,8 +69,6 @@ class Kit:
         key_stores: StoreSet | None = None,
         kek: KeyEncryptionKey | None = None,
     ) -> None:
-        from avgkit.inventory import Inventory  # noqa: PLC0415 - avoid an import cycle
-
         if not isinstance(inventory, Inventory):
             msg = (
                 f"inventory must be an avgkit Inventory, got {type(inventory).__name__}; "
@@ -81,7 +78,7 @@ class Kit:
         self.stores = stores
         self.inventory = inventory
         self.clock: Clock = SystemClock() if clock is None else clock
-        self.audit = AuditLog(stores.audit, self.clock)
+        self.audit = AuditLog(stores.audit, self.clock, unit_of_work=stores)
         """The hash-chained audit log; :meth:`~avgkit.audit.AuditLog.verify` checks it."""
         self._key_stores = key_stores
         self.pseudonyms = Pseudonyms(

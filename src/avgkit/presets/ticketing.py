@@ -21,8 +21,7 @@ from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Final
 
-from avgkit import _policyfile
-from avgkit.inventory import Inventory
+from avgkit.inventory import Inventory, _policyfile
 
 if TYPE_CHECKING:
     from importlib.resources.abc import Traversable

@@ -21,24 +21,25 @@ subclassing the contracts in :mod:`avgkit.testing.conformance`.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, nullcontext
 from importlib.metadata import entry_points
 from types import TracebackType
-from typing import TYPE_CHECKING, Protocol, Self, runtime_checkable
+from typing import TYPE_CHECKING, Final, Protocol, Self, runtime_checkable
 from urllib.parse import urlsplit
 
 import attrs
 
-from avgkit.errors import ValidationError
+from avgkit.errors import StorageError, ValidationError
 
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from avgkit._keys import KeyKind, StoredKey
-    from avgkit.audit import AuditEntry
-    from avgkit.breach import Breach
-    from avgkit.consent import ConsentEvent, LatestEvents
+    from avgkit.audit._chain import AuditEntry
+    from avgkit.breach._values import Breach
+    from avgkit.consent._values import ConsentEvent, LatestEvents
+    from avgkit.pseudonym._keys import KeyKind, StoredKey
     from avgkit.subjects import SubjectId
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "StoreOpener",
     "StoreSet",
     "Transactional",
+    "UnitOfWork",
     "open_stores",
     "register_scheme",
 ]
@@ -276,6 +278,22 @@ class Transactional(Protocol):
         ...
 
 
+@runtime_checkable
+class UnitOfWork(Protocol):
+    """Something that opens one transaction across several stores: a :class:`StoreSet`.
+
+    Services take it (not a store's own transaction) for every operation that writes more
+    than one thing: a consent event and its audit entry, an erasure's consent, keys, requests
+    and outbox. Blocks nest: an inner block joins the outer one.
+
+    .. versionadded:: 0.2.0
+    """
+
+    def atomic(self) -> AbstractContextManager[None]:
+        """Return a block whose writes, on this thread, commit together or not at all."""
+        ...
+
+
 @attrs.define(kw_only=True)
 class StoreSet:
     """The stores of one installation, opened together from one URL.
@@ -296,6 +314,26 @@ class StoreSet:
     breaches: BreachStore | None = None
     """The breach register (``None`` if the adapter keeps none)."""
     closer: Callable[[], None] = attrs.field(default=lambda: None, repr=False)
+    transaction: Callable[[], AbstractContextManager[None]] | None = attrs.field(
+        default=None, repr=False
+    )
+    """How the adapter opens one transaction across all of its stores (see :meth:`atomic`)."""
+
+    def atomic(self) -> AbstractContextManager[None]:
+        """The unit of work: a block whose writes, in any store of the set, commit together.
+
+        Everything written on this thread inside the block, to any store of this set, is
+        stored together or not at all; an exception rolls all of it back. Blocks nest (the
+        inner one joins the outer). An adapter without transactions (``transaction`` unset)
+        falls back to its audit store's, if it has one.
+
+        .. versionadded:: 0.2.0
+        """
+        if self.transaction is not None:
+            return self.transaction()
+        if isinstance(self.audit, Transactional):
+            return self.audit.atomic()
+        return nullcontext()
 
     def close(self) -> None:
         """Release connections and files held by the stores."""
@@ -333,28 +371,30 @@ def register_scheme(scheme: str, opener: StoreOpener) -> None:
     _OPENERS[scheme.lower()] = opener
 
 
+# The built-in adapters are found by module name, as plugins are by entry point: this package
+# holds only the protocols, so it never imports an adapter (they import it).
+_BUILTIN: Final[dict[str, str]] = {
+    "memory": "avgkit.storage.memory",
+    "sqlite": "avgkit.storage.sqlite",
+    "postgresql": "avgkit.storage.postgres",
+    "postgres": "avgkit.storage.postgres",
+}
+
+
 def _builtin(scheme: str) -> StoreOpener | None:
-    if scheme == "memory":
-        from avgkit.storage import memory  # noqa: PLC0415 - adapters load on demand
-
-        return memory.open_url
-    if scheme == "sqlite":
-        from avgkit.storage import sqlite  # noqa: PLC0415
-
-        return sqlite.open_url
-    if scheme in {"postgresql", "postgres"}:
-        from avgkit.errors import StorageError  # noqa: PLC0415
-
-        try:
-            from avgkit.storage import postgres  # noqa: PLC0415
-        except ImportError as exc:
-            msg = (
-                f"the PostgreSQL adapter needs psycopg ({exc}); "
-                "install it with: pip install 'avgkit[postgres]'"
-            )
-            raise StorageError(msg) from exc
-        return postgres.open_url
-    return None
+    module_name = _BUILTIN.get(scheme)
+    if module_name is None:
+        return None
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        msg = (
+            f"the {scheme} adapter needs a driver that is not installed ({exc.name}); "
+            "for PostgreSQL install it with: pip install 'avgkit[postgres]'"
+        )
+        raise StorageError(msg) from None
+    opener: StoreOpener = module.open_url
+    return opener
 
 
 def open_stores(url: str) -> StoreSet:

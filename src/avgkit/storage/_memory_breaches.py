@@ -11,7 +11,7 @@ from avgkit.errors import ConflictError, NotFound
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from avgkit.breach import Breach
+    from avgkit.breach._values import Breach
 
 
 class MemoryBreachStore:

@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from avgkit.consent._values import ConsentEvent, LatestEvents, replay
+from avgkit.consent._vocab import ConsentAction
 from avgkit.errors import ConflictError, NotFound, ValidationError
 from avgkit.storage import StoreSet
 from avgkit.storage._memory_breaches import MemoryBreachStore
@@ -21,9 +23,8 @@ from avgkit.storage._memory_breaches import MemoryBreachStore
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from avgkit._keys import KeyKind, StoredKey
-    from avgkit.audit import AuditEntry
-    from avgkit.consent import ConsentEvent, LatestEvents
+    from avgkit.audit._chain import AuditEntry
+    from avgkit.pseudonym._keys import KeyKind, StoredKey
     from avgkit.subjects import SubjectId
 
 __all__ = [
@@ -184,8 +185,6 @@ class MemoryConsentStore:
 
     def append_many(self, events: Sequence[ConsentEvent]) -> int:
         """Store a batch (validated by its values already, so it cannot fail half-way)."""
-        from avgkit.consent import ConsentEvent  # noqa: PLC0415
-
         # Check the whole batch before storing any of it, so a bad item stores nothing.
         for index, event in enumerate(events):
             if not isinstance(event, ConsentEvent):
@@ -201,8 +200,6 @@ class MemoryConsentStore:
 
     def latest(self, subject: SubjectId, purpose: str, at: datetime) -> LatestEvents:
         """Replay the subject's events for ``purpose`` up to ``at``."""
-        from avgkit.consent import replay  # noqa: PLC0415 - consent imports storage
-
         with self._lock:
             mine = list(self._by_subject.get(subject, ()))
         state = replay(self._ordered(mine), subject=subject, purpose=purpose, at=at)
@@ -227,8 +224,6 @@ class MemoryConsentStore:
         return iter(self._ordered(found))
 
     def _states(self, purpose: str, at: datetime) -> Iterator[tuple[SubjectId, bool, bool]]:
-        from avgkit.consent import replay  # noqa: PLC0415
-
         with self._lock:
             subjects = {s: list(evs) for s, evs in self._by_subject.items()}
         for subject, mine in subjects.items():
@@ -262,8 +257,6 @@ def _latest(
     purpose: str,
     at: datetime,
 ) -> LatestEvents:
-    from avgkit.consent import ConsentAction, LatestEvents  # noqa: PLC0415
-
     ever = any(
         e.purpose == purpose and e.at <= at and e.kind is ConsentAction.GIVEN for e in events
     )

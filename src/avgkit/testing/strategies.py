@@ -32,6 +32,7 @@ from avgkit.inventory import (
     TransferMechanism,
     Treatment,
 )
+from avgkit.presets import ticketing
 from avgkit.subjects import MAX_SUBJECT_ID_LENGTH, SubjectId
 
 __all__ = [
@@ -282,8 +283,6 @@ def consent_histories(
 
 @functools.cache
 def _ticketing_categories() -> frozenset[str]:
-    from avgkit.presets import ticketing  # noqa: PLC0415 - presets load on demand
-
     return ticketing.inventory().categories
 
 

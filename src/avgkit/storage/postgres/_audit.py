@@ -7,7 +7,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from avgkit.audit import AuditEntry
+from avgkit.audit._chain import AuditEntry
 from avgkit.errors import ConflictError
 from avgkit.storage._paging import keyset_pages
 

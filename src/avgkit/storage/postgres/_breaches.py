@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from avgkit.breach import Breach
+from avgkit.breach._values import Breach
 from avgkit.errors import ConflictError, NotFound
 
 if TYPE_CHECKING:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from avgkit._keys import KeyKind, StoredKey
 from avgkit.errors import ConflictError, NotFound
+from avgkit.pseudonym._keys import KeyKind, StoredKey
 
 if TYPE_CHECKING:
     from avgkit.storage.postgres._db import Database

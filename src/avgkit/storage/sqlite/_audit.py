@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from avgkit.audit import AuditEntry
+from avgkit.audit._chain import AuditEntry
 from avgkit.errors import ConflictError
 from avgkit.storage._paging import keyset_pages
 from avgkit.storage.sqlite._db import text_to_time, time_to_text

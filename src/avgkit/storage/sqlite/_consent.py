@@ -18,7 +18,8 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
-from avgkit.consent import Actor, Channel, ConsentAction, ConsentEvent, Evidence, LatestEvents
+from avgkit.consent._values import ConsentEvent, Evidence, LatestEvents
+from avgkit.consent._vocab import Actor, Channel, ConsentAction
 from avgkit.subjects import SubjectId
 
 if TYPE_CHECKING:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from avgkit._keys import KeyKind, StoredKey
 from avgkit.errors import ConflictError, NotFound
+from avgkit.pseudonym._keys import KeyKind, StoredKey
 from avgkit.storage.sqlite._db import text_to_time, time_to_text
 
 if TYPE_CHECKING:

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from avgkit._keys import KeyKind, StoredKey
 from avgkit.errors import ConflictError, NotFound
+from avgkit.pseudonym._keys import KeyKind, StoredKey
 from avgkit.storage import KeyStore
 from avgkit.testing.conformance._base import ContractBase, require
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from functools import cache
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, TypeVar
 
 import jsonschema
 from jsonschema.exceptions import best_match
@@ -21,21 +21,22 @@ from jsonschema.exceptions import best_match
 from avgkit import _validate
 from avgkit._validate import KEY_PATTERN
 from avgkit.errors import ValidationError
-from avgkit.inventory import (
-    Art9Condition,
+from avgkit.inventory._values import (
     Controller,
     Field,
-    IdentifierKind,
-    Inventory,
-    LawfulBasis,
+    InvalidAttributeError,
     Purpose,
     Recipient,
+    Texts,
+)
+from avgkit.inventory._vocab import (
+    Art9Condition,
+    IdentifierKind,
+    LawfulBasis,
     RecipientRole,
     SpecialCategory,
-    Texts,
     TransferMechanism,
     Treatment,
-    _InvalidAttributeError,
 )
 
 if TYPE_CHECKING:
@@ -66,8 +67,8 @@ def _validator() -> jsonschema.Draft202012Validator:
 # --------------------------------------------------------------------------- reading
 
 
-def inventory_from_file(path: str | os.PathLike[str]) -> Inventory:
-    """Read, parse and validate a ``.toml`` or ``.json`` policy file."""
+def parts_from_file(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read, parse and validate a ``.toml`` or ``.json`` policy file; the inventory's parts."""
     file = Path(path)
     suffix = file.suffix.lower()
     if suffix not in {".toml", ".json"}:
@@ -87,7 +88,7 @@ def inventory_from_file(path: str | os.PathLike[str]) -> Inventory:
     except UnicodeDecodeError as exc:
         msg = f"policy file {file.name!r} is not UTF-8 text (byte {exc.start} is invalid)"
         raise ValidationError(msg) from None
-    return inventory_from_mapping(parse(text, "toml" if suffix == ".toml" else "json", file.name))
+    return parts_from_mapping(parse(text, "toml" if suffix == ".toml" else "json", file.name))
 
 
 class _DuplicateKeyError(ValueError):
@@ -135,8 +136,8 @@ def parse(text: str, fmt: Format, name: str = "policy file") -> object:
         raise ValidationError(msg) from None
 
 
-def inventory_from_mapping(data: object) -> Inventory:
-    """Validate a parsed policy file against the schema and build the inventory."""
+def parts_from_mapping(data: object) -> dict[str, Any]:
+    """Validate a parsed policy file against the schema; the keyword arguments of an inventory."""
     document = _normalise(data, (), 0)
     error = best_match(_validator().iter_errors(document))
     if error is not None:
@@ -144,7 +145,7 @@ def inventory_from_mapping(data: object) -> Inventory:
     if not isinstance(document, dict):  # pragma: no cover - the schema requires an object
         msg = "(top level): expected a table"
         raise ValidationError(msg)
-    return _build_inventory(document)
+    return _build_parts(document)
 
 
 def _normalise(value: object, path: tuple[str | int, ...], depth: int) -> object:
@@ -251,7 +252,7 @@ _T = TypeVar("_T")
 def _make(path: str, factory: Callable[..., _T], values: Mapping[str, Any]) -> _T:
     try:
         return factory(**values)
-    except _InvalidAttributeError as exc:
+    except InvalidAttributeError as exc:
         msg = f"{path}.{exc.attribute}: {exc.problem}"
         raise ValidationError(msg) from None
 
@@ -260,7 +261,7 @@ def _texts(path: str, value: Mapping[str, Any] | None) -> Texts | None:
     return None if value is None else _make(path, Texts, value)
 
 
-def _build_inventory(document: dict[str, Any]) -> Inventory:
+def _build_parts(document: dict[str, Any]) -> dict[str, Any]:
     controller = _make("controller", Controller, document["controller"])
     purposes = []
     for key, entry in document["purposes"].items():
@@ -289,13 +290,13 @@ def _build_inventory(document: dict[str, Any]) -> Inventory:
         if "transfer_mechanism" in entry:
             values["transfer_mechanism"] = TransferMechanism(entry["transfer_mechanism"])
         recipients.append(_make(f"recipients.{key}", Recipient, {"key": key, **values}))
-    return Inventory(
-        controller=controller,
-        purposes=tuple(purposes),
-        fields=tuple(fields),
-        recipients=tuple(recipients),
-        security_measures=_texts("security_measures", document.get("security_measures")),
-    )
+    return {
+        "controller": controller,
+        "purposes": tuple(purposes),
+        "fields": tuple(fields),
+        "recipients": tuple(recipients),
+        "security_measures": _texts("security_measures", document.get("security_measures")),
+    }
 
 
 # --------------------------------------------------------------------------- writing
@@ -305,8 +306,37 @@ def _without_none(values: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value is not None}
 
 
-def inventory_to_mapping(inventory: Inventory) -> dict[str, Any]:
-    """The policy-file mapping of ``inventory`` (no ``None``: TOML has no null)."""
+class Declared(Protocol):
+    """What :func:`parts_to_mapping` reads: the parts of an inventory."""
+
+    @property
+    def controller(self) -> Controller:
+        """The controller."""
+        ...
+
+    @property
+    def purposes(self) -> tuple[Purpose, ...]:
+        """The purposes."""
+        ...
+
+    @property
+    def fields(self) -> tuple[Field, ...]:
+        """The fields."""
+        ...
+
+    @property
+    def recipients(self) -> tuple[Recipient, ...]:
+        """The recipients."""
+        ...
+
+    @property
+    def security_measures(self) -> Texts | None:
+        """The security measures."""
+        ...
+
+
+def parts_to_mapping(inventory: Declared) -> dict[str, Any]:
+    """The policy-file mapping of an inventory's parts (no ``None``: TOML has no null)."""
     c = inventory.controller
     document: dict[str, Any] = {
         "controller": _without_none(

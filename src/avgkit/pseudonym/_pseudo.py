@@ -16,8 +16,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
 from avgkit import _validate
-from avgkit._keys import KEY_ID_PATTERN, KeyRing, PseudonymKey, TokenKey
 from avgkit.errors import IntegrityError, ValidationError
+from avgkit.pseudonym._keys import KEY_ID_PATTERN, KeyRing, PseudonymKey, TokenKey
 
 __all__ = [
     "PSEUDONYM_VERSION",

@@ -8,14 +8,15 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from avgkit import _generalise, _validate
-from avgkit._pseudo import PSEUDONYM_VERSION, Pseudonymiser, ValueKind
+from avgkit import _validate
 from avgkit.errors import PolicyError, ValidationError
 from avgkit.inventory import Inventory, Treatment
+from avgkit.pseudonym import _generalise
+from avgkit.pseudonym._pseudo import PSEUDONYM_VERSION, Pseudonymiser, ValueKind
 
 if TYPE_CHECKING:
-    from avgkit._generalise import Generaliser
     from avgkit.clock import Clock
+    from avgkit.pseudonym._generalise import Generaliser
 
 __all__ = ["KAnonymityReport", "KGroup", "RecordAnonymiser", "k_anonymity"]
 

@@ -1,18 +1,6 @@
-"""The tamper-evident audit log: an append-only, hash-chained record of what avgkit did.
+"""The audit chain's values: entries, their canonical encoding and hash, anchors, verification.
 
-Every service records its actions here (a consent given, a subject erased, a breach
-updated). Entries hold *pseudonymous* subject references only: a keyed HMAC of the subject
-id under a per-installation secret, so the log proves what happened to "subject sr1:…" without
-saying who that was, and stays meaningless once the host has erased the subject.
-
-Each entry's hash is SHA-256 over a canonical encoding of the entry and the previous entry's
-hash. :meth:`AuditLog.verify` recomputes the chain and raises :class:`~avgkit.IntegrityError`
-naming the first entry that was changed, removed, inserted or reordered. Removing entries at
-the *end* of the log leaves a shorter but consistent chain; to detect that, keep the
-:class:`AuditAnchor` from :meth:`AuditLog.anchor` somewhere the database's administrators
-cannot rewrite (a printed register, a mail to the DPO) and pass it to ``verify``.
-
-.. versionadded:: 0.1.0
+Pure: nothing here does I/O; :func:`verify_chain` checks any iterable of entries.
 """
 
 from __future__ import annotations
@@ -20,33 +8,14 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import secrets
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import AbstractContextManager, nullcontext
+from collections.abc import Iterable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 import attrs
 
 from avgkit import _validate
 from avgkit.errors import IntegrityError, ValidationError
-from avgkit.storage import Transactional
-from avgkit.subjects import SubjectId, subject_id
-
-if TYPE_CHECKING:
-    from avgkit.clock import Clock
-    from avgkit.storage import AuditStore
-
-__all__ = [
-    "GENESIS_HASH",
-    "AuditAnchor",
-    "AuditEntry",
-    "AuditLog",
-    "Detail",
-    "VerifyReport",
-    "entry_hash",
-    "verify_chain",
-]
 
 Detail = str | int | bool | None
 """A value allowed in an entry's details: flat JSON scalars (no floats, no nesting)."""
@@ -60,7 +29,7 @@ _MAX_INT = 2**63 - 1
 _DETAILS_MAX = 32
 
 
-def _check_action(value: object) -> str:
+def check_action(value: object) -> str:
     if (
         not isinstance(value, str)
         or not 0 < len(value) <= _ACTION_MAX
@@ -74,7 +43,7 @@ def _check_action(value: object) -> str:
     return value
 
 
-def _check_details(value: object) -> Mapping[str, Detail]:
+def check_details(value: object) -> Mapping[str, Detail]:
     if not isinstance(value, Mapping):
         msg = f"audit details must be a mapping, got {type(value).__name__}"
         raise ValidationError(msg)
@@ -102,7 +71,7 @@ def _check_details(value: object) -> Mapping[str, Detail]:
     return dict(sorted(out.items()))
 
 
-def _check_actor(value: object) -> str:
+def check_actor(value: object) -> str:
     return _validate.key(value, "audit actor")
 
 
@@ -182,12 +151,12 @@ class AuditEntry:
 
     seq: int = attrs.field(validator=[attrs.validators.instance_of(int), attrs.validators.ge(1)])
     at: datetime = attrs.field(converter=_at)
-    action: str = attrs.field(converter=_check_action)
-    actor: str = attrs.field(converter=_check_actor)
+    action: str = attrs.field(converter=check_action)
+    actor: str = attrs.field(converter=check_actor)
     subject_ref: str | None = attrs.field(
         validator=attrs.validators.optional(attrs.validators.instance_of(str))
     )
-    details: Mapping[str, Detail] = attrs.field(converter=_check_details)
+    details: Mapping[str, Detail] = attrs.field(converter=check_details)
     prev_hash: str = attrs.field(converter=_check_hash)
     hash: str = attrs.field(converter=_check_hash)
 
@@ -205,8 +174,8 @@ class AuditEntry:
     ) -> AuditEntry:
         """Build an entry and compute its hash from its contents."""
         at = _at(at)
-        action = _check_action(action)
-        details = _check_details(details)
+        action = check_action(action)
+        details = check_details(details)
         digest = entry_hash(
             seq=seq,
             at=at,
@@ -344,115 +313,3 @@ def verify_chain(
         raise IntegrityError(msg)
     head = None if last is None else AuditAnchor(seq=last.seq, hash=last.hash)
     return VerifyReport(entries=count, head=head)
-
-
-class AuditLog:
-    """Records what services do and verifies that the record was not tampered with.
-
-    Args:
-        store: where entries are kept (see :func:`avgkit.storage.open_stores`).
-        clock: the source of entry times.
-
-    .. versionadded:: 0.1.0
-    """
-
-    def __init__(self, store: AuditStore, clock: Clock) -> None:
-        self._store = store
-        self._clock = clock
-        self._secret: bytes | None = None
-
-    def __repr__(self) -> str:
-        return f"AuditLog(store={self._store!r})"
-
-    def subject_ref(self, subject: str) -> str:
-        """Return the pseudonymous reference under which ``subject`` appears in the log.
-
-        It is ``"sr1:"`` and 32 hex characters of HMAC-SHA-256 of the subject id under this
-        installation's secret: stable for one installation, meaningless without the secret.
-        """
-        sid = subject_id(subject)
-        digest = hmac.new(
-            self._reference_secret(), b"avgkit.subject-ref\n" + sid.encode(), "sha256"
-        )
-        return "sr1:" + digest.hexdigest()[:32]
-
-    def _reference_secret(self) -> bytes:
-        # Loaded (or created) once per log. atomic() loads it before opening its block, so
-        # the secret is never first created inside a transaction that may roll back: that
-        # would leave this object caching a secret no later process ever sees.
-        if self._secret is None:
-            self._secret = self._store.reference_secret(lambda: secrets.token_bytes(32))
-        return self._secret
-
-    def record(
-        self,
-        action: str,
-        *,
-        subject: SubjectId | str | None = None,
-        actor: str = "system",
-        details: Mapping[str, Detail] | None = None,
-        at: datetime | None = None,
-    ) -> AuditEntry:
-        """Append one entry and return it sealed.
-
-        ``subject`` is turned into its pseudonymous reference before anything is stored.
-        ``details`` must not hold personal data: keys of purposes, channels, counts.
-        Concurrent writers (threads or processes sharing the store) are serialised by the
-        store, which seals each entry on top of the head it holds locked.
-        """
-        when = self._clock.now() if at is None else at
-        when = _validate.aware(when, "at")
-        ref = None if subject is None else self.subject_ref(subject)
-        clean = _check_details(details or {})
-        _check_action(action)
-        _check_actor(actor)
-
-        def seal(head: AuditEntry | None) -> AuditEntry:
-            return AuditEntry.seal(
-                seq=1 if head is None else head.seq + 1,
-                at=when,
-                action=action,
-                actor=actor,
-                subject_ref=ref,
-                details=clean,
-                prev_hash=GENESIS_HASH if head is None else head.hash,
-            )
-
-        return self._store.append(seal)
-
-    def atomic(self) -> AbstractContextManager[None]:
-        """A block in which a service's change and its audit entry are stored together.
-
-        With stores that share a transaction (SQLite, PostgreSQL: see
-        :class:`~avgkit.storage.Transactional`) everything written in the block on this
-        thread commits together or not at all, so a failure can never leave a change without
-        its entry. With other stores it is an empty block::
-
-            with audit.atomic():
-                store.append(event)
-                audit.record("consent.given", subject=event.subject)
-        """
-        if isinstance(self._store, Transactional):
-            self._reference_secret()  # committed on its own, before the block can roll back
-            return self._store.atomic()
-        return nullcontext()
-
-    def entries(self, *, start: int = 1) -> Iterator[AuditEntry]:
-        """Stream entries oldest first, from sequence number ``start``."""
-        return self._store.entries(start=start)
-
-    def for_subject(self, subject: SubjectId | str) -> Iterator[AuditEntry]:
-        """Stream the entries about one subject, oldest first."""
-        return self._store.entries_for(self.subject_ref(subject))
-
-    def anchor(self) -> AuditAnchor | None:
-        """Return the current head to keep outside the database, or ``None`` when empty."""
-        head = self._store.head()
-        return None if head is None else AuditAnchor(seq=head.seq, hash=head.hash)
-
-    def verify(self, *, anchor: AuditAnchor | None = None) -> VerifyReport:
-        """Recompute the whole chain; raise :class:`~avgkit.IntegrityError` on tampering."""
-        return verify_chain(self._store.entries(), anchor=anchor)
-
-    def __len__(self) -> int:
-        return self._store.count()

@@ -14,13 +14,12 @@ from avgkit import _dpv
 from avgkit._render import Lang, language, render_html, to_csv
 
 if TYPE_CHECKING:
-    from avgkit.inventory import (
+    from avgkit.inventory._values import Controller, Texts
+    from avgkit.inventory._vocab import (
         Art9Condition,
-        Controller,
         LawfulBasis,
         RecipientRole,
         SpecialCategory,
-        Texts,
         TransferMechanism,
     )
 

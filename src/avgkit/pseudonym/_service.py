@@ -1,32 +1,4 @@
-"""Pseudonymisation and anonymisation: keys, pseudonyms, tokens, generalisers, shredding.
-
-Visitors' data is "on loan". What this module offers, from the weakest protection to the
-strongest:
-
-* **Keyed pseudonyms** (:class:`Pseudonymiser`): HMAC-SHA-256 under a secret key, with a
-  domain per use (an e-mail pseudonym for ``"audience_analysis"`` differs from one for
-  ``"crm_export"``) and per-kind normalisation (e-mail case, phone numbers to E.164). A
-  plain hash of an e-mail address is reversed by hashing a list of addresses; a keyed one
-  is not, as long as the key stays apart from the data.
-* **Reversible tokens** (:class:`Tokeniser`): deterministic AES-SIV, for hosts that must look
-  the value up again.
-* **Generalisers**: birth date to year or age band, postcode to PC4, IP address to network,
-  e-mail address to domain, amounts to bands.
-* **The record anonymiser** (:class:`RecordAnonymiser`): the inventory's treatment of every
-  field, in one call.
-* **Crypto-shredding** (:meth:`Pseudonyms.seal`, :meth:`Pseudonyms.shred`): data sealed
-  with a per-subject key becomes unreadable for good, in every backup too, once the key is
-  shredded.
-* **k-anonymity** (:func:`k_anonymity`): the smallest group in an analysis extract.
-
-Keys are objects avgkit makes (:meth:`PseudonymKey.generate`); there is no default key.
-:class:`KeyRing` holds them oldest first: the newest makes values, the older ones verify,
-and values can be moved to the newest (:meth:`Pseudonymiser.repseudonymise`). In a
-:class:`~avgkit.Kit`, ``kit.pseudonyms`` (a :class:`Pseudonyms`) keeps keys in the store
-set's :class:`~avgkit.storage.KeyStore`.
-
-.. versionadded:: 0.1.0
-"""
+"""The pseudonym service: keys in the key store, pseudonyms, tokens, anonymiser, shredding."""
 
 from __future__ import annotations
 
@@ -39,20 +11,20 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from avgkit import _validate
-from avgkit._anonymise import KAnonymityReport, KGroup, RecordAnonymiser, k_anonymity
-from avgkit._generalise import (
-    AGE_BANDS,
-    AMOUNT_BANDS,
-    GENERALISERS,
-    AgeBands,
-    AmountBands,
-    Generaliser,
-    IpPrefix,
-    birth_year,
-    email_domain,
-    postcode_area,
+from avgkit.errors import (
+    ConflictError,
+    IntegrityError,
+    NotFound,
+    ShreddedKeyError,
+    StorageError,
+    ValidationError,
 )
-from avgkit._keys import (
+from avgkit.inventory import IdentifierKind, Inventory, Treatment
+from avgkit.pseudonym._anonymise import KAnonymityReport, RecordAnonymiser, k_anonymity
+from avgkit.pseudonym._generalise import (
+    Generaliser,
+)
+from avgkit.pseudonym._keys import (
     KeyEncryptionKey,
     KeyKind,
     KeyRing,
@@ -61,24 +33,12 @@ from avgkit._keys import (
     SubjectKey,
     TokenKey,
 )
-from avgkit._pseudo import (
-    PSEUDONYM_VERSION,
-    TOKEN_VERSION,
+from avgkit.pseudonym._pseudo import (
     Pseudonymiser,
     Tokeniser,
     ValueKind,
-    normalise,
-    normalise_email,
     normalise_phone,
 )
-from avgkit.errors import (
-    ConflictError,
-    IntegrityError,
-    NotFound,
-    StorageError,
-    ValidationError,
-)
-from avgkit.inventory import IdentifierKind, Inventory
 from avgkit.subjects import SubjectId, subject_id
 
 if TYPE_CHECKING:
@@ -86,40 +46,6 @@ if TYPE_CHECKING:
     from avgkit.clock import Clock
     from avgkit.storage import KeyStore
 
-__all__ = [
-    "AGE_BANDS",
-    "AMOUNT_BANDS",
-    "GENERALISERS",
-    "PSEUDONYM_VERSION",
-    "SEAL_VERSION",
-    "TOKEN_VERSION",
-    "AgeBands",
-    "AmountBands",
-    "Generaliser",
-    "IpPrefix",
-    "KAnonymityReport",
-    "KGroup",
-    "KeyEncryptionKey",
-    "KeyKind",
-    "KeyRing",
-    "PseudonymKey",
-    "Pseudonymiser",
-    "Pseudonyms",
-    "RecordAnonymiser",
-    "ShreddedKeyError",
-    "StoredKey",
-    "SubjectKey",
-    "TokenKey",
-    "Tokeniser",
-    "ValueKind",
-    "birth_year",
-    "email_domain",
-    "k_anonymity",
-    "normalise",
-    "normalise_email",
-    "normalise_phone",
-    "postcode_area",
-]
 
 SEAL_VERSION: Final = b"as1"
 """The first bytes of a sealed blob: ``as1 || 12-byte nonce || AES-256-GCM ciphertext+tag``.
@@ -129,19 +55,6 @@ SEAL_VERSION: Final = b"as1"
 _NONCE = 12
 _TAG = 16
 _SEAL_AAD: Final = b"avgkit.seal.v1\x00"
-
-
-class ShreddedKeyError(NotFound):
-    """The subject's data key was shredded: what was sealed with it can never be opened.
-
-    Also a :class:`~avgkit.errors.NotFound`. :attr:`shredded_at` says when.
-
-    .. versionadded:: 0.1.0
-    """
-
-    def __init__(self, message: str, *, shredded_at: datetime) -> None:
-        super().__init__(message)
-        self.shredded_at = shredded_at
 
 
 _RING_TYPES: Final[dict[KeyKind, type[PseudonymKey | TokenKey]]] = {
@@ -402,8 +315,6 @@ class Pseudonyms:
 
         The pseudonym ring is only loaded when a field's treatment is ``pseudonymise``.
         """
-        from avgkit.inventory import Treatment  # noqa: PLC0415 - keeps the import list short
-
         needs_keys = any(f.treatment is Treatment.PSEUDONYMISE for f in self._inventory.fields)
         return RecordAnonymiser(
             self._inventory,

@@ -14,10 +14,11 @@ from typing import TYPE_CHECKING, Any, Final
 
 from avgkit import _dpv
 from avgkit._render import Lang, language, render_html, to_csv
+from avgkit.breach._assess import special_categories
 from avgkit.inventory import SpecialCategory
 
 if TYPE_CHECKING:
-    from avgkit.breach import Breach, BreachFacts
+    from avgkit.breach._values import Breach, BreachFacts
     from avgkit.inventory import Inventory
 
 SCHEMA_VERSION: Final = 1
@@ -157,7 +158,6 @@ def _categories(facts: BreachFacts) -> list[dict[str, Any]]:
 
 def _special(facts: BreachFacts, inventory: Inventory) -> tuple[str, ...]:
     # The assessment's own answer, so the reports and the proposal agree.
-    from avgkit.breach import special_categories  # noqa: PLC0415 - breach imports this module
 
     return special_categories(facts, inventory)
 

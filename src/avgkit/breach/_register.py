@@ -1,0 +1,514 @@
+"""The breach register service: records versions with their audit entries, deadlines, reports."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator, Mapping
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from avgkit import _validate
+from avgkit._render import Lang
+from avgkit.breach import _reports
+from avgkit.breach._assess import assess
+from avgkit.breach._values import (
+    DEFAULT_LARGE_VOLUME,
+    FACT_NAMES,
+    MAX_NOTE,
+    PROCESSOR_NOTICE_DEADLINE,
+    PROCESSOR_ROLES,
+    Assessment,
+    Breach,
+    BreachDecision,
+    BreachFacts,
+    BreachStatus,
+    BreachUpdate,
+    v_positive_delta,
+)
+from avgkit.errors import NotFound, PolicyError, ValidationError
+
+if TYPE_CHECKING:
+    from avgkit.audit import AuditLog
+    from avgkit.clock import Clock
+    from avgkit.inventory import Inventory
+    from avgkit.storage import BreachStore
+
+
+# --------------------------------------------------------------------------- service
+
+
+class BreachRegister:
+    """Records breaches, tracks their deadlines, proposes and records decisions, renders.
+
+    Args:
+        store: Where breach versions are kept.
+        inventory: The controller's inventory; breach categories must be among its
+            :attr:`~avgkit.inventory.Inventory.categories`, processors among its recipients.
+        clock: The source of time.
+        audit: Every change is recorded here (``breach.recorded``, ``breach.updated``,
+            ``breach.decided``, ``breach.processor_notified``, ``breach.authority_notified``,
+            ``breach.authority_reference_added``, ``breach.subjects_notified``); details hold
+            no personal data.
+        processor_notice: The processors' default term to notify (36 hours).
+        processor_notice_by_recipient: Terms agreed with particular processors, by the
+            inventory key of the recipient (e.g. ``{"mail_platform": timedelta(hours=24)}``);
+            each must be a processor or sub-processor.
+        large_volume: From how many people the assessment counts a breach as large.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(
+        self,
+        store: BreachStore,
+        inventory: Inventory,
+        clock: Clock,
+        audit: AuditLog,
+        *,
+        processor_notice: timedelta = PROCESSOR_NOTICE_DEADLINE,
+        processor_notice_by_recipient: Mapping[str, timedelta] | None = None,
+        large_volume: int = DEFAULT_LARGE_VOLUME,
+    ) -> None:
+        self._store = store
+        self._inventory = inventory
+        self._clock = clock
+        self._audit = audit
+        v_positive_delta(None, _named("processor_notice"), processor_notice)
+        terms = dict(processor_notice_by_recipient or {})
+        for key, term in terms.items():
+            self._recipient(key)
+            v_positive_delta(None, _named(f"processor_notice_by_recipient[{key!r}]"), term)
+        if isinstance(large_volume, bool) or not isinstance(large_volume, int) or large_volume < 1:
+            msg = "large_volume must be a positive whole number of people"
+            raise ValidationError(msg)
+        self._processor_notice = processor_notice
+        self._terms = terms
+        self._large_volume = large_volume
+
+    def __repr__(self) -> str:
+        return f"BreachRegister(store={self._store!r})"
+
+    # -- reading -----------------------------------------------------------------------
+
+    def get(self, breach_id: str) -> Breach:
+        """Return the newest version of a breach.
+
+        Raises:
+            NotFound: no breach has that id.
+        """
+        return self._store.get(_validate.key(breach_id, "breach id"))
+
+    def history(self, breach_id: str) -> tuple[Breach, ...]:
+        """Every version of a breach, oldest first.
+
+        Raises:
+            NotFound: no breach has that id.
+        """
+        versions = tuple(self._store.history(_validate.key(breach_id, "breach id")))
+        if not versions:
+            msg = f"no breach {breach_id!r} in the register"
+            raise NotFound(msg)
+        return versions
+
+    def breaches(self) -> Iterator[Breach]:
+        """Stream the newest version of every breach, by the instant the controller became aware."""
+        return self._store.breaches()
+
+    def overdue(self, now: datetime | None = None) -> Iterator[Breach]:
+        """Stream breaches whose 72 hours passed while the authority is still pending."""
+        when = self._clock.now() if now is None else _validate.aware(now, "now")
+        return self._store.overdue(when)
+
+    def status(self, breach: Breach | str, now: datetime | None = None) -> BreachStatus:
+        """The deadlines and overdue flags of a breach, now (by the clock) or at ``now``."""
+        when = self._clock.now() if now is None else now
+        return self._breach(breach).status(when)
+
+    def assess(self, breach: Breach | str) -> Assessment:
+        """Propose whether to notify the authority and the people concerned (see :func:`assess`)."""
+        return assess(self._breach(breach), self._inventory, large_volume=self._large_volume)
+
+    def processor_term(self, processor: str) -> timedelta:
+        """The term within which ``processor`` must notify (its own, or the default).
+
+        Raises:
+            PolicyError: ``processor`` is not a recipient in the inventory, or its role is
+                not processor or sub-processor.
+        """
+        self._recipient(processor)
+        return self._terms.get(processor, self._processor_notice)
+
+    # -- changing ----------------------------------------------------------------------
+
+    def record(
+        self,
+        facts: BreachFacts,
+        *,
+        discovered_at: datetime,
+        became_aware_at: datetime | None = None,
+        processor: str | None = None,
+        processor_notified_at: datetime | None = None,
+        actor: str = "staff",
+    ) -> Breach:
+        """Enter a breach in the register and return its first version.
+
+        ``became_aware_at`` defaults to ``processor_notified_at`` when the processor's notice
+        is given (the controller is aware at the latest when it arrives, Art. 33(1) and
+        (2)), and to now (the clock) otherwise. When a processor reported the breach, name
+        it by its inventory key (a recipient in the role of processor or sub-processor);
+        its agreed term starts at ``discovered_at``.
+
+        Raises:
+            ValidationError: a datetime is naive or in the future, or the instants are out
+                of order (e.g. aware before the breach began, or after the processor's
+                notice arrived).
+            PolicyError: a category is not declared in the inventory, or ``processor`` is not
+                one of its recipients or not a processor or sub-processor.
+        """
+        now = self._clock.now()
+        self._check_facts(facts)
+        _validate.key(actor, "actor")
+        if became_aware_at is not None:
+            aware_at = became_aware_at
+        elif processor_notified_at is not None:
+            aware_at = processor_notified_at
+        else:
+            aware_at = now
+        self._not_future(discovered_at, "discovered_at", now)
+        self._not_future(aware_at, "became_aware_at", now)
+        self._not_future(processor_notified_at, "processor_notified_at", now)
+        term = None if processor is None else self.processor_term(processor)
+        breach = Breach(
+            id="br_" + secrets.token_hex(8),
+            version=1,
+            recorded_at=now,
+            updated_at=now,
+            facts=facts,
+            discovered_at=discovered_at,
+            became_aware_at=aware_at,
+            processor=processor,
+            processor_notice_within=term,
+            processor_notified_at=processor_notified_at,
+        )
+        with self._audit.atomic():  # the version and its audit entry, together
+            self._store.put(breach)
+            self._audit.record(
+                "breach.recorded",
+                actor=actor,
+                details={
+                    "breach": breach.id,
+                    "version": 1,
+                    "processor": processor,
+                    "categories": len(facts.categories),
+                    "subjects_max": facts.subjects.maximum,
+                },
+            )
+        return breach
+
+    def update(self, breach_id: str, *, note: str, actor: str = "staff", **changes: Any) -> Breach:
+        """Record a phased update (Art. 33(4)): a note and any changed facts; a new version.
+
+        ``changes`` are :class:`BreachFacts` fields (``subjects=Headcount(...)``,
+        ``root_cause=...``).
+
+        Raises:
+            ValidationError: an unknown field name or a bad value.
+            PolicyError: a new category is not declared in the inventory.
+            NotFound: no breach has that id.
+            ConflictError: someone stored a newer version meanwhile; re-read and retry.
+        """
+        unknown = sorted(set(changes) - FACT_NAMES)
+        if unknown:
+            msg = f"update() got unknown breach facts {unknown}; known: {sorted(FACT_NAMES)}"
+            raise ValidationError(msg)
+        _validate.text(note, "note", max_length=MAX_NOTE)
+        _validate.key(actor, "actor")
+        current = self.get(breach_id)
+        facts = attrs.evolve(current.facts, **changes)
+        self._check_facts(facts)
+        changed = tuple(
+            sorted(name for name in changes if getattr(facts, name) != getattr(current.facts, name))
+        )
+        now = self._clock.now()
+        update = BreachUpdate(
+            at=now, version=current.version + 1, note=note, changed=changed, actor=actor
+        )
+        breach = self._next(current, now, facts=facts, updates=(*current.updates, update))
+        with self._audit.atomic():  # the version and its audit entry, together
+            self._store.put(breach)
+            self._audit.record(
+                "breach.updated",
+                actor=actor,
+                details={
+                    "breach": breach.id,
+                    "version": breach.version,
+                    "changed": ",".join(changed),
+                },
+            )
+        return breach
+
+    def decide(
+        self,
+        breach_id: str,
+        *,
+        notify_authority: bool,
+        notify_subjects: bool,
+        reason: str,
+        public_communication: bool = False,
+        actor: str = "staff",
+    ) -> Breach:
+        """Record the human decision on notification and its reason, with the proposal.
+
+        The assessment's proposal at this moment is stored beside the decision, so the
+        register shows whether (and why) someone departed from it. A later decision
+        replaces an earlier one (both stay in the history).
+
+        Raises:
+            ValidationError: a flag is not a bool or the reason is empty.
+            NotFound: no breach has that id.
+        """
+        current = self.get(breach_id)
+        now = self._clock.now()
+        decision = BreachDecision(
+            decided_at=now,
+            actor=actor,
+            notify_authority=notify_authority,
+            notify_subjects=notify_subjects,
+            public_communication=public_communication,
+            reason=reason,
+            proposal=self.assess(current),
+        )
+        breach = self._next(current, now, decision=decision)
+        with self._audit.atomic():  # the version and its audit entry, together
+            self._store.put(breach)
+            self._audit.record(
+                "breach.decided",
+                actor=actor,
+                details={
+                    "breach": breach.id,
+                    "version": breach.version,
+                    "notify_authority": notify_authority,
+                    "notify_subjects": notify_subjects,
+                    "public_communication": public_communication,
+                    "follows_proposal": decision.follows_proposal,
+                },
+            )
+        return breach
+
+    def record_processor_notice(
+        self, breach_id: str, *, at: datetime | None = None, actor: str = "staff"
+    ) -> Breach:
+        """Record when the processor's notice reached the controller (default: now).
+
+        Raises:
+            ValidationError: the breach was not reported by a processor, or ``at`` is naive,
+                in the future or before the discovery.
+        """
+        _validate.key(actor, "actor")
+        current = self.get(breach_id)
+        now = self._clock.now()
+        when = now if at is None else self._not_future(at, "at", now)
+        breach = self._next(current, now, processor_notified_at=when)
+        with self._audit.atomic():  # the version and its audit entry, together
+            self._store.put(breach)
+            self._audit.record(
+                "breach.processor_notified",
+                actor=actor,
+                details={
+                    "breach": breach.id,
+                    "version": breach.version,
+                    "late": breach.processor_notice_late,
+                },
+            )
+        return breach
+
+    def record_authority_notification(
+        self,
+        breach_id: str,
+        *,
+        at: datetime | None = None,
+        reference: str | None = None,
+        delay_reason: str | None = None,
+        actor: str = "staff",
+    ) -> Breach:
+        """Record that the supervisory authority was notified (default: now).
+
+        Calling it again for a breach already notified changes only what is passed: the
+        notification time, the reference and the delay reason recorded earlier are kept
+        unless given anew. To add the authority's reference later, prefer
+        :meth:`add_authority_reference`.
+
+        Raises:
+            ValidationError: the notification is later than 72 hours after awareness and no
+                ``delay_reason`` is given (Art. 33(1)); ``at`` is naive, in the future or
+                before awareness.
+        """
+        _validate.key(actor, "actor")
+        current = self.get(breach_id)
+        now = self._clock.now()
+        if at is not None:
+            when = self._not_future(at, "at", now)
+        else:
+            when = now if current.authority_notified_at is None else current.authority_notified_at
+        breach = self._next(
+            current,
+            now,
+            authority_notified_at=when,
+            authority_reference=current.authority_reference if reference is None else reference,
+            delay_reason=current.delay_reason if delay_reason is None else delay_reason,
+        )
+        with self._audit.atomic():  # the version and its audit entry, together
+            self._store.put(breach)
+            self._audit.record(
+                "breach.authority_notified",
+                actor=actor,
+                details={
+                    "breach": breach.id,
+                    "version": breach.version,
+                    "late": breach.authority_late,
+                },
+            )
+        return breach
+
+    def add_authority_reference(
+        self, breach_id: str, reference: str, *, actor: str = "staff"
+    ) -> Breach:
+        """Add (or correct) the authority's reference for a notification already recorded.
+
+        The authority's reference (the AP's *meldnummer*) often arrives after the
+        notification; this keeps the notification time and the delay reason as they are.
+
+        Raises:
+            ValidationError: the reference is empty or too long, or no notification of the
+                authority is recorded yet.
+            NotFound: no breach has that id.
+        """
+        _validate.key(actor, "actor")
+        _validate.text(reference, "reference", max_length=200)
+        current = self.get(breach_id)
+        if current.authority_notified_at is None:
+            msg = (
+                f"breach {current.id}: the authority's notification is not recorded yet; "
+                "record it with record_authority_notification(..., reference=...)"
+            )
+            raise ValidationError(msg)
+        corrected = current.authority_reference is not None
+        breach = self._next(current, self._clock.now(), authority_reference=reference)
+        with self._audit.atomic():  # the version and its audit entry, together
+            self._store.put(breach)
+            self._audit.record(
+                "breach.authority_reference_added",
+                actor=actor,
+                details={"breach": breach.id, "version": breach.version, "corrected": corrected},
+            )
+        return breach
+
+    def record_subject_notification(
+        self,
+        breach_id: str,
+        *,
+        at: datetime | None = None,
+        public: bool = False,
+        actor: str = "staff",
+    ) -> Breach:
+        """Record that the people concerned were informed (Art. 34), or told publicly."""
+        _validate.key(actor, "actor")
+        current = self.get(breach_id)
+        now = self._clock.now()
+        when = now if at is None else self._not_future(at, "at", now)
+        breach = self._next(current, now, subjects_notified_at=when, subjects_public=public)
+        with self._audit.atomic():  # the version and its audit entry, together
+            self._store.put(breach)
+            self._audit.record(
+                "breach.subjects_notified",
+                actor=actor,
+                details={"breach": breach.id, "version": breach.version, "public": public},
+            )
+        return breach
+
+    # -- reports -----------------------------------------------------------------------
+
+    def notice_json(self, breach: Breach | str) -> dict[str, Any]:
+        """The processor's notice (seed 003 annex 3's seven questions) as a JSON-ready dict.
+
+        It is valid against ``avgkit/schemas/breach-notice.schema.json``.
+        """
+        return _reports.notice(self._breach(breach), self._inventory)
+
+    def notification_json(self, breach: Breach | str) -> dict[str, Any]:
+        """The authority notification (Art. 33(3) contents) as a JSON-ready dict.
+
+        It is valid against ``avgkit/schemas/breach-notification.schema.json``.
+        """
+        return _reports.notification(self._breach(breach), self._inventory)
+
+    def notice_html(self, breach: Breach | str, lang: Lang = "nl") -> str:
+        """The processor's notice as a printable HTML page in ``lang``."""
+        return _reports.html(self._breach(breach), self._inventory, "notice", lang)
+
+    def notification_html(self, breach: Breach | str, lang: Lang = "nl") -> str:
+        """The authority notification as a printable HTML page in ``lang``."""
+        return _reports.html(self._breach(breach), self._inventory, "notification", lang)
+
+    def register_csv(self, lang: Lang = "en") -> str:
+        """The whole register (Art. 33(5)) as CSV, one row per breach (newest versions)."""
+        return _reports.register_csv(self._store.breaches(), self._inventory, lang)
+
+    # -- helpers -----------------------------------------------------------------------
+
+    def _breach(self, breach: Breach | str) -> Breach:
+        if isinstance(breach, Breach):
+            return breach
+        return self.get(breach)
+
+    def _recipient(self, key: str) -> None:
+        _validate.key(key, "processor")
+        role = self._inventory.recipient(key).role  # PolicyError naming it when not declared
+        if role not in PROCESSOR_ROLES:
+            msg = (
+                f"recipient {key!r} has the role {role.value!r}, not processor or "
+                "sub_processor; only a processor reports a breach to the controller under a "
+                "processing agreement (Art. 33(2)). Record the breach without processor=, "
+                "or correct the recipient's role in the inventory"
+            )
+            raise PolicyError(msg)
+
+    def _check_facts(self, facts: BreachFacts) -> None:
+        if not isinstance(facts, BreachFacts):
+            msg = f"facts must be BreachFacts, got {type(facts).__name__}"
+            raise ValidationError(msg)
+        declared = self._inventory.categories
+        undeclared = sorted(set(facts.categories) - declared)
+        if undeclared:
+            msg = (
+                f"categories {undeclared} are not declared in the inventory; declared: "
+                f"{sorted(declared)}. Declare a field of that category, or correct the breach"
+            )
+            raise PolicyError(msg)
+
+    @staticmethod
+    def _not_future(value: datetime | None, name: str, now: datetime) -> datetime:
+        if value is None:
+            return now
+        when = _validate.aware(value, name)
+        if when > now:
+            msg = f"{name} is in the future; record what has happened, by the clock's time"
+            raise ValidationError(msg)
+        return when
+
+    @staticmethod
+    def _next(current: Breach, now: datetime, **changes: Any) -> Breach:
+        return attrs.evolve(current, version=current.version + 1, updated_at=now, **changes)
+
+
+class _Named:
+    """A stand-in for an attrs attribute, so validators can name service arguments."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def _named(name: str) -> Any:
+    return _Named(name)

@@ -1,0 +1,99 @@
+"""The consent vocabulary: what an event records, through which channel, by whom."""
+
+from __future__ import annotations
+
+import enum
+
+# --------------------------------------------------------------------------- vocabularies
+
+
+class ConsentAction(enum.StrEnum):
+    """What a :class:`ConsentEvent` records.
+
+    ``GIVEN`` and ``WITHDRAWN`` form the consent track of a purpose (only for purposes whose
+    basis is consent); ``OBJECTED`` and ``OBJECTION_LIFTED`` the objection track (Art. 21:
+    legitimate-interest, public-task and direct-marketing purposes).
+
+    .. versionadded:: 0.1.0
+    """
+
+    GIVEN = "given"
+    WITHDRAWN = "withdrawn"
+    OBJECTED = "objected"
+    OBJECTION_LIFTED = "objection_lifted"
+
+    @property
+    def is_consent(self) -> bool:
+        """Whether this action belongs to the consent track (given or withdrawn)."""
+        return self in {ConsentAction.GIVEN, ConsentAction.WITHDRAWN}
+
+    @property
+    def audit_action(self) -> str:
+        """The audit-log action recorded for it, e.g. ``"consent.given"``."""
+        return f"consent.{self.value}"
+
+
+class Channel(enum.StrEnum):
+    """Where the subject acted.
+
+    .. versionadded:: 0.1.0
+    """
+
+    WEBSHOP = "webshop"
+    """The online ticket shop or "my account" page."""
+    BOX_OFFICE = "box_office"
+    """At the counter, entered by staff."""
+    IMPORT = "import"
+    """Migrated from a CRM or an older ticket system (:meth:`ConsentLedger.import_events`)."""
+    API = "api"
+    """Through the host's API (an app, a partner integration)."""
+    EMAIL_LINK = "email_link"
+    """A link in an e-mail: a double opt-in confirmation or an unsubscribe link."""
+
+
+class Actor(enum.StrEnum):
+    """Who performed the act recorded in the evidence.
+
+    .. versionadded:: 0.1.0
+    """
+
+    SUBJECT = "subject"
+    """The data subject themself."""
+    GUARDIAN = "guardian"
+    """A parent or guardian, for a minor (Art. 8(1))."""
+    STAFF = "staff"
+    """A member of staff on the subject's behalf (e.g. at the box office)."""
+
+
+class ConsentStatus(enum.StrEnum):
+    """The consent track of one subject and purpose at an instant.
+
+    .. versionadded:: 0.1.0
+    """
+
+    NEVER_GIVEN = "never_given"
+    """No consent was given up to the instant (a withdrawal may still have been recorded)."""
+    GIVEN = "given"
+    """Consent is live: given, not withdrawn, not expired."""
+    WITHDRAWN = "withdrawn"
+    """Consent was given and later withdrawn."""
+    EXPIRED = "expired"
+    """Consent was given with an expiry that has passed."""
+
+
+class DecisionCode(enum.StrEnum):
+    """Why :meth:`ConsentLedger.may_process` decided as it did (stable, machine-readable).
+
+    .. versionadded:: 0.1.0
+    """
+
+    BASIS_WITHOUT_CONSENT = "basis_without_consent"
+    """Contract, legal obligation or vital interests: no consent or objection involved."""
+    CONSENT_GIVEN = "consent_given"
+    CONSENT_NEVER_GIVEN = "consent_never_given"
+    CONSENT_WITHDRAWN = "consent_withdrawn"
+    CONSENT_EXPIRED = "consent_expired"
+    NO_OBJECTION = "no_objection"
+    """Legitimate interests or public task, and the subject has not objected."""
+    OBJECTED = "objected"
+    """The subject objected (Art. 21); for direct marketing or profiling that is absolute."""
