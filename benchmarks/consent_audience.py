@@ -244,7 +244,7 @@ def run(subjects: int, backend: str, url: str | None = None, out: Any = None) ->
             )
 
             def ledger() -> set[str]:
-                return set(kit.consent.audience(PURPOSE, NOW))
+                return set(kit.consent.audience(PURPOSE, at=NOW))
 
             runs = 3
             ours, answer = best_of(runs, ledger)

@@ -18,6 +18,7 @@ from avgkit.breach import (
     Breach,
     BreachFacts,
     BreachKind,
+    BreachOptions,
     BreachRegister,
     Exemption,
     Headcount,
@@ -269,9 +270,26 @@ def test_the_processor_term_is_configurable_per_agreement(clock):
 def test_the_kit_passes_its_processor_term_on(clock):
     inventory = ticketing.inventory()
     with Kit.open(
-        "memory://", inventory=inventory, clock=clock, processor_notice=timedelta(hours=12)
+        "memory://",
+        inventory=inventory,
+        clock=clock,
+        breaches=BreachOptions(processor_notice=timedelta(hours=12)),
     ) as kit:
         assert kit.breaches.processor_term("printer") == timedelta(hours=12)
+
+
+def test_the_options_value_refuses_bad_terms_before_any_store_is_opened():
+    with pytest.raises(ValidationError, match="positive timedelta"):
+        BreachOptions(processor_notice=timedelta(0))
+    with pytest.raises(ValidationError, match=r"processor_notice_by_recipient\['printer'\]"):
+        BreachOptions(processor_notice_by_recipient={"printer": timedelta(hours=-1)})
+    with pytest.raises(ValidationError, match="large_volume"):
+        BreachOptions(large_volume=0)
+
+
+def test_the_kit_refuses_an_options_value_of_the_wrong_kind():
+    with pytest.raises(ValidationError, match="breaches= takes a BreachOptions"):
+        Kit.open("memory://", inventory=ticketing.inventory(), breaches={"large_volume": 5})
 
 
 def test_bad_processor_terms_are_refused(clock):
@@ -908,7 +926,8 @@ def test_encryption_exempts_only_confidentiality_breaches(kinds):
 )
 def test_sub_second_processor_terms_round_trip_through_sqlite(tmp_path, clock, term):
     url = f"sqlite:///{tmp_path}/avg.db"
-    with Kit.open(url, inventory=ticketing.inventory(), clock=clock, processor_notice=term) as kit:
+    options = BreachOptions(processor_notice=term)
+    with Kit.open(url, inventory=ticketing.inventory(), clock=clock, breaches=options) as kit:
         breach = record(kit)
         assert breach.processor_notice_within == term
     with Kit.open(url, inventory=ticketing.inventory(), clock=clock) as kit:
@@ -971,7 +990,10 @@ def test_the_kit_passes_per_agreement_processor_terms_on(clock):
     terms = {"mail_platform": timedelta(hours=24)}
     inventory = ticketing.inventory()
     with Kit.open(
-        "memory://", inventory=inventory, clock=clock, processor_notice_by_recipient=terms
+        "memory://",
+        inventory=inventory,
+        clock=clock,
+        breaches=BreachOptions(processor_notice_by_recipient=terms),
     ) as kit:
         assert kit.breaches.processor_term("mail_platform") == timedelta(hours=24)
         assert kit.breaches.processor_term("printer") == timedelta(hours=36)
@@ -979,7 +1001,7 @@ def test_the_kit_passes_per_agreement_processor_terms_on(clock):
         stores=open_stores("memory://"),
         inventory=inventory,
         clock=clock,
-        processor_notice_by_recipient=terms,
+        breaches=BreachOptions(processor_notice_by_recipient=terms),
     ) as kit:
         assert record(kit).processor_notice_due == FOUND + timedelta(hours=24)
 

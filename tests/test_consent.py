@@ -272,8 +272,8 @@ def test_state_at_any_past_instant_is_the_state_then(ledger, clock):
     clock.advance(days=10)
     ledger.withdraw("c1", "newsletter", WEBSHOP)
     clock.advance(days=10)
-    assert ledger.state("c1", "newsletter", NOW - timedelta(seconds=1)).never_given
-    assert ledger.state("c1", "newsletter", NOW + timedelta(days=5)).consent_live
+    assert ledger.state("c1", "newsletter", at=NOW - timedelta(seconds=1)).never_given
+    assert ledger.state("c1", "newsletter", at=NOW + timedelta(days=5)).consent_live
     withdrawn = ledger.state("c1", "newsletter")
     assert withdrawn.status is ConsentStatus.WITHDRAWN
     assert "withdrawn on 2024-06-11" in withdrawn.describe()
@@ -499,7 +499,7 @@ def test_the_ledger_answers_like_a_replay_of_its_events_at_every_instant(history
         for subject, purpose in {(e.subject, e.purpose) for e in history}:
             for at in probes:
                 expected = replay(history, subject=subject, purpose=purpose, at=at)
-                assert kit.consent.state(subject, purpose, at) == expected
+                assert kit.consent.state(subject, purpose, at=at) == expected
 
 
 def test_replay_ignores_other_subjects_purposes_and_later_events():

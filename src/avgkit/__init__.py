@@ -8,14 +8,18 @@ reach every service from it. Only re-exports live here; the code is in the submo
 
 from avgkit._version import __version__
 from avgkit.audit import AuditLog
+from avgkit.breach import BreachOptions
 from avgkit.clock import Clock, SystemClock
+from avgkit.consent import Channel, ConsentOptions, Decision, Evidence, hash_wording
 from avgkit.errors import (
     AvgkitError,
+    ConfigurationError,
     ConflictError,
     IntegrityError,
     NotFound,
     NotPermitted,
     PolicyError,
+    ShreddedKeyError,
     StorageError,
     ValidationError,
 )
@@ -37,15 +41,22 @@ from avgkit.inventory import (
     tag,
 )
 from avgkit.kit import Kit
+from avgkit.pseudonym import PseudonymOptions
 from avgkit.subjects import SubjectId, subject_id
 
 __all__ = [
     "Art9Condition",
     "AuditLog",
     "AvgkitError",
+    "BreachOptions",
+    "Channel",
     "Clock",
+    "ConfigurationError",
     "ConflictError",
+    "ConsentOptions",
     "Controller",
+    "Decision",
+    "Evidence",
     "Field",
     "IdentifierKind",
     "IntegrityError",
@@ -56,9 +67,11 @@ __all__ = [
     "NotPermitted",
     "PolicyError",
     "ProcessingRegister",
+    "PseudonymOptions",
     "Purpose",
     "Recipient",
     "RecipientRole",
+    "ShreddedKeyError",
     "SpecialCategory",
     "StorageError",
     "SubjectId",
@@ -68,6 +81,7 @@ __all__ = [
     "Treatment",
     "ValidationError",
     "__version__",
+    "hash_wording",
     "subject_id",
     "tag",
 ]

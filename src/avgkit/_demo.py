@@ -319,7 +319,7 @@ def step_consent(ctx: DemoContext) -> None:
         decision = ctx.kit.may_process(visitor, purpose)
         ctx.say(f"may_process({visitor!r}, {purpose!r}) -> {decision.reason}")
     before = ctx.clock.now() - timedelta(days=1)
-    then = ledger.state("cust-0103", "newsletter", before)
+    then = ledger.state("cust-0103", "newsletter", at=before)
     ctx.say(f"The state at any past instant: on {before.date()} cust-0103 was {then.status}.")
     kinds = [event.kind.value for event in ledger.history("cust-0103")]
     ctx.say(f"cust-0103's own history, oldest first, for 'my account': {kinds}")

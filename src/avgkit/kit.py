@@ -19,23 +19,25 @@ by hand from a store, the inventory, a clock and an audit log.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from types import TracebackType
-from typing import TYPE_CHECKING, Self
+from typing import TYPE_CHECKING, Self, TypeVar
 
 from avgkit.audit import AuditLog
-from avgkit.breach import PROCESSOR_NOTICE_DEADLINE, BreachRegister
+from avgkit.breach import BreachOptions, BreachRegister
 from avgkit.clock import Clock, SystemClock
-from avgkit.consent import ConsentLedger, Decision
+from avgkit.consent import ConsentLedger, ConsentOptions, Decision
 from avgkit.errors import StorageError, ValidationError
 from avgkit.inventory import Inventory
-from avgkit.pseudonym import KeyEncryptionKey, Pseudonyms
+from avgkit.permissions import Permissions
+from avgkit.pseudonym import KeyEncryptionKey, PseudonymOptions, Pseudonyms
 from avgkit.storage import StoreSet, open_stores
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from datetime import datetime
 
 __all__ = ["Kit"]
+
+_T = TypeVar("_T")
 
 
 class Kit:
@@ -45,10 +47,12 @@ class Kit:
         stores: an open :class:`~avgkit.storage.StoreSet` (see :meth:`open` for a URL).
         inventory: the controller's declared purposes, fields and recipients.
         clock: the source of time; :class:`~avgkit.clock.SystemClock` by default.
-        processor_notice: the processors' default term to report a breach (36 hours, as in
-            the usual processing agreement); see :class:`~avgkit.breach.BreachRegister`.
-        processor_notice_by_recipient: terms agreed in particular processing agreements, by
-            the recipient's inventory key (``{"mail_platform": timedelta(hours=24)}``).
+        consent: the consent ledger's settings (:class:`~avgkit.consent.ConsentOptions`: the
+            Art. 8 age, 13 for a Belgian venue; the clock-skew allowance).
+        breaches: the breach register's settings (:class:`~avgkit.breach.BreachOptions`: the
+            processors' notice terms, per agreement too; the large-volume threshold).
+        pseudonyms: the pseudonym service's settings
+            (:class:`~avgkit.pseudonym.PseudonymOptions`: how national phone numbers read).
         key_stores: a separate store set whose key store holds the pseudonym, token and
             per-subject keys, so that keys live apart from the data (ENISA's advice); by
             default the keys live in ``stores``. The kit closes it with its own stores.
@@ -56,6 +60,9 @@ class Kit:
             outside both databases (an environment secret, a secrets manager).
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       Settings come as one options value per service (``consent=``, ``breaches=``,
+       ``pseudonyms=``) instead of one keyword each.
     """
 
     def __init__(
@@ -64,8 +71,9 @@ class Kit:
         stores: StoreSet,
         inventory: Inventory,
         clock: Clock | None = None,
-        processor_notice: timedelta = PROCESSOR_NOTICE_DEADLINE,
-        processor_notice_by_recipient: Mapping[str, timedelta] | None = None,
+        consent: ConsentOptions | None = None,
+        breaches: BreachOptions | None = None,
+        pseudonyms: PseudonymOptions | None = None,
         key_stores: StoreSet | None = None,
         kek: KeyEncryptionKey | None = None,
     ) -> None:
@@ -75,6 +83,9 @@ class Kit:
                 "load one with Inventory.from_file() or use avgkit.presets.ticketing.inventory()"
             )
             raise ValidationError(msg)
+        consent = _option(consent, ConsentOptions, "consent")
+        breaches = _option(breaches, BreachOptions, "breaches")
+        pseudonyms = _option(pseudonyms, PseudonymOptions, "pseudonyms")
         self.stores = stores
         self.inventory = inventory
         self.clock: Clock = SystemClock() if clock is None else clock
@@ -87,13 +98,24 @@ class Kit:
             self.clock,
             self.audit,
             kek=kek,
+            default_country=pseudonyms.default_country,
+            keys_unit_of_work=key_stores,
         )
         """Keys, pseudonyms, tokens, the anonymiser and crypto-shredding."""
         self._consent = (
             None
             if stores.consent is None
-            else ConsentLedger(stores.consent, inventory, self.clock, self.audit)
+            else ConsentLedger(
+                stores.consent,
+                inventory,
+                self.clock,
+                self.audit,
+                minor_age=consent.minor_age,
+                clock_skew=consent.clock_skew,
+            )
         )
+        self.permissions = Permissions(inventory, self._consent, self.clock)
+        """``may_process``: the inventory's lawful basis and the ledger, combined."""
         self._breaches = (
             None
             if stores.breaches is None
@@ -102,8 +124,9 @@ class Kit:
                 inventory,
                 self.clock,
                 self.audit,
-                processor_notice=processor_notice,
-                processor_notice_by_recipient=processor_notice_by_recipient,
+                processor_notice=breaches.processor_notice,
+                processor_notice_by_recipient=breaches.processor_notice_by_recipient,
+                large_volume=breaches.large_volume,
             )
         )
 
@@ -131,19 +154,22 @@ class Kit:
             raise StorageError(msg)
         return self._consent
 
-    def may_process(self, subject: str, purpose: str) -> Decision:
-        """Whether ``subject``'s data may be processed for ``purpose`` now, and why.
+    def may_process(self, subject: str, purpose: str, *, at: datetime | None = None) -> Decision:
+        """Whether ``subject``'s data may be processed for ``purpose`` now (or at ``at``), and why.
 
         Combines the inventory's lawful basis with the consent ledger; see
-        :meth:`avgkit.consent.ConsentLedger.may_process`.
+        :class:`avgkit.permissions.Permissions`.
 
         Raises:
             PolicyError: ``purpose`` is not declared.
-            StorageError: the store set keeps no consent events.
+            ValidationError: ``at`` is naive, or ``subject`` is malformed.
+            StorageError: the purpose needs consent and the store set keeps no consent events.
 
         .. versionadded:: 0.1.0
+        .. versionchanged:: 0.2.0
+           Takes ``at=``, like the ledger.
         """
-        return self.consent.may_process(subject, purpose)
+        return self.permissions.may_process(subject, purpose, at=at)
 
     @classmethod
     def open(
@@ -152,8 +178,9 @@ class Kit:
         *,
         inventory: Inventory,
         clock: Clock | None = None,
-        processor_notice: timedelta = PROCESSOR_NOTICE_DEADLINE,
-        processor_notice_by_recipient: Mapping[str, timedelta] | None = None,
+        consent: ConsentOptions | None = None,
+        breaches: BreachOptions | None = None,
+        pseudonyms: PseudonymOptions | None = None,
         keys_url: str | None = None,
         kek: KeyEncryptionKey | None = None,
     ) -> Kit:
@@ -162,7 +189,7 @@ class Kit:
         ``url`` is ``memory://``, ``sqlite:///relative.db``, ``sqlite:////absolute.db`` or
         ``postgresql://user@host:5432/db?schema=venue``. ``keys_url``, if given, opens a
         second store set whose key store keeps the keys apart from the data; ``kek`` wraps
-        the key material at rest (see :class:`Kit`).
+        the key material at rest; the options are those of :class:`Kit`.
         """
         stores = open_stores(url)
         key_stores: StoreSet | None = None
@@ -173,8 +200,9 @@ class Kit:
                 stores=stores,
                 inventory=inventory,
                 clock=clock,
-                processor_notice=processor_notice,
-                processor_notice_by_recipient=processor_notice_by_recipient,
+                consent=consent,
+                breaches=breaches,
+                pseudonyms=pseudonyms,
                 key_stores=key_stores,
                 kek=kek,
             )
@@ -205,3 +233,12 @@ class Kit:
 
     def __repr__(self) -> str:
         return f"Kit(stores={self.stores!r}, clock={self.clock!r})"
+
+
+def _option(value: _T | None, kind: type[_T], name: str) -> _T:
+    if value is None:
+        return kind()
+    if not isinstance(value, kind):
+        msg = f"{name}= takes a {kind.__name__}, got {type(value).__name__}"
+        raise ValidationError(msg)
+    return value

@@ -50,6 +50,7 @@ valid against the schemas shipped in ``avgkit/schemas``) and the whole register 
 """
 
 from avgkit.breach._assess import assess, special_categories
+from avgkit.breach._options import BreachOptions
 from avgkit.breach._register import BreachRegister
 from avgkit.breach._values import (
     AUTHORITY_DEADLINE,
@@ -79,6 +80,7 @@ __all__ = [
     "BreachDecision",
     "BreachFacts",
     "BreachKind",
+    "BreachOptions",
     "BreachRegister",
     "BreachStatus",
     "BreachUpdate",

@@ -13,6 +13,7 @@ from avgkit import _validate
 from avgkit._render import Lang
 from avgkit.breach import _reports
 from avgkit.breach._assess import assess
+from avgkit.breach._options import BreachOptions
 from avgkit.breach._values import (
     DEFAULT_LARGE_VOLUME,
     FACT_NAMES,
@@ -25,7 +26,6 @@ from avgkit.breach._values import (
     BreachFacts,
     BreachStatus,
     BreachUpdate,
-    v_positive_delta,
 )
 from avgkit.errors import NotFound, PolicyError, ValidationError
 
@@ -75,14 +75,14 @@ class BreachRegister:
         self._inventory = inventory
         self._clock = clock
         self._audit = audit
-        v_positive_delta(None, _named("processor_notice"), processor_notice)
-        terms = dict(processor_notice_by_recipient or {})
-        for key, term in terms.items():
+        self.options = BreachOptions(
+            processor_notice=processor_notice,
+            processor_notice_by_recipient=processor_notice_by_recipient,
+            large_volume=large_volume,
+        )
+        terms = dict(self.options.processor_notice_by_recipient)
+        for key in terms:
             self._recipient(key)
-            v_positive_delta(None, _named(f"processor_notice_by_recipient[{key!r}]"), term)
-        if isinstance(large_volume, bool) or not isinstance(large_volume, int) or large_volume < 1:
-            msg = "large_volume must be a positive whole number of people"
-            raise ValidationError(msg)
         self._processor_notice = processor_notice
         self._terms = terms
         self._large_volume = large_volume
@@ -501,14 +501,3 @@ class BreachRegister:
     @staticmethod
     def _next(current: Breach, now: datetime, **changes: Any) -> Breach:
         return attrs.evolve(current, version=current.version + 1, updated_at=now, **changes)
-
-
-class _Named:
-    """A stand-in for an attrs attribute, so validators can name service arguments."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-
-def _named(name: str) -> Any:
-    return _Named(name)

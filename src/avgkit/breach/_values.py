@@ -16,7 +16,7 @@ import attrs
 from avgkit import _dpv, _validate
 from avgkit._render import Lang, language
 from avgkit.errors import ValidationError
-from avgkit.inventory import RecipientRole
+from avgkit.inventory._vocab import RecipientRole
 
 AUTHORITY_DEADLINE: Final = timedelta(hours=72)
 """Art. 33(1): notify the supervisory authority within 72 hours of becoming aware."""

@@ -24,6 +24,7 @@ computed from the events:
 """
 
 from avgkit.consent._ledger import ConsentLedger
+from avgkit.consent._options import DEFAULT_CLOCK_SKEW, DEFAULT_MINOR_AGE, ConsentOptions
 from avgkit.consent._records import (
     ISO27560_SCHEMA_VERSION,
     KANTARA_VERSION,
@@ -35,8 +36,6 @@ from avgkit.consent._records import (
     kantara_receipts,
 )
 from avgkit.consent._values import (
-    DEFAULT_CLOCK_SKEW,
-    DEFAULT_MINOR_AGE,
     ConsentEvent,
     ConsentState,
     Decision,
@@ -61,6 +60,7 @@ __all__ = [
     "ConsentAction",
     "ConsentEvent",
     "ConsentLedger",
+    "ConsentOptions",
     "ConsentReport",
     "ConsentState",
     "ConsentStatus",

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 from avgkit import _validate
+from avgkit.consent._options import DEFAULT_CLOCK_SKEW, DEFAULT_MINOR_AGE, ConsentOptions
 from avgkit.consent._records import ConsentReport, iso27560_records, kantara_receipts
 from avgkit.consent._values import (
-    DEFAULT_CLOCK_SKEW,
-    DEFAULT_MINOR_AGE,
     ConsentEvent,
     ConsentState,
     Decision,
@@ -31,9 +30,6 @@ if TYPE_CHECKING:
     from avgkit.clock import Clock
     from avgkit.inventory import Inventory
     from avgkit.storage import ConsentStore
-
-_MIN_ART8_AGE: Final = 13
-_MAX_MINOR_AGE: Final = 18
 
 
 # --------------------------------------------------------------------------- the service
@@ -64,25 +60,13 @@ class ConsentLedger:
         minor_age: int = DEFAULT_MINOR_AGE,
         clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
     ) -> None:
-        if (
-            not isinstance(minor_age, int)
-            or isinstance(minor_age, bool)
-            or not _MIN_ART8_AGE <= minor_age <= _MAX_MINOR_AGE
-        ):
-            msg = (
-                f"minor_age must be a whole number of years from {_MIN_ART8_AGE} to "
-                f"{_MAX_MINOR_AGE} (Art. 8(1) GDPR allows 13 to 16; 16 in the Netherlands)"
-            )
-            raise ValidationError(msg)
-        if not isinstance(clock_skew, timedelta) or clock_skew < timedelta(0):
-            msg = "clock_skew must be a non-negative timedelta, e.g. timedelta(minutes=5)"
-            raise ValidationError(msg)
+        self.options = ConsentOptions(minor_age=minor_age, clock_skew=clock_skew)
         self._store = store
         self._inventory = inventory
         self._clock = clock
         self._audit = audit
-        self.minor_age = minor_age
-        self.clock_skew = clock_skew
+        self.minor_age = self.options.minor_age
+        self.clock_skew = self.options.clock_skew
 
     def __repr__(self) -> str:
         return f"ConsentLedger(store={self._store!r}, minor_age={self.minor_age})"
@@ -233,7 +217,7 @@ class ConsentLedger:
     # ------------------------------------------------------------------ answering
 
     def state(
-        self, subject: SubjectId | str, purpose: str, at: datetime | None = None
+        self, subject: SubjectId | str, purpose: str, *, at: datetime | None = None
     ) -> ConsentState:
         """The state of ``subject`` for ``purpose`` now, or at the past instant ``at``.
 
@@ -274,7 +258,7 @@ class ConsentLedger:
         return self._store.events(since=start, until=end, purpose=purpose)
 
     def may_process(
-        self, subject: SubjectId | str, purpose: str, at: datetime | None = None
+        self, subject: SubjectId | str, purpose: str, *, at: datetime | None = None
     ) -> Decision:
         """Whether ``subject``'s data may be processed for ``purpose`` now (or at ``at``).
 
@@ -285,10 +269,10 @@ class ConsentLedger:
         sid = subject_id(subject)
         declared = self._inventory.purpose(purpose)
         when = self._instant(at)
-        state = self.state(sid, purpose, when) if consults_ledger(declared) else None
+        state = self.state(sid, purpose, at=when) if consults_ledger(declared) else None
         return decide(declared, state, subject=sid, at=when)
 
-    def audience(self, purpose: str, at: datetime | None = None) -> Iterator[SubjectId]:
+    def audience(self, purpose: str, *, at: datetime | None = None) -> Iterator[SubjectId]:
         """Stream the subjects with live consent for ``purpose`` (and no objection to it).
 
         The set is computed inside the storage adapter (one SQL statement in SQLite and
@@ -312,7 +296,7 @@ class ConsentLedger:
             raise PolicyError(msg)
         return self._store.audience(purpose, self._instant(at))
 
-    def objectors(self, purpose: str, at: datetime | None = None) -> Iterator[SubjectId]:
+    def objectors(self, purpose: str, *, at: datetime | None = None) -> Iterator[SubjectId]:
         """Stream the subjects with an objection to ``purpose`` in force (set-based, streamed).
 
         Raises:

@@ -38,7 +38,7 @@ from avgkit.consent import _terms as vocab
 from avgkit.consent._values import ConsentEvent, ConsentState
 from avgkit.consent._vocab import ConsentAction, ConsentStatus
 from avgkit.errors import PolicyError, ValidationError
-from avgkit.inventory import LawfulBasis, RecipientRole
+from avgkit.inventory._vocab import LawfulBasis, RecipientRole
 from avgkit.subjects import SubjectId, subject_id
 
 if TYPE_CHECKING:
@@ -94,7 +94,7 @@ class LedgerView(Protocol):
         ...
 
     def state(
-        self, subject: SubjectId | str, purpose: str, at: datetime | None = None
+        self, subject: SubjectId | str, purpose: str, *, at: datetime | None = None
     ) -> ConsentState:
         """The state of ``subject`` and ``purpose`` at ``at``."""
         ...
@@ -755,7 +755,7 @@ def iso27560_records(
         events = per_purpose.get(purpose.key)
         if not events:
             continue
-        state = ledger.state(sid, purpose.key, when)
+        state = ledger.state(sid, purpose.key, at=when)
         history = list(_history(purpose, events))
         records.append(
             {

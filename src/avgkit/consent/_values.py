@@ -10,7 +10,7 @@ import enum
 import hashlib
 import re
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Final, TypeVar
 
 import attrs
@@ -18,20 +18,9 @@ import attrs
 from avgkit import _validate
 from avgkit.consent._vocab import Actor, Channel, ConsentAction, ConsentStatus, DecisionCode
 from avgkit.errors import NotPermitted, ValidationError
-from avgkit.inventory import LawfulBasis, Purpose
+from avgkit.inventory._values import Purpose
+from avgkit.inventory._vocab import LawfulBasis
 from avgkit.subjects import SubjectId, subject_id
-
-DEFAULT_MINOR_AGE: Final = 16
-"""The Art. 8(1) age below which a parent or guardian must consent (16 in the Netherlands).
-
-.. versionadded:: 0.1.0
-"""
-
-DEFAULT_CLOCK_SKEW: Final = timedelta(minutes=5)
-"""How far in the future an event may be dated before the ledger refuses it.
-
-.. versionadded:: 0.1.0
-"""
 
 _SHA256_HEX: Final = re.compile(r"\A[0-9a-f]{64}\Z")
 _NOTICE_MAX: Final = 100
@@ -166,6 +155,45 @@ class Evidence:
             )
             raise ValidationError(msg)
         _validate.key(value, "evidence staff")
+
+    @classmethod
+    def from_wording(
+        cls,
+        wording: str,
+        *,
+        channel: Channel | str,
+        notice_version: str,
+        actor: Actor | str = Actor.SUBJECT,
+        staff_key: str | None = None,
+        order_ref: str | None = None,
+        confirmed_at: datetime | None = None,
+        expires_at: datetime | None = None,
+    ) -> Evidence:
+        """Evidence for the exact ``wording`` shown, hashed here (see :func:`hash_wording`).
+
+        The checkout passes the text it rendered next to the checkbox::
+
+            evidence = Evidence.from_wording(
+                "Ja, stuur mij de nieuwsbrief.", channel="webshop", notice_version="2024-05"
+            )
+
+        Only the hash is kept; keep the texts themselves by notice version in the host.
+
+        Raises:
+            ValidationError: ``wording`` is empty or not text, or another item is malformed.
+
+        .. versionadded:: 0.2.0
+        """
+        return cls(
+            channel=channel,
+            notice_version=notice_version,
+            wording_sha256=hash_wording(wording),
+            actor=actor,
+            staff_key=staff_key,
+            order_ref=order_ref,
+            confirmed_at=confirmed_at,
+            expires_at=expires_at,
+        )
 
 
 def _subject(value: object) -> SubjectId:

@@ -51,6 +51,7 @@ from avgkit.pseudonym._keys import (
     SubjectKey,
     TokenKey,
 )
+from avgkit.pseudonym._options import PseudonymOptions
 from avgkit.pseudonym._pseudo import (
     PSEUDONYM_VERSION,
     TOKEN_VERSION,
@@ -80,6 +81,7 @@ __all__ = [
     "KeyKind",
     "KeyRing",
     "PseudonymKey",
+    "PseudonymOptions",
     "Pseudonymiser",
     "Pseudonyms",
     "RecordAnonymiser",

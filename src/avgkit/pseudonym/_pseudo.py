@@ -130,6 +130,8 @@ def normalise_email(value: object) -> str:
 
 _PHONE_NOISE: Final = re.compile(r"[\s\-./()]")
 _COUNTRY_CODES: Final = {"NL": "31", "BE": "32"}
+PHONE_COUNTRIES: Final = frozenset(_COUNTRY_CODES)
+"""The countries whose national phone numbers :func:`normalise_phone` reads."""
 # Digits after the country code: NL numbers have 9, BE landlines 8 and BE mobiles 9.
 _NATIONAL_LENGTHS: Final = {"31": (9,), "32": (8, 9)}
 _E164_MIN, _E164_MAX = 7, 15

@@ -11,7 +11,9 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from avgkit import _validate
+from avgkit.audit._chain import Detail
 from avgkit.errors import (
+    ConfigurationError,
     ConflictError,
     IntegrityError,
     NotFound,
@@ -33,18 +35,18 @@ from avgkit.pseudonym._keys import (
     SubjectKey,
     TokenKey,
 )
+from avgkit.pseudonym._options import PseudonymOptions
 from avgkit.pseudonym._pseudo import (
     Pseudonymiser,
     Tokeniser,
     ValueKind,
-    normalise_phone,
 )
 from avgkit.subjects import SubjectId, subject_id
 
 if TYPE_CHECKING:
     from avgkit.audit import AuditLog
     from avgkit.clock import Clock
-    from avgkit.storage import KeyStore
+    from avgkit.storage import KeyStore, UnitOfWork
 
 
 SEAL_VERSION: Final = b"as1"
@@ -89,6 +91,10 @@ class Pseudonyms:
         audit: the audit log (key creation and shredding are recorded).
         kek: wraps key material before it is stored, and unwraps it on reading.
         default_country: how national phone numbers are read (``"NL"`` or ``"BE"``).
+        keys_unit_of_work: when the key store lives in another store set than the audit log
+            (``Kit.open(..., keys_url=...)``), that set. Its writes cannot share the audit
+            log's transaction, so key changes are then audited intent first: the intent is
+            committed, the key changed, then the outcome recorded; no failure loses the trace.
 
     .. versionadded:: 0.1.0
     """
@@ -102,17 +108,19 @@ class Pseudonyms:
         *,
         kek: KeyEncryptionKey | None = None,
         default_country: str = "NL",
+        keys_unit_of_work: UnitOfWork | None = None,
     ) -> None:
         if kek is not None and not isinstance(kek, KeyEncryptionKey):
             msg = f"kek must be a KeyEncryptionKey, got {type(kek).__name__}"
             raise ValidationError(msg)
-        normalise_phone("+31612345678", default_country=default_country)
+        self.options = PseudonymOptions(default_country=default_country)
         self._store = store
         self._inventory = inventory
         self._clock = clock
         self._audit = audit
         self._kek = kek
         self._default_country = default_country
+        self._keys_apart = keys_unit_of_work
         self._pseudonymiser: Pseudonymiser | None = None
         self._tokeniser: Tokeniser | None = None
 
@@ -141,10 +149,10 @@ class Pseudonyms:
             return stored
         if self._kek is None:
             msg = (
-                f"key {stored.key_id!r} is wrapped by KEK {stored.wrapped_by!r}; pass that "
-                "KeyEncryptionKey as kek= to read it"
+                f"key {stored.key_id!r} is wrapped by KEK {stored.wrapped_by!r}, and this "
+                "kit was opened without a KEK; pass that KeyEncryptionKey as kek= to read it"
             )
-            raise NotFound(msg)
+            raise ConfigurationError(msg)
         return self._kek.unwrap(stored)
 
     def _wrap(self, stored: StoredKey) -> StoredKey:
@@ -164,6 +172,29 @@ class Pseudonyms:
         self.add_key(key, actor=actor)
         return key.id
 
+    def ensure_key(self, kind: KeyKind | str = KeyKind.PSEUDONYM, *, actor: str = "system") -> str:
+        """Make the first key of ``kind`` unless one exists; return the current key's id.
+
+        Safe to call from every worker at start-up, at the same time: the first key has a
+        fixed id (``"pseudonym-1"``, ``"token-1"``), so exactly one of the racing workers
+        stores it and the others read it back, instead of each making a ring of its own.
+
+        Raises:
+            ValidationError: ``kind`` is not ``"pseudonym"`` or ``"token"``.
+
+        .. versionadded:: 0.2.0
+        """
+        key_type = self._ring_type(kind)
+        existing = self.key_ids(kind)
+        if existing:
+            return existing[-1]
+        first = key_type.generate(key_id=f"{KeyKind(kind)}-1")
+        try:
+            self.add_key(first, actor=actor)
+        except ConflictError:
+            self.refresh()  # another worker stored the first key first: use theirs
+        return self.key_ids(kind)[-1]
+
     def add_key(self, key: PseudonymKey | TokenKey, *, actor: str = "system") -> None:
         """Store a key made elsewhere (imported with ``from_bytes``) as the newest of its ring.
 
@@ -177,11 +208,18 @@ class Pseudonyms:
         stored = StoredKey(
             key_id=key.id, kind=kind, material=key.material, created_at=self._clock.now()
         )
-        with self._audit.atomic():  # the key and its audit entry, together
-            self.store.add(self._wrap(stored))
-            self._audit.record(
-                "pseudonym.key_created", actor=actor, details={"kind": str(kind), "key_id": key.id}
-            )
+        details: dict[str, Detail] = {"kind": str(kind), "key_id": key.id}
+        if self._keys_apart is None:
+            with self._audit.atomic():  # the key and its audit entry, together
+                self.store.add(self._wrap(stored))
+                self._audit.record("pseudonym.key_created", actor=actor, details=details)
+        else:
+            # The keys live in another database: no shared transaction. Record the intent
+            # first, so that a key can never exist without a trace, then the outcome.
+            self._audit.record("pseudonym.key_creation_started", actor=actor, details=details)
+            with self._keys_apart.atomic():
+                self.store.add(self._wrap(stored))
+            self._audit.record("pseudonym.key_created", actor=actor, details=details)
         self.refresh()
 
     @staticmethod
@@ -456,18 +494,34 @@ class Pseudonyms:
 
         Everything sealed for the subject, in the database and in every backup or export
         taken before, becomes unreadable (as long as no backup of the *key store* survives:
-        keep those short-lived). Idempotent; audited as ``pseudonym.subject_key_shredded``.
+        keep those short-lived). Idempotent; audited as ``pseudonym.subject_key_shredded``
+        (preceded by ``pseudonym.subject_key_shred_started`` when the keys live apart).
         """
         ref = self._audit.subject_ref(subject_id(subject))
         _validate.key(actor, "actor")
-        with self._audit.atomic():  # the shredding and its audit entry, together
+        if self._keys_apart is None:
+            with self._audit.atomic():  # the shredding and its audit entry, together
+                destroyed = self.store.shred(ref, self._clock.now())
+                self._audit.record(
+                    "pseudonym.subject_key_shredded",
+                    subject=subject,
+                    actor=actor,
+                    details={"destroyed": destroyed},
+                )
+            return destroyed
+        # The keys live in another database, so the key and the audit entry cannot commit
+        # together. The intent is committed first: if destroying the key or recording the
+        # outcome then fails, the log still shows the erasure was under way (and a retry,
+        # being idempotent, completes it).
+        self._audit.record("pseudonym.subject_key_shred_started", subject=subject, actor=actor)
+        with self._keys_apart.atomic():
             destroyed = self.store.shred(ref, self._clock.now())
-            self._audit.record(
-                "pseudonym.subject_key_shredded",
-                subject=subject,
-                actor=actor,
-                details={"destroyed": destroyed},
-            )
+        self._audit.record(
+            "pseudonym.subject_key_shredded",
+            subject=subject,
+            actor=actor,
+            details={"destroyed": destroyed},
+        )
         return destroyed
 
     def shredded_at(self, subject: SubjectId | str) -> datetime | None:
