@@ -52,6 +52,7 @@ valid against the schemas shipped in ``avgkit/schemas``) and the whole register 
 from avgkit.breach._assess import assess, special_categories
 from avgkit.breach._options import BreachOptions
 from avgkit.breach._register import BreachRegister
+from avgkit.breach._reports import BreachDocument, BreachRegisterReport
 from avgkit.breach._values import (
     AUTHORITY_DEADLINE,
     DEFAULT_LARGE_VOLUME,
@@ -78,10 +79,12 @@ __all__ = [
     "Assessment",
     "Breach",
     "BreachDecision",
+    "BreachDocument",
     "BreachFacts",
     "BreachKind",
     "BreachOptions",
     "BreachRegister",
+    "BreachRegisterReport",
     "BreachStatus",
     "BreachUpdate",
     "Exemption",

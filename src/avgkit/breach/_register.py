@@ -11,9 +11,9 @@ import attrs
 
 from avgkit import _validate
 from avgkit._render import Lang
-from avgkit.breach import _reports
 from avgkit.breach._assess import assess
 from avgkit.breach._options import BreachOptions
+from avgkit.breach._reports import BreachDocument, BreachRegisterReport
 from avgkit.breach._values import (
     DEFAULT_LARGE_VOLUME,
     FACT_NAMES,
@@ -430,31 +430,62 @@ class BreachRegister:
 
     # -- reports -----------------------------------------------------------------------
 
+    def notice(self, breach: Breach | str) -> BreachDocument:
+        """The processor's notice of ``breach`` (seed 003 annex 3's seven questions).
+
+        Render it with ``to_json()`` (valid against ``breach-notice.schema.json``) or
+        ``to_html(lang)``.
+
+        .. versionadded:: 0.2.0
+        """
+        return BreachDocument(kind="notice", breach=self._breach(breach), inventory=self._inventory)
+
+    def notification(self, breach: Breach | str) -> BreachDocument:
+        """The authority notification of ``breach`` (the Art. 33(3) contents).
+
+        Render it with ``to_json()`` (valid against ``breach-notification.schema.json``) or
+        ``to_html(lang)``.
+
+        .. versionadded:: 0.2.0
+        """
+        return BreachDocument(
+            kind="notification", breach=self._breach(breach), inventory=self._inventory
+        )
+
+    def report(self) -> BreachRegisterReport:
+        """The whole register (Art. 33(5)), newest versions; render it with ``to_csv(lang)``.
+
+        .. versionadded:: 0.2.0
+        """
+        return BreachRegisterReport(
+            breaches=tuple(self._store.breaches()), inventory=self._inventory
+        )
+
     def notice_json(self, breach: Breach | str) -> dict[str, Any]:
         """The processor's notice (seed 003 annex 3's seven questions) as a JSON-ready dict.
 
         It is valid against ``avgkit/schemas/breach-notice.schema.json``.
         """
-        return _reports.notice(self._breach(breach), self._inventory)
+        return self.notice(breach).to_mapping()
 
     def notification_json(self, breach: Breach | str) -> dict[str, Any]:
         """The authority notification (Art. 33(3) contents) as a JSON-ready dict.
 
         It is valid against ``avgkit/schemas/breach-notification.schema.json``.
         """
-        return _reports.notification(self._breach(breach), self._inventory)
+        return self.notification(breach).to_mapping()
 
     def notice_html(self, breach: Breach | str, lang: Lang = "nl") -> str:
         """The processor's notice as a printable HTML page in ``lang``."""
-        return _reports.html(self._breach(breach), self._inventory, "notice", lang)
+        return self.notice(breach).to_html(lang)
 
     def notification_html(self, breach: Breach | str, lang: Lang = "nl") -> str:
         """The authority notification as a printable HTML page in ``lang``."""
-        return _reports.html(self._breach(breach), self._inventory, "notification", lang)
+        return self.notification(breach).to_html(lang)
 
     def register_csv(self, lang: Lang = "en") -> str:
         """The whole register (Art. 33(5)) as CSV, one row per breach (newest versions)."""
-        return _reports.register_csv(self._store.breaches(), self._inventory, lang)
+        return self.report().to_csv(lang)
 
     # -- helpers -----------------------------------------------------------------------
 

@@ -8,18 +8,18 @@ the schemas ``avgkit/schemas/breach-notice.schema.json`` and
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final, Literal
+
+import attrs
 
 from avgkit import _dpv
 from avgkit._render import Lang, language, render_html, to_csv
 from avgkit.breach._assess import special_categories
-from avgkit.inventory import SpecialCategory
-
-if TYPE_CHECKING:
-    from avgkit.breach._values import Breach, BreachFacts
-    from avgkit.inventory import Inventory
+from avgkit.breach._values import Breach, BreachFacts
+from avgkit.inventory import Inventory, SpecialCategory
 
 SCHEMA_VERSION: Final = 1
 
@@ -534,3 +534,59 @@ def register_csv(breaches: Iterable[Breach], inventory: Inventory, lang: Lang) -
     lang = language(lang)
     header = [nl if lang == "nl" else en for en, nl in _CSV_COLUMNS]
     return to_csv(header, (_row(breach, inventory) for breach in breaches))
+
+
+@attrs.frozen(kw_only=True)
+class BreachDocument:
+    """One breach rendered for its reader: the processor's notice or the authority notification.
+
+    Get one from :meth:`avgkit.breach.BreachRegister.notice` or
+    :meth:`~avgkit.breach.BreachRegister.notification`; it renders as JSON valid against the
+    shipped schema (:meth:`to_json`, :meth:`to_mapping`) and as printable HTML
+    (:meth:`to_html`, Dutch or English). The ``repr`` names only the breach id.
+
+    .. versionadded:: 0.2.0
+    """
+
+    kind: Literal["notice", "notification"]
+    """``"notice"`` (the processor's seven answers) or ``"notification"`` (Art. 33(3))."""
+    breach: Breach = attrs.field(repr=False)
+    inventory: Inventory = attrs.field(repr=False)
+    breach_id: str = attrs.field(init=False)
+
+    @breach_id.default
+    def _breach_id(self) -> str:
+        return self.breach.id
+
+    def to_mapping(self) -> dict[str, Any]:
+        """The document as a JSON-ready dict (``avgkit/schemas/breach-<kind>.schema.json``)."""
+        build = notice if self.kind == "notice" else notification
+        return build(self.breach, self.inventory)
+
+    def to_json(self) -> str:
+        """The document as JSON text (UTF-8, keys in schema order)."""
+        return json.dumps(self.to_mapping(), ensure_ascii=False, indent=2)
+
+    def to_html(self, lang: Lang = "nl") -> str:
+        """The document as a printable HTML page in ``lang`` (autoescaped)."""
+        return html(self.breach, self.inventory, self.kind, lang)
+
+
+@attrs.frozen(kw_only=True)
+class BreachRegisterReport:
+    """The register of Art. 33(5): every breach, in its newest version, for the authority.
+
+    Get one from :meth:`avgkit.breach.BreachRegister.report`; render it with :meth:`to_csv`.
+
+    .. versionadded:: 0.2.0
+    """
+
+    breaches: tuple[Breach, ...] = attrs.field(repr=False)
+    inventory: Inventory = attrs.field(repr=False)
+
+    def __len__(self) -> int:
+        return len(self.breaches)
+
+    def to_csv(self, lang: Lang = "en") -> str:
+        """One row per breach, headers in ``lang``."""
+        return register_csv(self.breaches, self.inventory, lang)
