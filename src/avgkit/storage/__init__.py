@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from importlib.metadata import entry_points
 from types import TracebackType
-from typing import TYPE_CHECKING, Final, Protocol, Self, runtime_checkable
+from typing import TYPE_CHECKING, Any, Final, Protocol, Self, runtime_checkable
 from urllib.parse import urlsplit
 
 import attrs
@@ -318,6 +318,43 @@ class StoreSet:
         default=None, repr=False
     )
     """How the adapter opens one transaction across all of its stores (see :meth:`atomic`)."""
+    joiner: Callable[[Any], AbstractContextManager[None]] | None = attrs.field(
+        default=None, repr=False
+    )
+    """How the adapter runs inside a connection the host hands over (see :meth:`joined`)."""
+
+    def joined(self, connection: Any) -> AbstractContextManager[None]:
+        """A block in which avgkit writes through the host's own connection and transaction.
+
+        A ticket shop commits an order and the consent given with it together, or neither::
+
+            with shop.transaction():                  # the host's transaction (psycopg)
+                shop.execute("INSERT INTO orders ...")
+                with kit.stores.joined(shop):
+                    kit.consent.give("cust-1042", "newsletter", evidence)
+            # the host's COMMIT stores both; its ROLLBACK leaves neither
+
+        Inside the block, on this thread, every avgkit write joins the host's open
+        transaction as a savepoint (an avgkit error undoes only avgkit's part); nothing is
+        committed until the host commits. Open the host's transaction before the block: with
+        none open, each avgkit write commits on its own. The SQLite adapter takes a
+        :class:`sqlite3.Connection` to the same file, the PostgreSQL adapter a
+        :class:`psycopg.Connection` to the same database (avgkit's schema is used only inside
+        the block).
+
+        Raises:
+            ValidationError: the adapter cannot join a host connection, or ``connection`` is
+                not one it can join (another file or database, another driver).
+
+        .. versionadded:: 0.2.0
+        """
+        if self.joiner is None:
+            msg = (
+                "this store set's adapter cannot join a host's connection; the SQLite and "
+                "PostgreSQL adapters can"
+            )
+            raise ValidationError(msg)
+        return self.joiner(connection)
 
     def atomic(self) -> AbstractContextManager[None]:
         """The unit of work: a block whose writes, in any store of the set, commit together.

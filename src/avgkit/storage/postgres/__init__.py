@@ -121,5 +121,11 @@ def open_url(url: str) -> StoreSet:
         db.close()
         raise
     return StoreSet(
-        url=url, audit=audit, keys=keys, breaches=breaches, consent=consent, closer=db.close
+        url=url,
+        audit=audit,
+        keys=keys,
+        breaches=breaches,
+        consent=consent,
+        closer=db.close,
+        joiner=db.joined,
     )

@@ -535,6 +535,56 @@ class Database:
             ).fetchone()
         return 0 if row is None else int(row[0])
 
+    @contextmanager
+    def joined(self, conn: object) -> Iterator[None]:
+        """Run this thread's avgkit work of the block on the host's connection ``conn``.
+
+        The block is a savepoint of the host's transaction (psycopg nests ``transaction()``
+        blocks); avgkit's schema and UTC are set for the block only (``set_config(...,
+        true)``), and the host's settings are put back before the block ends. Callbacks
+        waiting for a commit run when the block ends.
+        """
+        if not isinstance(conn, psycopg.Connection):
+            msg = f"the PostgreSQL adapter joins a psycopg Connection, got {type(conn).__name__}"
+            raise ValidationError(msg)
+        if getattr(self._local, "conn", None) is not None:
+            msg = "cannot join a host's connection inside an open avgkit transaction"
+            raise ValidationError(msg)
+        if conn.info.dbname != self.settings.dbname:
+            msg = (
+                "the host's connection is to another database than avgkit's stores; open "
+                f"both on database {self.settings.dbname!r}"
+            )
+            raise ValidationError(msg)
+        callbacks: list[Callable[[], None]] = []
+        with self.translated("joining the host's transaction"), conn.transaction():
+            previous = conn.execute(
+                "SELECT current_setting('search_path'), current_setting('TimeZone')"
+            ).fetchone()
+            conn.execute(
+                "SELECT set_config('search_path', %s, true), set_config('TimeZone', 'UTC', true)",
+                (f'"{self.schema}"',),
+            )
+            self._local.conn = conn
+            self._local.pending = callbacks
+            try:
+                yield
+            finally:
+                self._local.conn = None
+                self._local.pending = None
+                if (
+                    previous is not None
+                    and not conn.closed
+                    and conn.info.transaction_status == psycopg.pq.TransactionStatus.INTRANS
+                ):
+                    conn.execute(
+                        "SELECT set_config('search_path', %s, true), "
+                        "set_config('TimeZone', %s, true)",
+                        previous,
+                    )
+        for callback in callbacks:
+            callback()
+
     def close(self) -> None:
         """Close the pool and every connection in it."""
         with self.translated("closing the connection pool"):

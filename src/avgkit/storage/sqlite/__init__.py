@@ -92,4 +92,5 @@ def open_url(url: str) -> StoreSet:
         breaches=SqliteBreachStore(db),
         consent=SqliteConsentStore(db),
         closer=db.close,
+        joiner=db.joined,
     )

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from avgkit._validate import utc_text
-from avgkit.errors import ConflictError, StorageError
+from avgkit.errors import ConflictError, StorageError, ValidationError
 
 _SCHEMA_TABLE = """
 CREATE TABLE IF NOT EXISTS avgkit_schema (
@@ -193,10 +193,47 @@ class Database:
             ).fetchone()
         return 0 if row is None else int(row[0])
 
+    @contextmanager
+    def joined(self, conn: object) -> Iterator[None]:
+        """Run every write and read of the block through the host's connection ``conn``.
+
+        The block holds this database's lock, so other threads' avgkit work waits for it.
+        Writes become savepoints of the host's transaction; callbacks waiting for a commit
+        (such as the WAL checkpoint after a shredding) run at avgkit's next own commit.
+        """
+        if not isinstance(conn, sqlite3.Connection):
+            msg = f"the SQLite adapter joins a sqlite3.Connection, got {type(conn).__name__}"
+            raise ValidationError(msg)
+        with self._lock:
+            if self._depth:
+                msg = "cannot join a host's connection inside an open avgkit transaction"
+                raise ValidationError(msg)
+            with translated("joining the host's connection"):
+                rows = conn.execute("PRAGMA database_list").fetchall()
+            main = next((str(row[2]) for row in rows if row[1] == "main"), "")
+            if not main or not _same_file(main, self.path):
+                msg = (
+                    "the host's connection is to another database than avgkit's stores; "
+                    f"open both on the same SQLite file ({Path(self.path).name})"
+                )
+                raise ValidationError(msg)
+            own, self._conn, self._depth = self._conn, conn, 1
+            try:
+                yield
+            finally:
+                self._conn, self._depth = own, 0
+
     def close(self) -> None:
         """Close the connection."""
         with self._lock, translated("closing"):
             self._conn.close()
+
+
+def _same_file(first: str, second: str) -> bool:
+    try:
+        return Path(first).resolve().samefile(Path(second).resolve())
+    except OSError:
+        return False
 
 
 _WAL_ATTEMPTS = 600
