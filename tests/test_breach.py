@@ -364,7 +364,7 @@ def test_a_notification_in_time_needs_no_reason(kit, clock):
     done = kit.breaches.record_authority_notification(breach.id)
     assert not done.authority_late
     assert done.delay_reason is None
-    assert list(kit.breaches.overdue(NOW + timedelta(days=10))) == []
+    assert list(kit.breaches.overdue(at=NOW + timedelta(days=10))) == []
 
 
 def test_a_notification_cannot_predate_awareness(kit):
@@ -431,7 +431,7 @@ def test_overdue_iff_past_the_deadline_and_still_pending(offset, notified_after,
     breach = attrs.evolve(base, **changes)
     now = breach.authority_due + timedelta(seconds=offset)
     pending = notified_after is None and decided is not False
-    assert breach.status(now).authority_overdue == (now > breach.authority_due and pending)
+    assert breach.status(at=now).authority_overdue == (now > breach.authority_due and pending)
 
 
 # --------------------------------------------------------------------------- updates
@@ -1033,3 +1033,11 @@ def test_the_notification_s_special_categories_agree_with_the_assessment(clock):
         assert "Data concerning health" in kit.breaches.notification_html(breach, "en")
         row = next(csv.DictReader(io.StringIO(kit.breaches.register_csv())))
         assert row["special_categories"] == "health"
+
+
+def test_status_refuses_a_naive_instant(kit):
+    breach = record(kit)
+    with pytest.raises(ValidationError, match="naive"):
+        kit.breaches.status(breach.id, at=datetime(2026, 1, 7))  # noqa: DTZ001
+    with pytest.raises(ValidationError, match="naive"):
+        list(kit.breaches.overdue(at=datetime(2026, 1, 7)))  # noqa: DTZ001

@@ -116,15 +116,26 @@ class BreachRegister:
         """Stream the newest version of every breach, by the instant the controller became aware."""
         return self._store.breaches()
 
-    def overdue(self, now: datetime | None = None) -> Iterator[Breach]:
-        """Stream breaches whose 72 hours passed while the authority is still pending."""
-        when = self._clock.now() if now is None else _validate.aware(now, "now")
+    def overdue(self, *, at: datetime | None = None) -> Iterator[Breach]:
+        """Stream breaches whose 72 hours passed (now, or at ``at``) with the authority pending.
+
+        .. versionchanged:: 0.2.0
+           The instant is the keyword ``at=``, as everywhere.
+        """
+        when = self._clock.now() if at is None else _validate.aware(at, "at")
         return self._store.overdue(when)
 
-    def status(self, breach: Breach | str, now: datetime | None = None) -> BreachStatus:
-        """The deadlines and overdue flags of a breach, now (by the clock) or at ``now``."""
-        when = self._clock.now() if now is None else now
-        return self._breach(breach).status(when)
+    def status(self, breach: Breach | str, *, at: datetime | None = None) -> BreachStatus:
+        """The deadlines and overdue flags of a breach, now (by the clock) or at ``at``.
+
+        Raises:
+            ValidationError: ``at`` is naive.
+
+        .. versionchanged:: 0.2.0
+           The instant is the keyword ``at=``, and a naive one is refused.
+        """
+        when = self._clock.now() if at is None else _validate.aware(at, "at")
+        return self._breach(breach).status(at=when)
 
     def assess(self, breach: Breach | str) -> Assessment:
         """Propose whether to notify the authority and the people concerned (see :func:`assess`)."""

@@ -844,9 +844,13 @@ class Breach:
             and self.subjects_notified_at is None
         )
 
-    def status(self, now: datetime) -> BreachStatus:
-        """The deadlines and overdue flags at ``now`` (aware)."""
-        now = _validate.aware(now, "now")
+    def status(self, *, at: datetime) -> BreachStatus:
+        """The deadlines and overdue flags at the instant ``at`` (aware).
+
+        .. versionchanged:: 0.2.0
+           The instant is the keyword ``at=``.
+        """
+        now = _validate.aware(at, "at")
         processor_due = self.processor_notice_due
         return BreachStatus(
             at=now,
