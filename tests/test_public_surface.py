@@ -21,6 +21,7 @@ TOP_LEVEL = [
     "Recipient",
     "LawfulBasis",
     "SpecialCategory",
+    "HostData",
     "AvgkitError",
     "ValidationError",
     "PolicyError",
@@ -64,6 +65,7 @@ OLD_PATHS = {
         "ConsentStoreContract",
         "KeyStoreContract",
         "BreachStoreContract",
+        "HostDataContract",
     ],
     "avgkit.permissions": ["Permissions", "Decision"],
 }

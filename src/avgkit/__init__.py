@@ -23,6 +23,7 @@ from avgkit.errors import (
     StorageError,
     ValidationError,
 )
+from avgkit.host import HostData
 from avgkit.inventory import (
     Art9Condition,
     Controller,
@@ -58,6 +59,7 @@ __all__ = [
     "Decision",
     "Evidence",
     "Field",
+    "HostData",
     "IdentifierKind",
     "IntegrityError",
     "Inventory",

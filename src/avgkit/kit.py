@@ -27,6 +27,7 @@ from avgkit.breach import BreachOptions, BreachRegister
 from avgkit.clock import Clock, SystemClock
 from avgkit.consent import ConsentLedger, ConsentOptions, Decision
 from avgkit.errors import StorageError, ValidationError
+from avgkit.host import HostData
 from avgkit.inventory import Inventory
 from avgkit.permissions import Permissions
 from avgkit.pseudonym import KeyEncryptionKey, PseudonymOptions, Pseudonyms
@@ -58,6 +59,7 @@ class Kit:
             default the keys live in ``stores``. The kit closes it with its own stores.
         kek: a key-encryption key wrapping all key material before it is stored; keep it
             outside both databases (an environment secret, a secrets manager).
+        host: the host's data (:class:`~avgkit.host.HostData`): visitors, orders, tickets.
 
     .. versionadded:: 0.1.0
     .. versionchanged:: 0.2.0
@@ -76,6 +78,7 @@ class Kit:
         pseudonyms: PseudonymOptions | None = None,
         key_stores: StoreSet | None = None,
         kek: KeyEncryptionKey | None = None,
+        host: HostData | None = None,
     ) -> None:
         if not isinstance(inventory, Inventory):
             msg = (
@@ -86,6 +89,13 @@ class Kit:
         consent = _option(consent, ConsentOptions, "consent")
         breaches = _option(breaches, BreachOptions, "breaches")
         pseudonyms = _option(pseudonyms, PseudonymOptions, "pseudonyms")
+        if host is not None and not isinstance(host, HostData):
+            msg = (
+                f"host must implement avgkit.HostData, got {type(host).__name__}; see "
+                "avgkit.host for the methods it needs"
+            )
+            raise ValidationError(msg)
+        self._host = host
         self.stores = stores
         self.inventory = inventory
         self.clock: Clock = SystemClock() if clock is None else clock
@@ -129,6 +139,23 @@ class Kit:
                 large_volume=breaches.large_volume,
             )
         )
+
+    @property
+    def host(self) -> HostData:
+        """The host's data (visitors, orders, tickets), as handed to :meth:`open`.
+
+        Raises:
+            ValidationError: the kit was opened without ``host=``.
+
+        .. versionadded:: 0.2.0
+        """
+        if self._host is None:
+            msg = (
+                "this kit was opened without the host's data; pass host= (an avgkit.HostData "
+                "implementation) to Kit.open"
+            )
+            raise ValidationError(msg)
+        return self._host
 
     @property
     def breaches(self) -> BreachRegister:
@@ -183,6 +210,7 @@ class Kit:
         pseudonyms: PseudonymOptions | None = None,
         keys_url: str | None = None,
         kek: KeyEncryptionKey | None = None,
+        host: HostData | None = None,
     ) -> Kit:
         """Open the stores at ``url`` and build a kit over them.
 
@@ -205,6 +233,7 @@ class Kit:
                 pseudonyms=pseudonyms,
                 key_stores=key_stores,
                 kek=kek,
+                host=host,
             )
         except BaseException:
             if key_stores is not None:

@@ -26,6 +26,7 @@ from avgkit.testing.conformance._audit import AuditStoreContract
 from avgkit.testing.conformance._base import Capabilities
 from avgkit.testing.conformance._breaches import BreachStoreContract
 from avgkit.testing.conformance._consent import ConsentStoreContract
+from avgkit.testing.conformance._host import HostDataContract, HostScenario
 from avgkit.testing.conformance._keys import KeyStoreContract
 
 __all__ = [
@@ -33,5 +34,7 @@ __all__ = [
     "BreachStoreContract",
     "Capabilities",
     "ConsentStoreContract",
+    "HostDataContract",
+    "HostScenario",
     "KeyStoreContract",
 ]

@@ -1,0 +1,110 @@
+"""The host's data: the visitors, orders and tickets that live in the ticket system's database.
+
+avgkit never copies them into its own stores. It reaches them through :class:`HostData`, a
+protocol the host implements (or, later, declares as a table map): which subjects there are,
+of which kind, and when each was last active per activity type; the upcoming event dates of a
+subject's tickets (an upcoming visit defers an erasure until after it); a subject's records
+for the access export; anonymising and deleting a subject's records; and the subjects whose
+data of given categories was held in a period (for a breach).
+
+``avgkit.host.memory.MemoryHostData`` is the reference implementation, and
+:class:`avgkit.testing.conformance.HostDataContract` the tests an implementation must pass.
+
+.. versionadded:: 0.2.0
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from avgkit.host._values import (
+    HostCapabilities,
+    HostErasure,
+    HostRecord,
+    HostSubject,
+    SubjectKind,
+)
+from avgkit.subjects import SubjectId
+
+__all__ = [
+    "HostCapabilities",
+    "HostData",
+    "HostErasure",
+    "HostRecord",
+    "HostSubject",
+    "SubjectKind",
+]
+
+
+@runtime_checkable
+class HostData(Protocol):
+    """What avgkit asks of the host's database. Implementations must stream long answers.
+
+    Errors: an unknown subject is not an error for the reading methods (they answer empty);
+    :meth:`anonymise` and :meth:`delete` of a subject the host no longer has do nothing and
+    report zero records, so an erasure can be repeated after a crash.
+
+    .. versionadded:: 0.2.0
+    """
+
+    @property
+    def capabilities(self) -> HostCapabilities:
+        """The optional fast paths this implementation offers."""
+        ...
+
+    def subjects(self) -> Iterator[HostSubject]:
+        """Stream every subject the host holds, with its kind and last activity."""
+        ...
+
+    def subject(self, subject: SubjectId) -> HostSubject | None:
+        """Return one subject, or ``None`` when the host has no such subject (any more)."""
+        ...
+
+    def upcoming_events(self, subject: SubjectId, *, after: datetime) -> tuple[datetime, ...]:
+        """The start times after ``after`` of events the subject holds tickets for, sorted."""
+        ...
+
+    def records(self, subject: SubjectId) -> Iterator[HostRecord]:
+        """Stream the subject's records: their own, and their part of others' (an attendee)."""
+        ...
+
+    def anonymise(self, subject: SubjectId) -> HostErasure:
+        """Remove the subject's personal values from all of their records, keeping the records.
+
+        Done in one transaction. Another subject's values in a shared record (the buyer of
+        an order the subject attends) stay.
+        """
+        ...
+
+    def delete(self, subject: SubjectId) -> HostErasure:
+        """Delete the subject's records, anonymising those that must be kept (fiscal ones).
+
+        Done in one transaction; the subject is gone from :meth:`subjects` afterwards. A
+        record shared with another subject loses only this subject's values.
+        """
+        ...
+
+    def subjects_with(
+        self, categories: frozenset[str], *, since: datetime, until: datetime
+    ) -> Iterator[SubjectId]:
+        """Stream, each once, the subjects holding data of ``categories`` (DPV terms) in a period.
+
+        A subject counts when one of its records holding a value of one of the categories
+        was made at or before ``until`` (or is undated): the data was held during the period.
+        A host that remembers when data was deleted may also leave out what was gone before
+        ``since``.
+        """
+        ...
+
+    def inactive_since(
+        self, activity_types: frozenset[str], *, before: datetime
+    ) -> Iterator[SubjectId]:
+        """Fast path (``capabilities.inactive_since``): subjects with no such activity since.
+
+        Every subject whose last activity of any of ``activity_types`` is before ``before``,
+        or who has none of them at all. Implementations without the capability may raise
+        :class:`NotImplementedError`; avgkit then walks :meth:`subjects`.
+        """
+        ...

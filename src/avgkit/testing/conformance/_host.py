@@ -1,0 +1,171 @@
+"""The contract a :class:`~avgkit.host.HostData` implementation must pass (private module)."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator, Mapping
+from datetime import datetime, timedelta
+
+import attrs
+import pytest
+
+from avgkit.host import HostData, HostSubject, SubjectKind
+from avgkit.subjects import SubjectId
+
+
+@attrs.frozen(kw_only=True)
+class HostScenario:
+    """What a contract's host holds, so the tests know what to look for.
+
+    The host must hold: a ``buyer`` (an account) with an order whose ticket names an
+    ``attendee`` (another subject) and is for an event starting at ``event_at``; a
+    ``bystander`` with records of their own; and at least one fiscal record of the buyer's
+    (a payment) with a personal value. ``personal`` gives each subject's original text values
+    (name, e-mail, phone ...), which the erasure tests then search for.
+
+    .. versionadded:: 0.2.0
+    """
+
+    buyer: SubjectId
+    attendee: SubjectId
+    bystander: SubjectId
+    personal: Mapping[SubjectId, frozenset[str]] = attrs.field(repr=False)
+    event_at: datetime
+    categories: frozenset[str]
+    """DPV categories the buyer's records hold a value of (``{"EmailAddress"}``)."""
+    now: datetime
+    """An instant after every record was made and before ``event_at``."""
+
+
+class HostDataContract(abc.ABC):
+    """Tests for a :class:`~avgkit.host.HostData`; subclass it and implement :meth:`make_host`.
+
+    Above all: after a subject's erasure, nothing personal of theirs remains anywhere the host
+    reports (every text value of every record of every subject is searched for their original
+    values), and a buyer's data survives the erasure of an attendee on the same order.
+
+    .. versionadded:: 0.2.0
+    """
+
+    @abc.abstractmethod
+    def make_host(self) -> tuple[HostData, HostScenario]:
+        """Return a new host filled as :class:`HostScenario` describes, and the scenario."""
+
+    # -- helpers -------------------------------------------------------------------------
+
+    @staticmethod
+    def reported_texts(host: HostData, *extra: SubjectId) -> Iterator[str]:
+        """Every text value of every record the host reports, for all subjects and ``extra``."""
+        ids = [s.id for s in host.subjects()]
+        for sid in dict.fromkeys([*ids, *extra]):
+            for record in host.records(sid):
+                yield from record.texts()
+
+    def assert_nothing_left(self, host: HostData, scenario: HostScenario, gone: SubjectId) -> None:
+        """Fail if any reported text value contains one of ``gone``'s original values."""
+        originals = scenario.personal[gone]
+        for text in self.reported_texts(host, gone):
+            leaked = [value for value in originals if value and value in text]
+            assert not leaked, f"{len(leaked)} personal value(s) of the erased subject remain"
+
+    # -- the contract ---------------------------------------------------------------------
+
+    def test_subjects_report_their_kind_and_activity(self) -> None:
+        """subjects() and subject() agree, with kinds and aware activity instants."""
+        host, scenario = self.make_host()
+        listed = {s.id: s for s in host.subjects()}
+        assert {scenario.buyer, scenario.attendee, scenario.bystander} <= set(listed)
+        for sid, subject in listed.items():
+            assert isinstance(subject, HostSubject)
+            assert isinstance(subject.kind, SubjectKind)
+            assert host.subject(sid) == subject
+        assert host.subject(SubjectId("avgkit-contract-nobody")) is None
+
+    def test_each_subject_sees_its_own_values(self) -> None:
+        """records() of each subject hold that subject's original values."""
+        host, scenario = self.make_host()
+        for sid in (scenario.buyer, scenario.attendee, scenario.bystander):
+            texts = {t for r in host.records(sid) for t in r.texts()}
+            assert scenario.personal[sid] <= texts
+
+    def test_nothing_of_an_erased_attendee_remains(self) -> None:
+        """delete(attendee): no reported record holds any of the attendee's values."""
+        host, scenario = self.make_host()
+        host.delete(scenario.attendee)
+        self.assert_nothing_left(host, scenario, scenario.attendee)
+        assert host.subject(scenario.attendee) is None
+
+    def test_a_buyer_keeps_their_data_when_an_attendee_is_erased(self) -> None:
+        """The buyer's values on the shared order survive the attendee's erasure."""
+        host, scenario = self.make_host()
+        before = {t for r in host.records(scenario.buyer) for t in r.texts()}
+        host.delete(scenario.attendee)
+        after = {t for r in host.records(scenario.buyer) for t in r.texts()}
+        assert scenario.personal[scenario.buyer] <= after
+        assert after == before - scenario.personal[scenario.attendee]
+
+    def test_a_deleted_buyer_leaves_fiscal_records_without_personal_data(self) -> None:
+        """delete(buyer) anonymises the fiscal records instead of deleting them."""
+        host, scenario = self.make_host()
+        outcome = host.delete(scenario.buyer)
+        assert outcome.anonymised >= 1
+        assert outcome.deleted >= 1
+        self.assert_nothing_left(host, scenario, scenario.buyer)
+        bystander = {t for r in host.records(scenario.bystander) for t in r.texts()}
+        assert scenario.personal[scenario.bystander] <= bystander
+
+    def test_anonymise_keeps_the_records_but_none_of_the_values(self) -> None:
+        """anonymise(subject) leaves no personal value of theirs, and deletes nothing."""
+        host, scenario = self.make_host()
+        outcome = host.anonymise(scenario.bystander)
+        assert outcome.deleted == 0
+        assert outcome.anonymised >= 1
+        self.assert_nothing_left(host, scenario, scenario.bystander)
+
+    def test_erasing_twice_converges(self) -> None:
+        """A repeated erasure (after a crash, say) finds nothing more and does not fail."""
+        host, scenario = self.make_host()
+        host.delete(scenario.attendee)
+        again = host.delete(scenario.attendee)
+        assert (again.anonymised, again.deleted) == (0, 0)
+        assert host.anonymise(scenario.attendee).anonymised == 0
+
+    def test_upcoming_events_are_the_future_ones_in_order(self) -> None:
+        """upcoming_events(subject, after=t) lists only events starting after t."""
+        host, scenario = self.make_host()
+        assert scenario.event_at in host.upcoming_events(scenario.attendee, after=scenario.now)
+        assert host.upcoming_events(scenario.attendee, after=scenario.event_at) == ()
+        dates = host.upcoming_events(scenario.buyer, after=scenario.now)
+        assert list(dates) == sorted(dates)
+
+    def test_subjects_with_finds_the_holders_of_a_category(self) -> None:
+        """subjects_with() finds the buyer by a category of their data, each subject once."""
+        host, scenario = self.make_host()
+        found = list(
+            host.subjects_with(
+                scenario.categories, since=scenario.now - timedelta(days=1), until=scenario.now
+            )
+        )
+        assert scenario.buyer in found
+        assert len(found) == len(set(found))
+        assert not list(
+            host.subjects_with(
+                frozenset({"avgkit-contract-no-such-category"}),
+                since=scenario.now - timedelta(days=1),
+                until=scenario.now,
+            )
+        )
+
+    def test_inactive_since_agrees_with_the_activity_listed(self) -> None:
+        """The fast path, where offered, finds exactly the subjects subjects() says are idle."""
+        host, scenario = self.make_host()
+        if not host.capabilities.inactive_since:
+            pytest.skip("the host does not declare the 'inactive_since' capability")
+        types = frozenset({"purchase", "login", "newsletter_read"})
+        for cutoff in (scenario.now - timedelta(days=3650), scenario.now, scenario.event_at):
+            expected = {
+                s.id
+                for s in host.subjects()
+                if (last := s.last_active(types)) is None or last < cutoff
+            }
+            assert set(host.inactive_since(types, before=cutoff)) == expected
