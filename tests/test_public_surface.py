@@ -68,6 +68,9 @@ OLD_PATHS = {
         "HostDataContract",
     ],
     "avgkit.permissions": ["Permissions", "Decision"],
+    "avgkit.host": ["HostData", "HostSubject", "HostRecord", "SubjectKind"],
+    "avgkit.retention": ["RetentionRule", "RetentionPolicy", "Hold", "Trigger", "Action"],
+    "avgkit.presets.ticketing": ["inventory", "retention_policy"],
 }
 
 

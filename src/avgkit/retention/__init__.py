@@ -1,0 +1,31 @@
+"""Retention: how long each kind of data may stay, what defers it, and when it is due.
+
+A :class:`RetentionPolicy` is a set of :class:`RetentionRule` values: "accounts with no
+purchase, login or newsletter read for 2 years are deleted" (an inactivity trigger),
+"quick registrations at the box office are deleted the day after the performance" (an event
+date), "contact persons 7 years after the contract ends". A :class:`Hold` keeps one subject's
+data past its date for a stated reason (an upcoming visit, a payment dispute, fiscal
+retention, an open request). Periods are calendar periods.
+
+.. versionadded:: 0.2.0
+"""
+
+from avgkit.retention._values import (
+    Action,
+    Hold,
+    HoldReason,
+    RetentionPolicy,
+    RetentionRule,
+    Trigger,
+    check_period,
+)
+
+__all__ = [
+    "Action",
+    "Hold",
+    "HoldReason",
+    "RetentionPolicy",
+    "RetentionRule",
+    "Trigger",
+    "check_period",
+]
