@@ -31,6 +31,7 @@ from avgkit.host import HostData
 from avgkit.inventory import Inventory
 from avgkit.permissions import Permissions
 from avgkit.pseudonym import KeyEncryptionKey, PseudonymOptions, Pseudonyms
+from avgkit.retention import RetentionPlanner, RetentionPolicy
 from avgkit.storage import StoreSet, open_stores
 
 if TYPE_CHECKING:
@@ -60,6 +61,8 @@ class Kit:
         kek: a key-encryption key wrapping all key material before it is stored; keep it
             outside both databases (an environment secret, a secrets manager).
         host: the host's data (:class:`~avgkit.host.HostData`): visitors, orders, tickets.
+        retention_policy: the retention rules ``kit.retention`` plans with
+            (:class:`~avgkit.retention.RetentionPolicy`).
 
     .. versionadded:: 0.1.0
     .. versionchanged:: 0.2.0
@@ -79,6 +82,7 @@ class Kit:
         key_stores: StoreSet | None = None,
         kek: KeyEncryptionKey | None = None,
         host: HostData | None = None,
+        retention_policy: RetentionPolicy | None = None,
     ) -> None:
         if not isinstance(inventory, Inventory):
             msg = (
@@ -95,7 +99,15 @@ class Kit:
                 "avgkit.host for the methods it needs"
             )
             raise ValidationError(msg)
+        if retention_policy is not None and not isinstance(retention_policy, RetentionPolicy):
+            msg = (
+                f"retention_policy must be a RetentionPolicy, got {type(retention_policy).__name__}"
+                "; use avgkit.presets.ticketing.retention_policy() or build one"
+            )
+            raise ValidationError(msg)
         self._host = host
+        self._retention_policy = retention_policy
+        self._retention: RetentionPlanner | None = None
         self.stores = stores
         self.inventory = inventory
         self.clock: Clock = SystemClock() if clock is None else clock
@@ -158,6 +170,25 @@ class Kit:
         return self._host
 
     @property
+    def retention(self) -> RetentionPlanner:
+        """Retention: when each subject's data falls due, and the dry-run plan.
+
+        Raises:
+            ValidationError: the kit was opened without ``host=`` or ``retention_policy=``.
+
+        .. versionadded:: 0.2.0
+        """
+        if self._retention is None:
+            if self._retention_policy is None:
+                msg = (
+                    "this kit was opened without a retention policy; pass retention_policy= "
+                    "(e.g. avgkit.presets.ticketing.retention_policy()) to Kit.open"
+                )
+                raise ValidationError(msg)
+            self._retention = RetentionPlanner(self._retention_policy, self.host, self.clock)
+        return self._retention
+
+    @property
     def breaches(self) -> BreachRegister:
         """The breach register (Art. 33): records, deadlines, the assessment, the reports.
 
@@ -211,6 +242,7 @@ class Kit:
         keys_url: str | None = None,
         kek: KeyEncryptionKey | None = None,
         host: HostData | None = None,
+        retention_policy: RetentionPolicy | None = None,
     ) -> Kit:
         """Open the stores at ``url`` and build a kit over them.
 
@@ -234,6 +266,7 @@ class Kit:
                 key_stores=key_stores,
                 kek=kek,
                 host=host,
+                retention_policy=retention_policy,
             )
         except BaseException:
             if key_stores is not None:

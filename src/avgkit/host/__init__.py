@@ -62,8 +62,14 @@ class HostData(Protocol):
         """Return one subject, or ``None`` when the host has no such subject (any more)."""
         ...
 
-    def upcoming_events(self, subject: SubjectId, *, after: datetime) -> tuple[datetime, ...]:
-        """The start times after ``after`` of events the subject holds tickets for, sorted."""
+    def event_dates(
+        self, subject: SubjectId, *, after: datetime | None = None
+    ) -> tuple[datetime, ...]:
+        """The start times of events the subject holds tickets for, sorted (past ones too).
+
+        With ``after``, only those starting after it: the upcoming visits that defer an
+        erasure. The past ones start the period of an event-date rule.
+        """
         ...
 
     def records(self, subject: SubjectId) -> Iterator[HostRecord]:

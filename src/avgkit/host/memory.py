@@ -122,11 +122,14 @@ class MemoryHostData:
         with self._lock:
             return self._subjects.get(subject_id(subject))
 
-    def upcoming_events(self, subject: SubjectId, *, after: datetime) -> tuple[datetime, ...]:
-        """The subject's event start times after ``after``, sorted."""
-        when = _validate.aware(after, "after")
+    def event_dates(
+        self, subject: SubjectId, *, after: datetime | None = None
+    ) -> tuple[datetime, ...]:
+        """The subject's event start times (after ``after``, if given), sorted."""
+        when = None if after is None else _validate.aware(after, "after")
         with self._lock:
-            return tuple(sorted(t for t in self._events.get(subject_id(subject), ()) if t > when))
+            dates = self._events.get(subject_id(subject), ())
+            return tuple(sorted(t for t in dates if when is None or t > when))
 
     def records(self, subject: SubjectId) -> Iterator[HostRecord]:
         """The subject's own records, and their part of records shared with others."""

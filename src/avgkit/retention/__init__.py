@@ -10,6 +10,7 @@ retention, an open request). Periods are calendar periods.
 .. versionadded:: 0.2.0
 """
 
+from avgkit.retention._plan import CONTRACT_END, PlannedAction, RetentionPlanner
 from avgkit.retention._values import (
     Action,
     Hold,
@@ -21,9 +22,12 @@ from avgkit.retention._values import (
 )
 
 __all__ = [
+    "CONTRACT_END",
     "Action",
     "Hold",
     "HoldReason",
+    "PlannedAction",
+    "RetentionPlanner",
     "RetentionPolicy",
     "RetentionRule",
     "Trigger",

@@ -130,12 +130,13 @@ class HostDataContract(abc.ABC):
         assert (again.anonymised, again.deleted) == (0, 0)
         assert host.anonymise(scenario.attendee).anonymised == 0
 
-    def test_upcoming_events_are_the_future_ones_in_order(self) -> None:
-        """upcoming_events(subject, after=t) lists only events starting after t."""
+    def test_event_dates_are_sorted_and_after_filters_them(self) -> None:
+        """event_dates(subject) lists the subject's events in order; after= the later ones."""
         host, scenario = self.make_host()
-        assert scenario.event_at in host.upcoming_events(scenario.attendee, after=scenario.now)
-        assert host.upcoming_events(scenario.attendee, after=scenario.event_at) == ()
-        dates = host.upcoming_events(scenario.buyer, after=scenario.now)
+        assert scenario.event_at in host.event_dates(scenario.attendee, after=scenario.now)
+        assert scenario.event_at in host.event_dates(scenario.attendee)
+        assert host.event_dates(scenario.attendee, after=scenario.event_at) == ()
+        dates = host.event_dates(scenario.buyer)
         assert list(dates) == sorted(dates)
 
     def test_subjects_with_finds_the_holders_of_a_category(self) -> None:
