@@ -3,13 +3,22 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from avgkit import Kit
 from avgkit.errors import ValidationError
-from avgkit.host import HostSubject, SubjectKind
+from avgkit.host import HostCapabilities, HostSubject, SubjectKind
 from avgkit.host.memory import MemoryHostData
 from avgkit.presets import ticketing
-from avgkit.retention import CONTRACT_END, Action, Hold, HoldReason
+from avgkit.retention import (
+    CONTRACT_END,
+    Action,
+    Hold,
+    HoldReason,
+    RetentionPlanner,
+    RetentionPolicy,
+)
 from avgkit.testing import ManualClock
 
 NOW = datetime(2024, 6, 1, 12, tzinfo=UTC)
@@ -119,3 +128,55 @@ def test_a_kit_without_a_policy_says_how_to_give_one():
         _ = kit.retention
     with pytest.raises(ValidationError, match="RetentionPolicy"):
         Kit.open("memory://", inventory=ticketing.inventory(), retention_policy=["rules"])
+
+
+class SlowHost(MemoryHostData):
+    """A host without the fast path: the plan must walk its subjects instead."""
+
+    @property
+    def capabilities(self):
+        return HostCapabilities(inactive_since=False)
+
+    def inactive_since(self, activity_types, *, before):
+        raise NotImplementedError
+
+
+class CountingHost(MemoryHostData):
+    walked = 0
+
+    def subjects(self):
+        CountingHost.walked += 1
+        return super().subjects()
+
+
+@given(
+    days_ago=st.lists(st.integers(0, 3000), min_size=1, max_size=12),
+    at_offset=st.integers(-400, 400),
+)
+def test_the_fast_path_and_the_walk_plan_alike(days_ago, at_offset):
+    fast, slow = MemoryHostData(ticketing.inventory()), SlowHost(ticketing.inventory())
+    for index, days in enumerate(days_ago):
+        subject = HostSubject(
+            id=f"c{index}", kind="account", last_activity={"login": NOW - timedelta(days=days)}
+        )
+        fast.add_subject(subject)
+        slow.add_subject(subject)
+    at = NOW + timedelta(days=at_offset)
+    policy = ticketing.retention_policy()
+    clock = ManualClock(NOW)
+    plans = [
+        sorted((a.subject, a.due) for a in RetentionPlanner(policy, h, clock).plan(at=at))
+        for h in (fast, slow)
+    ]
+    assert plans[0] == plans[1]
+
+
+def test_an_inactivity_only_policy_never_walks_a_host_with_the_fast_path():
+    shop = CountingHost(ticketing.inventory())
+    shop.add_subject(
+        HostSubject(id="idle", kind="account", last_activity={"login": NOW.replace(year=2020)})
+    )
+    policy = RetentionPolicy([ticketing.retention_policy().rule("inactive_accounts")])
+    plan = list(RetentionPlanner(policy, shop, ManualClock(NOW)).plan())
+    assert [a.subject for a in plan] == ["idle"]
+    assert CountingHost.walked == 0

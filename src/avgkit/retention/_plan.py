@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Final
 
 import attrs
 
@@ -20,6 +21,8 @@ from avgkit.retention._values import (
     Trigger,
 )
 from avgkit.subjects import SubjectId, subject_id
+
+_MARGIN: Final = timedelta(days=4)
 
 CONTRACT_END = "contract_end"
 """The activity type under which a host reports when a subject's contract ended."""
@@ -124,7 +127,9 @@ class RetentionPlanner:
         """Stream every action due at ``at`` (now by default): a dry run that changes nothing.
 
         Deferred actions (an upcoming visit, a hold in ``holds``) are streamed too, marked
-        :attr:`PlannedAction.deferred`, so a venue sees what waits and until when.
+        :attr:`PlannedAction.deferred`, so a venue sees what waits and until when. Actions
+        come rule by rule; an inactivity rule asks the host's ``inactive_since`` fast path
+        (one query) where the host offers it, and walks the subjects otherwise.
 
         Raises:
             ValidationError: ``at`` is naive, or ``holds`` holds something else than holds.
@@ -137,15 +142,38 @@ class RetentionPlanner:
                 raise ValidationError(msg)
             if hold.active(now):
                 by_subject.setdefault(hold.subject, []).append(hold)
+        for rule in self.policy.rules:
+            for subject in self._candidates(rule, now):
+                for action in self._subject_actions(
+                    subject, now, holds=by_subject.get(subject.id, ()), only=rule
+                ):
+                    if action.due <= now:
+                        yield action
+
+    def _candidates(self, rule: RetentionRule, now: datetime) -> Iterator[HostSubject]:
+        """The subjects ``rule`` may be due for: from the host's fast path where it has one."""
+        if rule.trigger is Trigger.INACTIVITY and self._host.capabilities.inactive_since:
+            # One query in the host finds the idle ones; a few days' margin makes it a
+            # superset whatever the calendar does, and the exact due date is checked after.
+            cutoff = now - rule.period + _MARGIN
+            for sid in self._host.inactive_since(rule.activity_types, before=cutoff):
+                subject = self._host.subject(sid)
+                if subject is not None and subject.kind in rule.applies_to:
+                    yield subject
+            return
         for subject in self._host.subjects():
-            for action in self._subject_actions(subject, now, holds=by_subject.get(subject.id, ())):
-                if action.due <= now:
-                    yield action
+            if subject.kind in rule.applies_to:
+                yield subject
 
     def _subject_actions(
-        self, subject: HostSubject, now: datetime, *, holds: Iterable[Hold]
+        self,
+        subject: HostSubject,
+        now: datetime,
+        *,
+        holds: Iterable[Hold],
+        only: RetentionRule | None = None,
     ) -> Iterator[PlannedAction]:
-        rules = self.policy.for_kind(subject.kind)
+        rules = self.policy.for_kind(subject.kind) if only is None else (only,)
         if not rules:
             return
         upcoming = self._host.event_dates(subject.id, after=now)
