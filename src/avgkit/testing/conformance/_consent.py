@@ -333,8 +333,10 @@ class ConsentStoreContract(ContractBase[ConsentStore]):
         assert seqs == sorted(seqs), "events() does not return equal-at events in seq order"
         for subject, mine in returned.items():
             history = list(store.history(SubjectId(subject)))
+            # seq is not part of ConsentEvent equality: compare it on its own.
             assert history == mine, f"{subject}'s history differs from what append() returned"
             ordered = [e.seq or 0 for e in history]
+            assert ordered == [e.seq for e in mine], f"{subject}: seqs differ from append()'s"
             assert all(a < b for a, b in itertools.pairwise(ordered))
         # Odd appends withdraw: each thread's last event (i = 99) is a withdrawal.
         assert list(store.audience("newsletter", T0 + timedelta(hours=1))) == []
