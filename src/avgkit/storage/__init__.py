@@ -265,10 +265,11 @@ class ConsentStore(Protocol):
 class Transactional(Protocol):
     """A store whose writes can share one transaction with the other stores of its set.
 
-    The SQLite and PostgreSQL audit stores offer it: inside ``atomic()``, every write of any
-    store of the same set on the same thread joins one transaction, so a service's change
-    and its audit entry are stored together or not at all. Adapters without it (the memory
-    adapter, whose writes cannot fail half-way) simply do not implement it.
+    The SQLite, PostgreSQL and memory audit stores offer it: inside ``atomic()``, every write
+    of any store of the same set on the same thread joins one transaction, so a service's
+    change and its audit entry are stored together or not at all. Adapters without
+    transactions simply do not implement it (their :meth:`StoreSet.atomic` is then a block
+    that undoes nothing).
 
     .. versionadded:: 0.1.0
     """

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from avgkit.errors import ConflictError, NotFound
+from avgkit.storage._memory_unit import MemoryUnitOfWork
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -17,12 +17,19 @@ if TYPE_CHECKING:
 class MemoryBreachStore:
     """A :class:`~avgkit.storage.BreachStore` in a dict of version lists; the reference.
 
+    Args:
+        unit: the unit of work shared with the other stores of the set (a new one if
+            omitted).
+
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       Takes ``unit``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, unit: MemoryUnitOfWork | None = None) -> None:
         self._versions: dict[str, list[Breach]] = {}
-        self._lock = threading.Lock()
+        self._unit = MemoryUnitOfWork() if unit is None else unit
+        self._lock = self._unit.lock()
 
     def __repr__(self) -> str:
         return f"MemoryBreachStore(breaches={len(self._versions)})"
@@ -36,6 +43,7 @@ class MemoryBreachStore:
                     msg = f"breach {breach.id} is already in the register"
                     raise ConflictError(msg)
                 self._versions[breach.id] = [breach]
+                self._unit.changed(lambda: self._forget(breach.id))
                 return
             if versions is None:
                 msg = f"no breach {breach.id!r} in the register"
@@ -47,6 +55,10 @@ class MemoryBreachStore:
                 )
                 raise ConflictError(msg)
             versions.append(breach)
+            self._unit.changed(versions.pop)
+
+    def _forget(self, breach_id: str) -> None:
+        del self._versions[breach_id]
 
     def get(self, breach_id: str) -> Breach:
         """Return the newest version of a breach, or raise NotFound."""

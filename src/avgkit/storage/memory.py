@@ -1,15 +1,20 @@
 """The in-memory adapter: the reference implementation of every store protocol.
 
 Open it with ``memory://``. Everything lives in Python objects and is gone when the process
-ends, which is what tests want. It is thread-safe.
+ends, which is what tests want. It is thread-safe, and it has a real unit of work: the stores
+of one set share a :class:`MemoryUnitOfWork`, so :meth:`StoreSet.atomic()
+<avgkit.storage.StoreSet.atomic>` makes every write to any of them inside the block
+all-or-nothing, exactly as the SQL adapters' transactions do. Tests of failure paths (an
+audit entry that cannot be written after a consent event was) therefore behave the same on
+``memory://`` as in production.
 
 .. versionadded:: 0.1.0
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
 
 import attrs
@@ -19,6 +24,7 @@ from avgkit.consent._vocab import ConsentAction
 from avgkit.errors import ConflictError, NotFound, ValidationError
 from avgkit.storage import StoreSet
 from avgkit.storage._memory_breaches import MemoryBreachStore
+from avgkit.storage._memory_unit import MemoryUnitOfWork
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -32,6 +38,7 @@ __all__ = [
     "MemoryBreachStore",
     "MemoryConsentStore",
     "MemoryKeyStore",
+    "MemoryUnitOfWork",
     "open_url",
 ]
 
@@ -39,13 +46,21 @@ __all__ = [
 class MemoryAuditStore:
     """An :class:`~avgkit.storage.AuditStore` in a Python list.
 
+    Args:
+        unit: the unit of work shared with the other stores of the set (a new one if
+            omitted). It is also a :class:`~avgkit.storage.Transactional` store: its
+            :meth:`atomic` is the unit's.
+
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       Takes ``unit``; writes inside :meth:`atomic` are undone by an exception.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, unit: MemoryUnitOfWork | None = None) -> None:
         self._entries: list[AuditEntry] = []
         self._secret: bytes | None = None
-        self._lock = threading.Lock()
+        self._unit = MemoryUnitOfWork() if unit is None else unit
+        self._lock = self._unit.lock()
 
     def __repr__(self) -> str:
         return f"MemoryAuditStore(entries={len(self._entries)})"
@@ -63,6 +78,7 @@ class MemoryAuditStore:
                 msg = f"audit entry {entry.seq} does not follow the head {len(self._entries)}"
                 raise ConflictError(msg)
             self._entries.append(entry)
+            self._unit.changed(self._entries.pop)
             return entry
 
     def entries(self, *, start: int = 1) -> Iterator[AuditEntry]:
@@ -87,20 +103,38 @@ class MemoryAuditStore:
         with self._lock:
             if self._secret is None:
                 self._secret = create()
+                self._unit.changed(self._forget_secret)
             return self._secret
+
+    def _forget_secret(self) -> None:
+        self._secret = None
+
+    def atomic(self) -> AbstractContextManager[None]:
+        """The unit of work's block (see :meth:`MemoryUnitOfWork.atomic`).
+
+        .. versionadded:: 0.2.0
+        """
+        return self._unit.atomic()
 
 
 class MemoryKeyStore:
     """A :class:`~avgkit.storage.KeyStore` in Python dicts (gone when the process ends).
 
+    Args:
+        unit: the unit of work shared with the other stores of the set (a new one if
+            omitted).
+
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       Takes ``unit``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, unit: MemoryUnitOfWork | None = None) -> None:
         self._keys: dict[str, StoredKey] = {}
         self._by_subject: dict[str, str] = {}
         self._shredded: dict[str, datetime] = {}
-        self._lock = threading.Lock()
+        self._unit = MemoryUnitOfWork() if unit is None else unit
+        self._lock = self._unit.lock()
 
     def __repr__(self) -> str:
         return f"MemoryKeyStore(keys={len(self._keys)}, shredded={len(self._shredded)})"
@@ -118,6 +152,22 @@ class MemoryKeyStore:
             self._keys[key.key_id] = key
             if ref is not None:
                 self._by_subject[ref] = key.key_id
+            self._unit.changed(lambda: self._forget(key))
+
+    def _forget(self, key: StoredKey) -> None:
+        del self._keys[key.key_id]
+        if key.subject_ref is not None:
+            del self._by_subject[key.subject_ref]
+
+    def _unshred(self, subject_ref: str) -> None:
+        del self._shredded[subject_ref]
+
+    def _restore(self, key: StoredKey) -> None:
+        # Only subject keys are shredded, and rings never list them, so putting one back at
+        # the end of the dict keeps every ring's order.
+        self._keys[key.key_id] = key
+        if key.subject_ref is not None:
+            self._by_subject[key.subject_ref] = key.key_id
 
     def get(self, key_id: str) -> StoredKey:
         """Return the key with id ``key_id`` or raise NotFound."""
@@ -142,11 +192,15 @@ class MemoryKeyStore:
     def shred(self, subject_ref: str, at: datetime) -> bool:
         """Forget the subject's data key (if any) and record the tombstone (first wins)."""
         with self._lock:
-            self._shredded.setdefault(subject_ref, at)
-            key_id = self._by_subject.pop(subject_ref, None)
+            if subject_ref not in self._shredded:
+                self._shredded[subject_ref] = at
+                self._unit.changed(lambda: self._unshred(subject_ref))
+            key_id = self._by_subject.get(subject_ref)
             if key_id is None:
                 return False
-            del self._keys[key_id]
+            key = self._keys[key_id]
+            self._forget(key)
+            self._unit.changed(lambda: self._restore(key))
             return True
 
     def shredded_at(self, subject_ref: str) -> datetime | None:
@@ -161,22 +215,40 @@ class MemoryConsentStore:
     Its answers are plain replays of the stored events (:func:`avgkit.consent.replay`), which
     is what the SQL adapters' set-based queries are checked against.
 
+    Args:
+        unit: the unit of work shared with the other stores of the set (a new one if
+            omitted).
+
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       Takes ``unit``.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, unit: MemoryUnitOfWork | None = None) -> None:
         self._events: list[ConsentEvent] = []
         self._by_subject: dict[str, list[ConsentEvent]] = {}
-        self._lock = threading.Lock()
+        self._unit = MemoryUnitOfWork() if unit is None else unit
+        self._lock = self._unit.lock()
 
     def __repr__(self) -> str:
         return f"MemoryConsentStore(events={len(self._events)})"
 
     def _add(self, event: ConsentEvent) -> ConsentEvent:
+        # Called holding the lock: reading the length and appending are one step, so every
+        # event gets its own seq, in recording order.
         stored = attrs.evolve(event, seq=len(self._events) + 1)
         self._events.append(stored)
         self._by_subject.setdefault(stored.subject, []).append(stored)
+        self._unit.changed(lambda: self._remove_last(stored.subject))
         return stored
+
+    def _remove_last(self, subject: str) -> None:
+        # Undone newest first, so the event to remove is the last of both lists.
+        self._events.pop()
+        mine = self._by_subject[subject]
+        mine.pop()
+        if not mine:
+            del self._by_subject[subject]
 
     def append(self, event: ConsentEvent) -> ConsentEvent:
         """Store one event and return it with its seq."""
@@ -264,17 +336,24 @@ def _latest(
 
 
 def open_url(url: str) -> StoreSet:
-    """Open fresh in-memory stores for ``memory://``.
+    """Open fresh in-memory stores for ``memory://``, sharing one unit of work.
+
+    The set's :meth:`~avgkit.storage.StoreSet.atomic` is the unit's
+    :meth:`MemoryUnitOfWork.atomic`.
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       The stores share a :class:`MemoryUnitOfWork`: ``atomic()`` blocks are all-or-nothing.
     """
     if url.rstrip("/").lower() != "memory:":
         msg = f"the memory adapter takes exactly 'memory://', got a URL with a path ({url!r})"
         raise ValidationError(msg)
+    unit = MemoryUnitOfWork()
     return StoreSet(
         url=url,
-        audit=MemoryAuditStore(),
-        keys=MemoryKeyStore(),
-        consent=MemoryConsentStore(),
-        breaches=MemoryBreachStore(),
+        audit=MemoryAuditStore(unit=unit),
+        keys=MemoryKeyStore(unit=unit),
+        consent=MemoryConsentStore(unit=unit),
+        breaches=MemoryBreachStore(unit=unit),
+        transaction=unit.atomic,
     )

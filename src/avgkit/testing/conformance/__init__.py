@@ -1,9 +1,11 @@
 """Conformance contracts: the tests a storage adapter must pass, shipped with avgkit.
 
 A plugin author writing, say, a MySQL adapter subclasses each contract in their own test
-suite and implements one hook, ``make_store()``; pytest then runs every contract test
-against their adapter. Optional abilities are declared with :class:`Capabilities`; a test
-needing an ability the adapter lacks is skipped with the reason.
+suite and implements one hook, ``make_store()`` (``make_store_set()`` for
+:class:`StoreSetContract`); pytest then runs every contract test against their adapter.
+The contracts need pytest and hypothesis: ``pip install 'avgkit[test]'``. Optional
+abilities are declared with :class:`Capabilities`; a test needing an ability the adapter
+lacks is skipped with the reason.
 
 .. code-block:: python
 
@@ -18,6 +20,8 @@ needing an ability the adapter lacks is skipped with the reason.
 The contract classes are not named ``Test*``, so pytest collects only your subclasses.
 
 .. versionadded:: 0.1.0
+.. versionchanged:: 0.2.0
+   :class:`StoreSetContract` and :class:`FailingOpen`.
 """
 
 from __future__ import annotations
@@ -28,13 +32,16 @@ from avgkit.testing.conformance._breaches import BreachStoreContract
 from avgkit.testing.conformance._consent import ConsentStoreContract
 from avgkit.testing.conformance._host import HostDataContract, HostScenario
 from avgkit.testing.conformance._keys import KeyStoreContract
+from avgkit.testing.conformance._store_set import FailingOpen, StoreSetContract
 
 __all__ = [
     "AuditStoreContract",
     "BreachStoreContract",
     "Capabilities",
     "ConsentStoreContract",
+    "FailingOpen",
     "HostDataContract",
     "HostScenario",
     "KeyStoreContract",
+    "StoreSetContract",
 ]

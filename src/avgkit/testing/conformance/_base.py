@@ -17,17 +17,31 @@ S = TypeVar("S")
 class Capabilities:
     """Optional abilities of an adapter; a contract test that needs one skips with its reason.
 
+    Every flag defaults to ``True``: declare ``False`` only for what your backend truly
+    cannot do, and the tests that need it are skipped (reported with the flag's name).
+
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       ``set_based_queries`` is gone (no contract could check it); ``transactions`` is new.
     """
 
     persistent: bool = True
-    """Data survives closing and reopening the store (``reopen_store`` is implemented)."""
+    """Data survives closing and reopening the store (``reopen_store`` is implemented).
+    ``False`` skips the "survives reopening" tests."""
     thread_safe: bool = True
-    """One store object may be used from several threads at once."""
+    """One store object may be used from several threads at once. ``False`` skips the
+    concurrency tests."""
     atomic_batches: bool = True
-    """A batch write that fails stores none of its items."""
-    set_based_queries: bool = True
-    """Queries over many subjects run inside the backend, not as a Python loop."""
+    """A batch write that fails stores none of its items. ``False`` skips the consent
+    contract's failing-batch tests."""
+    transactions: bool = True
+    """:meth:`StoreSet.atomic() <avgkit.storage.StoreSet.atomic>` undoes every store's
+    writes when its block raises. ``False`` skips the store-set contract's rollback,
+    nesting and isolation tests; services on such a set can leave a change unaudited when
+    a write fails.
+
+    .. versionadded:: 0.2.0
+    """
 
 
 def require(capabilities: Capabilities, name: str) -> None:

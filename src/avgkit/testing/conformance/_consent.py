@@ -22,6 +22,7 @@ from avgkit.consent import (
     hash_wording,
     replay,
 )
+from avgkit.errors import ValidationError
 from avgkit.storage import ConsentStore
 from avgkit.subjects import SubjectId
 from avgkit.testing.conformance._base import ContractBase, require
@@ -259,12 +260,15 @@ class ConsentStoreContract(ContractBase[ConsentStore]):
         assert list(store.events(since=T0, until=until, purpose="newsletter")) == [inside]
 
     def test_a_failing_batch_stores_nothing(self) -> None:
-        """append_many() that fails on one item stores none of the batch."""
+        """append_many() with an item that is no ConsentEvent raises ValidationError.
+
+        None of the batch is stored.
+        """
         require(self.capabilities, "atomic_batches")
         store = self.store()
         store.append(_ev("kept", GIVEN, 0))
         batch: list[ConsentEvent] = [_ev("a", GIVEN, 1), _ev("b", GIVEN, 2), None]  # type: ignore[list-item]
-        with pytest.raises(Exception):  # noqa: B017, PT011 - any failure, as long as nothing stays
+        with pytest.raises(ValidationError):
             store.append_many(batch)
         assert store.count() == 1
         assert list(store.history(SubjectId("a"))) == []
@@ -291,28 +295,51 @@ class ConsentStoreContract(ContractBase[ConsentStore]):
         again = self.reopened(store)
         assert list(again.history(SubjectId("cust-1"))) == [event]
 
-    def test_concurrent_threads_lose_no_event(self) -> None:
-        """Four threads appending at once store every event."""
+    def test_concurrent_threads_lose_no_event_and_share_no_sequence_number(self) -> None:
+        """Four threads appending at once: every event stored once, each with its own seq.
+
+        All events carry the same ``at``, so only ``seq`` orders them: it must be unique,
+        strictly increasing in the order ``events()`` and ``history()`` return them, equal
+        to what ``append()`` returned, and each subject's history must be in the order its
+        thread appended. A store that reads its counter and increments it in two steps
+        without a lock hands out duplicate seqs here while still counting every event.
+        """
         require(self.capabilities, "thread_safe")
         store = self.store()
-        per_thread = 25
+        threads_n, per_thread = 4, 100
+        returned: dict[str, list[ConsentEvent]] = {}
+        lock = threading.Lock()
 
         def work(n: int) -> None:
-            for i in range(per_thread):
-                store.append(_ev(f"t{n}", WITHDRAWN if i % 2 else GIVEN, i))
+            mine = [
+                store.append(_ev(f"t{n}", WITHDRAWN if i % 2 else GIVEN, 0))
+                for i in range(per_thread)
+            ]
+            with lock:
+                returned[f"t{n}"] = mine
 
-        threads = [threading.Thread(target=work, args=(n,)) for n in range(4)]
+        threads = [threading.Thread(target=work, args=(n,)) for n in range(threads_n)]
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-        assert store.count() == 4 * per_thread
-        assert sorted(store.audience("newsletter", T0 + timedelta(hours=1))) == [
-            "t0",
-            "t1",
-            "t2",
-            "t3",
-        ]
+        total = threads_n * per_thread
+        assert store.count() == total
+        stored = list(store.events(since=T0, until=T0 + timedelta(seconds=1)))
+        assert len(stored) == total
+        assert all(e.seq is not None for e in stored), "a stored event has no seq"
+        seqs = [e.seq or 0 for e in stored]
+        assert len(set(seqs)) == total, f"{total - len(set(seqs))} duplicate seqs"
+        assert seqs == sorted(seqs), "events() does not return equal-at events in seq order"
+        for subject, mine in returned.items():
+            history = list(store.history(SubjectId(subject)))
+            # seq is not part of ConsentEvent equality: compare it on its own.
+            assert history == mine, f"{subject}'s history differs from what append() returned"
+            ordered = [e.seq or 0 for e in history]
+            assert ordered == [e.seq for e in mine], f"{subject}: seqs differ from append()'s"
+            assert all(a < b for a, b in itertools.pairwise(ordered))
+        # Odd appends withdraw: each thread's last event (i = 99) is a withdrawal.
+        assert list(store.audience("newsletter", T0 + timedelta(hours=1))) == []
 
     def test_answers_match_a_replay_at_every_instant(self) -> None:
         """latest(), audience() and objectors() equal a pure replay of the events, always."""
