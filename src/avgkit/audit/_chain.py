@@ -14,7 +14,7 @@ from typing import Final
 
 import attrs
 
-from avgkit import _validate
+from avgkit import _validators
 from avgkit.errors import IntegrityError, ValidationError
 
 Detail = str | int | bool | None
@@ -33,10 +33,10 @@ def check_action(value: object) -> str:
     if (
         not isinstance(value, str)
         or not 0 < len(value) <= _ACTION_MAX
-        or not all(_validate.KEY_PATTERN.match(part) for part in value.split("."))
+        or not all(_validators.KEY_PATTERN.match(part) for part in value.split("."))
     ):
         msg = (
-            f"audit action {_validate.shown(value)} is invalid: use dotted snake-case, "
+            f"audit action {_validators.shown(value)} is invalid: use dotted snake-case, "
             "e.g. 'consent.given'"
         )
         raise ValidationError(msg)
@@ -52,7 +52,7 @@ def check_details(value: object) -> Mapping[str, Detail]:
         raise ValidationError(msg)
     out: dict[str, Detail] = {}
     for name, item in value.items():
-        _validate.key(name, "audit detail")
+        _validators.key(name, "audit detail")
         if not (item is None or isinstance(item, str | int)):  # bool is an int
             msg = (
                 f"audit detail {name!r} is a {type(item).__name__}; details are flat "
@@ -60,10 +60,10 @@ def check_details(value: object) -> Mapping[str, Detail]:
             )
             raise ValidationError(msg)
         if isinstance(item, str):
-            if len(item) > _validate.MAX_TEXT:
-                msg = f"audit detail {name!r} is longer than {_validate.MAX_TEXT} characters"
+            if len(item) > _validators.MAX_TEXT:
+                msg = f"audit detail {name!r} is longer than {_validators.MAX_TEXT} characters"
                 raise ValidationError(msg)
-            _validate.encodable(item, f"audit detail {name!r}")
+            _validators.encodable(item, f"audit detail {name!r}")
         elif isinstance(item, int) and not isinstance(item, bool) and abs(item) > _MAX_INT:
             msg = f"audit detail {name!r} is out of range; details hold 64-bit integers"
             raise ValidationError(msg)
@@ -72,7 +72,7 @@ def check_details(value: object) -> Mapping[str, Detail]:
 
 
 def check_actor(value: object) -> str:
-    return _validate.key(value, "audit actor")
+    return _validators.key(value, "audit actor")
 
 
 def _check_hash(value: object) -> str:
@@ -83,7 +83,7 @@ def _check_hash(value: object) -> str:
 
 
 def _at(value: object) -> datetime:
-    return _validate.aware(value, "at")
+    return _validators.aware(value, "at")
 
 
 def _canonical(  # noqa: PLR0917 - private; the one caller passes every field in order
@@ -97,7 +97,7 @@ def _canonical(  # noqa: PLR0917 - private; the one caller passes every field in
 ) -> bytes:
     body = {
         "seq": seq,
-        "at": _validate.utc_text(at),
+        "at": _validators.utc_text(at),
         "action": action,
         "actor": actor,
         "subject_ref": subject_ref,

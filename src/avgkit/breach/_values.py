@@ -13,7 +13,7 @@ from typing import Any, Final
 
 import attrs
 
-from avgkit import _dpv, _validate
+from avgkit import _dpv, _validators
 from avgkit._render import Lang, language
 from avgkit.errors import ValidationError
 from avgkit.inventory import RecipientRole
@@ -160,7 +160,7 @@ _LABELS: Final[dict[tuple[str, str], tuple[str, str]]] = {
 
 
 def _v_aware(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    _validate.aware(value, attribute.name)
+    _validators.aware(value, attribute.name)
 
 
 def _v_opt_aware(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -175,13 +175,13 @@ def _utc(value: object) -> Any:
         and value.tzinfo is not None
         and value.tzinfo.utcoffset(value) is not None
     ):
-        return _validate.aware(value, "instant")
+        return _validators.aware(value, "instant")
     return value
 
 
 def _v_text(max_length: int) -> Any:
     def check(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-        _validate.text(value, attribute.name, max_length=max_length)
+        _validators.text(value, attribute.name, max_length=max_length)
 
     return check
 
@@ -189,7 +189,7 @@ def _v_text(max_length: int) -> Any:
 def _v_opt_text(max_length: int) -> Any:
     def check(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
         if value is not None:
-            _validate.text(value, attribute.name, max_length=max_length)
+            _validators.text(value, attribute.name, max_length=max_length)
 
     return check
 
@@ -304,7 +304,7 @@ def _v_count(_instance: object, attribute: attrs.Attribute[Any], value: object) 
 
 
 def _v_key(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    _validate.key(value, attribute.name)
+    _validators.key(value, attribute.name)
 
 
 def _v_opt_key(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -349,7 +349,7 @@ def _parse_time(value: object, name: str) -> datetime:
     except ValueError as exc:
         msg = f"{name} is not an ISO 8601 instant"
         raise ValidationError(msg) from exc
-    return _validate.aware(parsed, name)
+    return _validators.aware(parsed, name)
 
 
 def _parse_opt_time(value: object, name: str) -> datetime | None:
@@ -670,7 +670,7 @@ class BreachDecision:
 
 
 def _v_breach_id(_instance: object, _attribute: attrs.Attribute[Any], value: object) -> None:
-    _validate.key(value, "breach id")
+    _validators.key(value, "breach id")
 
 
 @attrs.frozen(kw_only=True)
@@ -846,7 +846,7 @@ class Breach:
 
     def status(self, now: datetime) -> BreachStatus:
         """The deadlines and overdue flags at ``now`` (aware)."""
-        now = _validate.aware(now, "now")
+        now = _validators.aware(now, "now")
         processor_due = self.processor_notice_due
         return BreachStatus(
             at=now,

@@ -15,7 +15,7 @@ from typing import Final, TypeVar
 
 import attrs
 
-from avgkit import _validate
+from avgkit import _validators
 from avgkit.consent._vocab import Actor, Channel, ConsentAction, ConsentStatus, DecisionCode
 from avgkit.errors import NotPermitted, ValidationError
 from avgkit.inventory import LawfulBasis, Purpose
@@ -69,7 +69,7 @@ def _member(kind: type[_E], value: object, what: str) -> _E:
     try:
         return kind(value)
     except ValueError:
-        msg = f"{what} {_validate.shown(value)} is not one of {allowed}"
+        msg = f"{what} {_validators.shown(value)} is not one of {allowed}"
         raise ValidationError(msg) from None
 
 
@@ -86,15 +86,15 @@ def _to_kind(value: object) -> ConsentAction:
 
 
 def _to_confirmed_at(value: object) -> datetime | None:
-    return None if value is None else _validate.aware(value, "confirmed_at")
+    return None if value is None else _validators.aware(value, "confirmed_at")
 
 
 def _to_expires_at(value: object) -> datetime | None:
-    return None if value is None else _validate.aware(value, "expires_at")
+    return None if value is None else _validators.aware(value, "expires_at")
 
 
 def _to_at(value: object) -> datetime:
-    return _validate.aware(value, "at")
+    return _validators.aware(value, "at")
 
 
 def _check_sha256(_instance: object, _attribute: object, value: object) -> None:
@@ -116,12 +116,12 @@ def _check_notice(_instance: object, _attribute: object, value: object) -> None:
             "when the subject acted, e.g. '2023-11-10'"
         )
         raise ValidationError(msg)
-    _validate.text(value, "evidence notice_version", max_length=_NOTICE_MAX)
+    _validators.text(value, "evidence notice_version", max_length=_NOTICE_MAX)
 
 
 def _check_order_ref(_instance: object, _attribute: object, value: str | None) -> None:
     if value is not None:
-        _validate.text(value, "evidence order_ref", max_length=_ORDER_REF_MAX)
+        _validators.text(value, "evidence order_ref", max_length=_ORDER_REF_MAX)
 
 
 @attrs.frozen(kw_only=True)
@@ -165,7 +165,7 @@ class Evidence:
                 f"not {str(self.actor)!r}"
             )
             raise ValidationError(msg)
-        _validate.key(value, "evidence staff")
+        _validators.key(value, "evidence staff")
 
 
 def _subject(value: object) -> SubjectId:
@@ -173,7 +173,7 @@ def _subject(value: object) -> SubjectId:
 
 
 def _purpose_key(value: object) -> str:
-    return _validate.key(value, "purpose")
+    return _validators.key(value, "purpose")
 
 
 def _check_seq(_instance: object, _attribute: object, value: int | None) -> None:
@@ -376,7 +376,7 @@ def replay(
     .. versionadded:: 0.1.0
     """
     sid = subject_id(subject)
-    when = _validate.aware(at, "at")
+    when = _validators.aware(at, "at")
     relevant = sorted(
         (e for e in events if e.subject == sid and e.purpose == purpose and e.at <= when),
         key=lambda e: e.at,

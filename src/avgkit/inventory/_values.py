@@ -16,7 +16,7 @@ import attrs
 from avgkit import _dpv
 from avgkit._countries import EEA, ISO_3166_ALPHA2
 from avgkit._render import Lang, language
-from avgkit._validate import KEY_PATTERN
+from avgkit._validators import KEY_PATTERN
 from avgkit.errors import ValidationError
 from avgkit.inventory._vocab import (
     Art9Condition,

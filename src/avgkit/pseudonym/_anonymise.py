@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from avgkit import _validate
+from avgkit import _validators
 from avgkit.errors import PolicyError, ValidationError
 from avgkit.inventory import Inventory, Treatment
 from avgkit.pseudonym import _generalise
@@ -25,7 +25,7 @@ _PSEUDONYM_HEAD = PSEUDONYM_VERSION + "."
 
 def _shown_key(key: object) -> str:
     """A field key for an error message: shown only when it looks like a key, never data."""
-    if isinstance(key, str) and _validate.KEY_PATTERN.match(key):
+    if isinstance(key, str) and _validators.KEY_PATTERN.match(key):
         return repr(key)
     return f"<a {type(key).__name__} key that is not a snake-case name>"
 
@@ -78,7 +78,7 @@ class RecordAnonymiser:
             msg = f"inventory must be an avgkit Inventory, got {type(inventory).__name__}"
             raise ValidationError(msg)
         available = {**_generalise.GENERALISERS, **(generalisers or {})}
-        self._passthrough = frozenset(_validate.key(k, "passthrough field") for k in passthrough)
+        self._passthrough = frozenset(_validators.key(k, "passthrough field") for k in passthrough)
         self._plan: dict[str, tuple[Treatment, Any]] = {}
         for field in inventory.fields:
             if field.key in self._passthrough:
@@ -107,7 +107,7 @@ class RecordAnonymiser:
                     raise PolicyError(msg)
                 how = ValueKind.for_category(field.category)
             self._plan[field.key] = (field.treatment, how)
-        self._domain = None if domain is None else _validate.key(domain, "pseudonym domain")
+        self._domain = None if domain is None else _validators.key(domain, "pseudonym domain")
         self._pseudonymiser = pseudonymiser
         self._clock = clock
 
@@ -259,7 +259,7 @@ def k_anonymity(
     if isinstance(quasi_identifiers, str):
         msg = "quasi_identifiers must be a list or tuple of field keys, not one string"
         raise ValidationError(msg)
-    keys = tuple(_validate.key(q, "quasi-identifier") for q in quasi_identifiers)
+    keys = tuple(_validators.key(q, "quasi-identifier") for q in quasi_identifiers)
     if not keys:
         msg = "name at least one quasi-identifier to group the extract by"
         raise ValidationError(msg)

@@ -17,7 +17,7 @@ import attrs
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from avgkit import _validate
+from avgkit import _validators
 from avgkit.errors import IntegrityError, NotFound, ValidationError
 
 __all__ = [
@@ -227,7 +227,7 @@ def _material(_instance: object, _attribute: object, value: bytes) -> None:
 
 
 def _created_at(value: object) -> datetime:
-    return _validate.aware(value, "created_at")
+    return _validators.aware(value, "created_at")
 
 
 @attrs.frozen(kw_only=True)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Final
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from avgkit import _validate
+from avgkit import _validators
 from avgkit.errors import (
     ConflictError,
     IntegrityError,
@@ -459,7 +459,7 @@ class Pseudonyms:
         keep those short-lived). Idempotent; audited as ``pseudonym.subject_key_shredded``.
         """
         ref = self._audit.subject_ref(subject_id(subject))
-        _validate.key(actor, "actor")
+        _validators.key(actor, "actor")
         with self._audit.atomic():  # the shredding and its audit entry, together
             destroyed = self.store.shred(ref, self._clock.now())
             self._audit.record(

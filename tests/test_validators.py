@@ -2,14 +2,14 @@
 
 import pytest
 
-from avgkit import _validate
+from avgkit import _validators
 from avgkit.errors import ValidationError
 
 
 @pytest.mark.parametrize("bad", ["newsletter\n", "News", "1st", "", "a-b", "x" * 65, 3, None])
 def test_keys_are_lower_snake_case_with_no_trailing_newline(bad):
     with pytest.raises(ValidationError):
-        _validate.key(bad, "purpose")
+        _validators.key(bad, "purpose")
 
 
 @pytest.mark.parametrize(
@@ -17,11 +17,11 @@ def test_keys_are_lower_snake_case_with_no_trailing_newline(bad):
 )
 def test_rejected_values_that_may_be_personal_data_are_never_echoed(secret):
     with pytest.raises(ValidationError) as info:
-        _validate.key(secret, "actor")
+        _validators.key(secret, "actor")
     assert secret.strip() not in str(info.value)
     assert f"{len(secret)}-character string" in str(info.value)
 
 
 def test_a_key_like_typo_is_quoted_so_it_is_easy_to_spot():
     with pytest.raises(ValidationError, match="'News'"):
-        _validate.key("News", "purpose")
+        _validators.key("News", "purpose")
