@@ -191,10 +191,12 @@ class RecordAnonymiser:
 class KGroup:
     """One combination of quasi-identifier values and how many rows share it.
 
+    Its repr shows only the size: the values are personal data and stay out of logs.
+
     .. versionadded:: 0.1.0
     """
 
-    values: tuple[object, ...]
+    values: tuple[object, ...] = attrs.field(repr=False)
     """The (generalised) quasi-identifier values, in the order they were asked for."""
     size: int
     """How many rows have exactly these values."""
@@ -203,6 +205,8 @@ class KGroup:
 @attrs.frozen(kw_only=True)
 class KAnonymityReport:
     """The result of :func:`k_anonymity`.
+
+    Its repr shows the field keys and counts, never a quasi-identifier value.
 
     .. versionadded:: 0.1.0
     """
@@ -217,7 +221,7 @@ class KAnonymityReport:
     """How many distinct combinations occur."""
     smallest: int | None
     """The size of the smallest group (``None`` for an empty extract): the extract's k."""
-    below: tuple[KGroup, ...]
+    below: tuple[KGroup, ...] = attrs.field(repr=lambda below: f"<{len(below)} groups>")
     """The groups smaller than ``k``, smallest first: suppress or generalise them further."""
 
     @property
