@@ -15,6 +15,7 @@ from typing import Final
 import attrs
 
 from avgkit import _validators
+from avgkit._validators import opt, to_utc, v_aware, v_instance, v_sha256, v_whole
 from avgkit.errors import IntegrityError, ValidationError
 
 Detail = str | int | bool | None
@@ -73,17 +74,6 @@ def check_details(value: object) -> Mapping[str, Detail]:
 
 def check_actor(value: object) -> str:
     return _validators.key(value, "audit actor")
-
-
-def _check_hash(value: object) -> str:
-    if not isinstance(value, str) or len(value) != 64 or value.strip("0123456789abcdef"):  # noqa: PLR2004
-        msg = "an audit hash must be 64 lower-case hex characters (SHA-256)"
-        raise ValidationError(msg)
-    return value
-
-
-def _at(value: object) -> datetime:
-    return _validators.aware(value, "at")
 
 
 def _canonical(  # noqa: PLR0917 - private; the one caller passes every field in order
@@ -149,16 +139,14 @@ class AuditEntry:
     .. versionadded:: 0.1.0
     """
 
-    seq: int = attrs.field(validator=[attrs.validators.instance_of(int), attrs.validators.ge(1)])
-    at: datetime = attrs.field(converter=_at)
+    seq: int = attrs.field(validator=v_whole(minimum=1))
+    at: datetime = attrs.field(converter=to_utc, validator=v_aware)
     action: str = attrs.field(converter=check_action)
     actor: str = attrs.field(converter=check_actor)
-    subject_ref: str | None = attrs.field(
-        validator=attrs.validators.optional(attrs.validators.instance_of(str))
-    )
+    subject_ref: str | None = attrs.field(validator=opt(v_instance(str, "a string")))
     details: Mapping[str, Detail] = attrs.field(converter=check_details)
-    prev_hash: str = attrs.field(converter=_check_hash)
-    hash: str = attrs.field(converter=_check_hash)
+    prev_hash: str = attrs.field(validator=v_sha256)
+    hash: str = attrs.field(validator=v_sha256)
 
     @classmethod
     def seal(
@@ -173,7 +161,7 @@ class AuditEntry:
         prev_hash: str,
     ) -> AuditEntry:
         """Build an entry and compute its hash from its contents."""
-        at = _at(at)
+        at = _validators.aware(at, "at")
         action = check_action(action)
         details = check_details(details)
         digest = entry_hash(
@@ -217,7 +205,7 @@ class AuditAnchor:
     """
 
     seq: int
-    hash: str = attrs.field(converter=_check_hash)
+    hash: str = attrs.field(validator=v_sha256)
 
     def __str__(self) -> str:
         return f"{self.seq}:{self.hash}"

@@ -19,12 +19,11 @@ import jsonschema
 from jsonschema.exceptions import best_match
 
 from avgkit import _validators
-from avgkit._validators import KEY_PATTERN
+from avgkit._validators import KEY_PATTERN, InvalidAttributeError
 from avgkit.errors import ValidationError
 from avgkit.inventory._values import (
     Controller,
     Field,
-    InvalidAttributeError,
     Purpose,
     Recipient,
     Texts,
