@@ -5,7 +5,6 @@ Pure: no I/O. A :class:`Breach` encodes itself as versioned JSON for the stores.
 
 from __future__ import annotations
 
-import enum
 import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
@@ -32,6 +31,7 @@ from avgkit._validators import (
     v_text,
     v_whole,
 )
+from avgkit._vocab import Bilingual, Terms, define
 from avgkit.errors import ValidationError
 from avgkit.inventory import RecipientRole
 
@@ -56,16 +56,7 @@ _MAX_HEADCOUNT = 10**10
 _SCHEMA_VERSION = 1
 
 
-class _Labelled(enum.StrEnum):
-    """An enum whose members have a Dutch and an English label."""
-
-    def label(self, lang: Lang = "en") -> str:
-        """The member's label in ``lang``."""
-        nl, en = _LABELS[type(self).__name__, self.value]
-        return nl if language(lang) == "nl" else en
-
-
-class BreachKind(_Labelled):
+class BreachKind(Bilingual):
     """What the breach did to the data (the nature of the breach, Art. 33(3)(a)).
 
     .. versionadded:: 0.1.0
@@ -79,7 +70,7 @@ class BreachKind(_Labelled):
     """Data was lost or destroyed, or could not be reached for a while."""
 
 
-class Protection(_Labelled):
+class Protection(Bilingual):
     """How the data concerned was protected when the breach happened.
 
     .. versionadded:: 0.1.0
@@ -94,7 +85,7 @@ class Protection(_Labelled):
     data is unintelligible to anyone who got it (Art. 34(3)(a))."""
 
 
-class RiskFactor(_Labelled):
+class RiskFactor(Bilingual):
     """A circumstance that raises the risk of a breach (seed 003, annex 3's checklist).
 
     .. versionadded:: 0.1.0
@@ -107,7 +98,7 @@ class RiskFactor(_Labelled):
     UNPROTECTED = "unprotected"
 
 
-class Exemption(_Labelled):
+class Exemption(Bilingual):
     """An Art. 34(3) ground for not informing each person concerned individually.
 
     .. versionadded:: 0.1.0
@@ -122,55 +113,56 @@ class Exemption(_Labelled):
     """Art. 34(3)(c): reaching everyone is disproportionate; a public communication instead."""
 
 
-_LABELS: Final[dict[tuple[str, str], tuple[str, str]]] = {
-    ("BreachKind", "confidentiality"): (
+_LABELS: Final = {
+    (BreachKind, "confidentiality"): Terms(
         "Inbreuk op vertrouwelijkheid (onbevoegde toegang of verstrekking)",
         "Confidentiality breach (unauthorised access or disclosure)",
     ),
-    ("BreachKind", "integrity"): (
+    (BreachKind, "integrity"): Terms(
         "Inbreuk op integriteit (onbevoegde of onbedoelde wijziging)",
         "Integrity breach (unauthorised or accidental alteration)",
     ),
-    ("BreachKind", "availability"): (
+    (BreachKind, "availability"): Terms(
         "Inbreuk op beschikbaarheid (verlies of vernietiging)",
         "Availability breach (loss or destruction)",
     ),
-    ("Protection", "none"): ("Niet versleuteld of gepseudonimiseerd", "Not encrypted"),
-    ("Protection", "pseudonymised"): ("Gepseudonimiseerd", "Pseudonymised"),
-    ("Protection", "encrypted"): (
+    (Protection, "none"): Terms("Niet versleuteld of gepseudonimiseerd", "Not encrypted"),
+    (Protection, "pseudonymised"): Terms("Gepseudonimiseerd", "Pseudonymised"),
+    (Protection, "encrypted"): Terms(
         "Versleuteld, sleutel niet gelekt (onbegrijpelijk voor derden)",
         "Encrypted, key not compromised (unintelligible to others)",
     ),
-    ("RiskFactor", "special_categories"): (
+    (RiskFactor, "special_categories"): Terms(
         "Bijzondere persoonsgegevens (art. 9 AVG)",
         "Special categories of personal data (Art. 9 GDPR)",
     ),
-    ("RiskFactor", "identity_fraud"): (
+    (RiskFactor, "identity_fraud"): Terms(
         "Gegevens waarmee (identiteits)fraude kan worden gepleegd",
         "Data that enables (identity) fraud or account takeover",
     ),
-    ("RiskFactor", "vulnerable_subjects"): (
+    (RiskFactor, "vulnerable_subjects"): Terms(
         "Kwetsbare groepen, zoals kinderen",
         "Vulnerable people, such as children",
     ),
-    ("RiskFactor", "large_volume"): ("Grote aantallen betrokkenen", "A large number of people"),
-    ("RiskFactor", "unprotected"): (
+    (RiskFactor, "large_volume"): Terms("Grote aantallen betrokkenen", "A large number of people"),
+    (RiskFactor, "unprotected"): Terms(
         "Gegevens waren niet versleuteld",
         "The data was not encrypted",
     ),
-    ("Exemption", "encrypted"): (
+    (Exemption, "encrypted"): Terms(
         "Art. 34 lid 3 onder a: gegevens onbegrijpelijk (versleuteld)",
         "Art. 34(3)(a): data unintelligible (encrypted)",
     ),
-    ("Exemption", "risk_removed"): (
+    (Exemption, "risk_removed"): Terms(
         "Art. 34 lid 3 onder b: hoog risico weggenomen door maatregelen",
         "Art. 34(3)(b): later measures removed the high risk",
     ),
-    ("Exemption", "disproportionate_effort"): (
+    (Exemption, "disproportionate_effort"): Terms(
         "Art. 34 lid 3 onder c: onevenredige inspanning; openbare mededeling",
         "Art. 34(3)(c): disproportionate effort; public communication instead",
     ),
 }
+define(_LABELS)
 
 
 # --------------------------------------------------------------------------- validators
