@@ -1069,6 +1069,16 @@ def test_k_anonymity_reports_the_smallest_group_and_the_groups_below_k():
     assert k_anonymity(EXTRACT, ["postcode", "birth_date"], k=2).below == (report.below[0],)
 
 
+def test_k_anonymity_repr_and_str_show_sizes_never_quasi_identifier_values():
+    report = k_anonymity(EXTRACT, ["postcode", "birth_date"], k=3)
+    for shown in (repr(report), str(report), repr(report.below[0]), str(report.below[0])):
+        for value in ("9711", "9712", "1000", "1950", "1985"):
+            assert value not in shown
+    assert "size=1" in repr(report.below[0])
+    assert "<2 groups>" in repr(report)
+    assert "postcode" in repr(report)
+
+
 def test_k_anonymity_streams_and_treats_an_empty_extract_as_satisfied():
     report = k_anonymity(iter(EXTRACT[:3]), ("postcode",), k=3)
     assert report.satisfied

@@ -21,7 +21,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
-from avgkit import _validate
+from avgkit import _validators
 from avgkit.consent._values import ConsentState, Decision, consults_ledger, decide
 from avgkit.consent._vocab import DecisionCode
 from avgkit.errors import StorageError
@@ -79,7 +79,7 @@ class Permissions:
         """
         sid = subject_id(subject)
         declared = self._inventory.purpose(purpose)
-        when = self._clock.now() if at is None else _validate.aware(at, "at")
+        when = self._clock.now() if at is None else _validators.aware(at, "at")
         if not consults_ledger(declared):
             return decide(declared, None, subject=sid, at=when)
         if self._ledger is None:

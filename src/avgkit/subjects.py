@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import NewType
 
-from avgkit._validate import encodable
+from avgkit._validators import encodable
 from avgkit.errors import ValidationError
 
 __all__ = ["MAX_SUBJECT_ID_LENGTH", "SubjectId", "subject_id"]

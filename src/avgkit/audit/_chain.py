@@ -14,7 +14,8 @@ from typing import Final
 
 import attrs
 
-from avgkit import _validate
+from avgkit import _validators
+from avgkit._validators import opt, to_utc, v_aware, v_instance, v_sha256, v_whole
 from avgkit.errors import IntegrityError, ValidationError
 
 Detail = str | int | bool | None
@@ -33,10 +34,10 @@ def check_action(value: object) -> str:
     if (
         not isinstance(value, str)
         or not 0 < len(value) <= _ACTION_MAX
-        or not all(_validate.KEY_PATTERN.match(part) for part in value.split("."))
+        or not all(_validators.KEY_PATTERN.match(part) for part in value.split("."))
     ):
         msg = (
-            f"audit action {_validate.shown(value)} is invalid: use dotted snake-case, "
+            f"audit action {_validators.shown(value)} is invalid: use dotted snake-case, "
             "e.g. 'consent.given'"
         )
         raise ValidationError(msg)
@@ -52,7 +53,7 @@ def check_details(value: object) -> Mapping[str, Detail]:
         raise ValidationError(msg)
     out: dict[str, Detail] = {}
     for name, item in value.items():
-        _validate.key(name, "audit detail")
+        _validators.key(name, "audit detail")
         if not (item is None or isinstance(item, str | int)):  # bool is an int
             msg = (
                 f"audit detail {name!r} is a {type(item).__name__}; details are flat "
@@ -60,10 +61,10 @@ def check_details(value: object) -> Mapping[str, Detail]:
             )
             raise ValidationError(msg)
         if isinstance(item, str):
-            if len(item) > _validate.MAX_TEXT:
-                msg = f"audit detail {name!r} is longer than {_validate.MAX_TEXT} characters"
+            if len(item) > _validators.MAX_TEXT:
+                msg = f"audit detail {name!r} is longer than {_validators.MAX_TEXT} characters"
                 raise ValidationError(msg)
-            _validate.encodable(item, f"audit detail {name!r}")
+            _validators.encodable(item, f"audit detail {name!r}")
         elif isinstance(item, int) and not isinstance(item, bool) and abs(item) > _MAX_INT:
             msg = f"audit detail {name!r} is out of range; details hold 64-bit integers"
             raise ValidationError(msg)
@@ -72,18 +73,7 @@ def check_details(value: object) -> Mapping[str, Detail]:
 
 
 def check_actor(value: object) -> str:
-    return _validate.key(value, "audit actor")
-
-
-def _check_hash(value: object) -> str:
-    if not isinstance(value, str) or len(value) != 64 or value.strip("0123456789abcdef"):  # noqa: PLR2004
-        msg = "an audit hash must be 64 lower-case hex characters (SHA-256)"
-        raise ValidationError(msg)
-    return value
-
-
-def _at(value: object) -> datetime:
-    return _validate.aware(value, "at")
+    return _validators.key(value, "audit actor")
 
 
 def _canonical(  # noqa: PLR0917 - private; the one caller passes every field in order
@@ -97,7 +87,7 @@ def _canonical(  # noqa: PLR0917 - private; the one caller passes every field in
 ) -> bytes:
     body = {
         "seq": seq,
-        "at": _validate.utc_text(at),
+        "at": _validators.utc_text(at),
         "action": action,
         "actor": actor,
         "subject_ref": subject_ref,
@@ -149,16 +139,14 @@ class AuditEntry:
     .. versionadded:: 0.1.0
     """
 
-    seq: int = attrs.field(validator=[attrs.validators.instance_of(int), attrs.validators.ge(1)])
-    at: datetime = attrs.field(converter=_at)
+    seq: int = attrs.field(validator=v_whole(minimum=1))
+    at: datetime = attrs.field(converter=to_utc, validator=v_aware)
     action: str = attrs.field(converter=check_action)
     actor: str = attrs.field(converter=check_actor)
-    subject_ref: str | None = attrs.field(
-        validator=attrs.validators.optional(attrs.validators.instance_of(str))
-    )
+    subject_ref: str | None = attrs.field(validator=opt(v_instance(str, "a string")))
     details: Mapping[str, Detail] = attrs.field(converter=check_details)
-    prev_hash: str = attrs.field(converter=_check_hash)
-    hash: str = attrs.field(converter=_check_hash)
+    prev_hash: str = attrs.field(validator=v_sha256)
+    hash: str = attrs.field(validator=v_sha256)
 
     @classmethod
     def seal(
@@ -173,7 +161,7 @@ class AuditEntry:
         prev_hash: str,
     ) -> AuditEntry:
         """Build an entry and compute its hash from its contents."""
-        at = _at(at)
+        at = _validators.aware(at, "at")
         action = check_action(action)
         details = check_details(details)
         digest = entry_hash(
@@ -217,7 +205,7 @@ class AuditAnchor:
     """
 
     seq: int
-    hash: str = attrs.field(converter=_check_hash)
+    hash: str = attrs.field(validator=v_sha256)
 
     def __str__(self) -> str:
         return f"{self.seq}:{self.hash}"

@@ -9,7 +9,7 @@ from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from avgkit import _validate
+from avgkit import _validators
 from avgkit.audit._chain import (
     GENESIS_HASH,
     AuditAnchor,
@@ -88,7 +88,7 @@ class AuditLog:
         store, which seals each entry on top of the head it holds locked.
         """
         when = self._clock.now() if at is None else at
-        when = _validate.aware(when, "at")
+        when = _validators.aware(when, "at")
         ref = None if subject is None else self.subject_ref(subject)
         clean = check_details(details or {})
         check_action(action)

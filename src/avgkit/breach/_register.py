@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from avgkit import _validate
+from avgkit import _validators
 from avgkit._render import Lang
 from avgkit.breach._assess import assess
 from avgkit.breach._options import BreachOptions
@@ -98,7 +98,7 @@ class BreachRegister:
         Raises:
             NotFound: no breach has that id.
         """
-        return self._store.get(_validate.key(breach_id, "breach id"))
+        return self._store.get(_validators.key(breach_id, "breach id"))
 
     def history(self, breach_id: str) -> tuple[Breach, ...]:
         """Every version of a breach, oldest first.
@@ -106,7 +106,7 @@ class BreachRegister:
         Raises:
             NotFound: no breach has that id.
         """
-        versions = tuple(self._store.history(_validate.key(breach_id, "breach id")))
+        versions = tuple(self._store.history(_validators.key(breach_id, "breach id")))
         if not versions:
             msg = f"no breach {breach_id!r} in the register"
             raise NotFound(msg)
@@ -122,7 +122,7 @@ class BreachRegister:
         .. versionchanged:: 0.2.0
            The instant is the keyword ``at=``, as everywhere.
         """
-        when = self._clock.now() if at is None else _validate.aware(at, "at")
+        when = self._clock.now() if at is None else _validators.aware(at, "at")
         return self._store.overdue(when)
 
     def status(self, breach: Breach | str, *, at: datetime | None = None) -> BreachStatus:
@@ -134,7 +134,7 @@ class BreachRegister:
         .. versionchanged:: 0.2.0
            The instant is the keyword ``at=``, and a naive one is refused.
         """
-        when = self._clock.now() if at is None else _validate.aware(at, "at")
+        when = self._clock.now() if at is None else _validators.aware(at, "at")
         return self._breach(breach).status(at=when)
 
     def assess(self, breach: Breach | str) -> Assessment:
@@ -180,7 +180,7 @@ class BreachRegister:
         """
         now = self._clock.now()
         self._check_facts(facts)
-        _validate.key(actor, "actor")
+        _validators.key(actor, "actor")
         if became_aware_at is not None:
             aware_at = became_aware_at
         elif processor_notified_at is not None:
@@ -234,8 +234,8 @@ class BreachRegister:
         if unknown:
             msg = f"update() got unknown breach facts {unknown}; known: {sorted(FACT_NAMES)}"
             raise ValidationError(msg)
-        _validate.text(note, "note", max_length=MAX_NOTE)
-        _validate.key(actor, "actor")
+        _validators.text(note, "note", max_length=MAX_NOTE)
+        _validators.key(actor, "actor")
         current = self.get(breach_id)
         facts = attrs.evolve(current.facts, **changes)
         self._check_facts(facts)
@@ -317,7 +317,7 @@ class BreachRegister:
             ValidationError: the breach was not reported by a processor, or ``at`` is naive,
                 in the future or before the discovery.
         """
-        _validate.key(actor, "actor")
+        _validators.key(actor, "actor")
         current = self.get(breach_id)
         now = self._clock.now()
         when = now if at is None else self._not_future(at, "at", now)
@@ -356,7 +356,7 @@ class BreachRegister:
                 ``delay_reason`` is given (Art. 33(1)); ``at`` is naive, in the future or
                 before awareness.
         """
-        _validate.key(actor, "actor")
+        _validators.key(actor, "actor")
         current = self.get(breach_id)
         now = self._clock.now()
         if at is not None:
@@ -396,8 +396,8 @@ class BreachRegister:
                 authority is recorded yet.
             NotFound: no breach has that id.
         """
-        _validate.key(actor, "actor")
-        _validate.text(reference, "reference", max_length=200)
+        _validators.key(actor, "actor")
+        _validators.text(reference, "reference", max_length=200)
         current = self.get(breach_id)
         if current.authority_notified_at is None:
             msg = (
@@ -425,7 +425,7 @@ class BreachRegister:
         actor: str = "staff",
     ) -> Breach:
         """Record that the people concerned were informed (Art. 34), or told publicly."""
-        _validate.key(actor, "actor")
+        _validators.key(actor, "actor")
         current = self.get(breach_id)
         now = self._clock.now()
         when = now if at is None else self._not_future(at, "at", now)
@@ -506,7 +506,7 @@ class BreachRegister:
         return self.get(breach)
 
     def _recipient(self, key: str) -> None:
-        _validate.key(key, "processor")
+        _validators.key(key, "processor")
         role = self._inventory.recipient(key).role  # PolicyError naming it when not declared
         if role not in PROCESSOR_ROLES:
             msg = (
@@ -534,7 +534,7 @@ class BreachRegister:
     def _not_future(value: datetime | None, name: str, now: datetime) -> datetime:
         if value is None:
             return now
-        when = _validate.aware(value, name)
+        when = _validators.aware(value, name)
         if when > now:
             msg = f"{name} is in the future; record what has happened, by the clock's time"
             raise ValidationError(msg)

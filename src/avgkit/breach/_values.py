@@ -5,7 +5,6 @@ Pure: no I/O. A :class:`Breach` encodes itself as versioned JSON for the stores.
 
 from __future__ import annotations
 
-import enum
 import json
 from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
@@ -13,8 +12,26 @@ from typing import Any, Final
 
 import attrs
 
-from avgkit import _dpv, _validate
+from avgkit import _dpv, _validators
 from avgkit._render import Lang, language
+from avgkit._validators import (
+    fail,
+    member_set,
+    opt,
+    shown,
+    to_tuple,
+    to_utc,
+    v_aware,
+    v_bool,
+    v_instance,
+    v_items,
+    v_key,
+    v_member,
+    v_positive_timedelta,
+    v_text,
+    v_whole,
+)
+from avgkit._vocab import Bilingual, Terms, define
 from avgkit.errors import ValidationError
 from avgkit.inventory._vocab import RecipientRole
 
@@ -39,16 +56,7 @@ _MAX_HEADCOUNT = 10**10
 _SCHEMA_VERSION = 1
 
 
-class _Labelled(enum.StrEnum):
-    """An enum whose members have a Dutch and an English label."""
-
-    def label(self, lang: Lang = "en") -> str:
-        """The member's label in ``lang``."""
-        nl, en = _LABELS[type(self).__name__, self.value]
-        return nl if language(lang) == "nl" else en
-
-
-class BreachKind(_Labelled):
+class BreachKind(Bilingual):
     """What the breach did to the data (the nature of the breach, Art. 33(3)(a)).
 
     .. versionadded:: 0.1.0
@@ -62,7 +70,7 @@ class BreachKind(_Labelled):
     """Data was lost or destroyed, or could not be reached for a while."""
 
 
-class Protection(_Labelled):
+class Protection(Bilingual):
     """How the data concerned was protected when the breach happened.
 
     .. versionadded:: 0.1.0
@@ -77,7 +85,7 @@ class Protection(_Labelled):
     data is unintelligible to anyone who got it (Art. 34(3)(a))."""
 
 
-class RiskFactor(_Labelled):
+class RiskFactor(Bilingual):
     """A circumstance that raises the risk of a breach (seed 003, annex 3's checklist).
 
     .. versionadded:: 0.1.0
@@ -90,7 +98,7 @@ class RiskFactor(_Labelled):
     UNPROTECTED = "unprotected"
 
 
-class Exemption(_Labelled):
+class Exemption(Bilingual):
     """An Art. 34(3) ground for not informing each person concerned individually.
 
     .. versionadded:: 0.1.0
@@ -105,170 +113,66 @@ class Exemption(_Labelled):
     """Art. 34(3)(c): reaching everyone is disproportionate; a public communication instead."""
 
 
-_LABELS: Final[dict[tuple[str, str], tuple[str, str]]] = {
-    ("BreachKind", "confidentiality"): (
+_LABELS: Final = {
+    (BreachKind, "confidentiality"): Terms(
         "Inbreuk op vertrouwelijkheid (onbevoegde toegang of verstrekking)",
         "Confidentiality breach (unauthorised access or disclosure)",
     ),
-    ("BreachKind", "integrity"): (
+    (BreachKind, "integrity"): Terms(
         "Inbreuk op integriteit (onbevoegde of onbedoelde wijziging)",
         "Integrity breach (unauthorised or accidental alteration)",
     ),
-    ("BreachKind", "availability"): (
+    (BreachKind, "availability"): Terms(
         "Inbreuk op beschikbaarheid (verlies of vernietiging)",
         "Availability breach (loss or destruction)",
     ),
-    ("Protection", "none"): ("Niet versleuteld of gepseudonimiseerd", "Not encrypted"),
-    ("Protection", "pseudonymised"): ("Gepseudonimiseerd", "Pseudonymised"),
-    ("Protection", "encrypted"): (
+    (Protection, "none"): Terms("Niet versleuteld of gepseudonimiseerd", "Not encrypted"),
+    (Protection, "pseudonymised"): Terms("Gepseudonimiseerd", "Pseudonymised"),
+    (Protection, "encrypted"): Terms(
         "Versleuteld, sleutel niet gelekt (onbegrijpelijk voor derden)",
         "Encrypted, key not compromised (unintelligible to others)",
     ),
-    ("RiskFactor", "special_categories"): (
+    (RiskFactor, "special_categories"): Terms(
         "Bijzondere persoonsgegevens (art. 9 AVG)",
         "Special categories of personal data (Art. 9 GDPR)",
     ),
-    ("RiskFactor", "identity_fraud"): (
+    (RiskFactor, "identity_fraud"): Terms(
         "Gegevens waarmee (identiteits)fraude kan worden gepleegd",
         "Data that enables (identity) fraud or account takeover",
     ),
-    ("RiskFactor", "vulnerable_subjects"): (
+    (RiskFactor, "vulnerable_subjects"): Terms(
         "Kwetsbare groepen, zoals kinderen",
         "Vulnerable people, such as children",
     ),
-    ("RiskFactor", "large_volume"): ("Grote aantallen betrokkenen", "A large number of people"),
-    ("RiskFactor", "unprotected"): (
+    (RiskFactor, "large_volume"): Terms("Grote aantallen betrokkenen", "A large number of people"),
+    (RiskFactor, "unprotected"): Terms(
         "Gegevens waren niet versleuteld",
         "The data was not encrypted",
     ),
-    ("Exemption", "encrypted"): (
+    (Exemption, "encrypted"): Terms(
         "Art. 34 lid 3 onder a: gegevens onbegrijpelijk (versleuteld)",
         "Art. 34(3)(a): data unintelligible (encrypted)",
     ),
-    ("Exemption", "risk_removed"): (
+    (Exemption, "risk_removed"): Terms(
         "Art. 34 lid 3 onder b: hoog risico weggenomen door maatregelen",
         "Art. 34(3)(b): later measures removed the high risk",
     ),
-    ("Exemption", "disproportionate_effort"): (
+    (Exemption, "disproportionate_effort"): Terms(
         "Art. 34 lid 3 onder c: onevenredige inspanning; openbare mededeling",
         "Art. 34(3)(c): disproportionate effort; public communication instead",
     ),
 }
+define(_LABELS)
 
 
 # --------------------------------------------------------------------------- validators
+# The generic checks live in avgkit._validators; these are the breach record's own.
 
-
-def _v_aware(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    _validate.aware(value, attribute.name)
-
-
-def _v_opt_aware(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is not None:
-        _v_aware(instance, attribute, value)
-
-
-def _utc(value: object) -> Any:
-    # Normalise aware datetimes to UTC; anything else is left for the validator to refuse.
-    if (
-        isinstance(value, datetime)
-        and value.tzinfo is not None
-        and value.tzinfo.utcoffset(value) is not None
-    ):
-        return _validate.aware(value, "instant")
-    return value
-
-
-def _v_text(max_length: int) -> Any:
-    def check(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-        _validate.text(value, attribute.name, max_length=max_length)
-
-    return check
-
-
-def _v_opt_text(max_length: int) -> Any:
-    def check(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-        if value is not None:
-            _validate.text(value, attribute.name, max_length=max_length)
-
-    return check
-
-
-def _v_bool(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if not isinstance(value, bool):
-        msg = f"{attribute.name} must be True or False, got {type(value).__name__}"
-        raise ValidationError(msg)
-
-
-def _v_instance(kind: type, *, optional: bool = False) -> Any:
-    # attrs' instance_of raises a TypeError; the house rule is a ValidationError.
-    def check(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-        if (optional and value is None) or isinstance(value, kind):
-            return
-        expected = f"a {kind.__name__}" + (" or None" if optional else "")
-        msg = f"{attribute.name} must be {expected}, got {type(value).__name__}"
-        raise ValidationError(msg)
-
-    return check
-
-
-def _v_instances(kind: type) -> Any:
-    def check(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-        if not isinstance(value, tuple) or not all(isinstance(item, kind) for item in value):
-            msg = f"{attribute.name} must be a sequence of {kind.__name__}"
-            raise ValidationError(msg)
-
-    return check
-
-
-def _v_enum(kind: type[enum.Enum]) -> Any:
-    def check(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-        if not isinstance(value, kind):
-            allowed = [member.value for member in kind]
-            msg = f"{attribute.name} must be a {kind.__name__} (one of {allowed})"
-            raise ValidationError(msg)
-
-    return check
-
-
-def _to_enum_tuple(kind: type[enum.Enum]) -> Any:
-    def convert(value: object) -> Any:
-        if isinstance(value, str) or not isinstance(value, Iterable):
-            return value
-        items = list(value)
-        try:
-            members = {kind(item) for item in items}
-        except ValueError:
-            return tuple(items)
-        return tuple(sorted(members, key=lambda member: list(kind).index(member)))
-
-    return convert
-
-
-def _to_kinds(value: object) -> Any:
-    return _to_enum_tuple(BreachKind)(value)
-
-
-def _to_tuple(value: object) -> Any:
-    if isinstance(value, str) or not isinstance(value, Iterable):
-        return value
-    return tuple(value)
-
-
-def _v_enum_tuple(kind: type[enum.Enum], *, non_empty: bool) -> Any:
-    def check(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-        allowed = [member.value for member in kind]
-        if not isinstance(value, tuple) or not all(isinstance(v, kind) for v in value):
-            msg = f"{attribute.name} must be a sequence of {kind.__name__} (one of {allowed})"
-            raise ValidationError(msg)
-        if non_empty and not value:
-            msg = f"{attribute.name} must name at least one of {allowed}"
-            raise ValidationError(msg)
-
-    return check
+_v_count: Final = v_whole(maximum=_MAX_HEADCOUNT)
 
 
 def _to_categories(value: object) -> Any:
+    # A set of terms: once each, sorted, from any iterable but a string.
     if isinstance(value, str) or not isinstance(value, Iterable):
         return value
     items = list(value)
@@ -277,47 +181,33 @@ def _to_categories(value: object) -> Any:
     return tuple(items)
 
 
-def _v_categories(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+def _to_kinds(value: object) -> Any:
+    return member_set(BreachKind, value)
+
+
+def _v_categories(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if not isinstance(value, tuple) or not all(isinstance(v, str) for v in value):
-        msg = f"{attribute.name} must be a sequence of DPV personal-data terms, e.g. ('Name',)"
-        raise ValidationError(msg)
+        fail(instance, attribute, "must be a sequence of DPV personal-data terms, e.g. ('Name',)")
     if not value:
-        msg = f"{attribute.name} must name at least one category of personal data"
-        raise ValidationError(msg)
+        fail(instance, attribute, "must name at least one category of personal data")
     unknown = sorted(term for term in value if term not in _dpv.DATA_CATEGORIES)
     if unknown:
-        shown = [term[:60] for term in unknown]
-        msg = (
-            f"{attribute.name}: {shown} are not supported DPV personal-data terms; use the "
-            "categories your inventory declares (Inventory.categories), e.g. 'EmailAddress'"
+        fail(
+            instance,
+            attribute,
+            f"names {[shown(term) for term in unknown]}, which are not supported DPV "
+            "personal-data terms; use the categories your inventory declares "
+            "(Inventory.categories), e.g. 'EmailAddress'",
         )
-        raise ValidationError(msg)
-
-
-def _v_count(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if isinstance(value, bool) or not isinstance(value, int):
-        msg = f"{attribute.name} must be a whole number, got {type(value).__name__}"
-        raise ValidationError(msg)
-    if not 0 <= value <= _MAX_HEADCOUNT:
-        msg = f"{attribute.name} must be between 0 and {_MAX_HEADCOUNT}, got {value}"
-        raise ValidationError(msg)
-
-
-def _v_key(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    _validate.key(value, attribute.name)
-
-
-def _v_opt_key(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is not None:
-        _v_key(instance, attribute, value)
 
 
 def v_positive_delta(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if value is None:
-        return
-    if not isinstance(value, timedelta) or value <= timedelta(0):
-        msg = f"{attribute.name} must be a positive timedelta, e.g. timedelta(hours=36)"
-        raise ValidationError(msg)
+    """A positive timedelta or ``None``, named by the attribute alone.
+
+    Kept for :class:`BreachRegister`, which names its own arguments through it.
+    """
+    if value is not None:
+        _validators.positive_timedelta(value, attribute.name)
 
 
 def _stored_term(data: Mapping[str, Any]) -> timedelta | None:
@@ -349,7 +239,7 @@ def _parse_time(value: object, name: str) -> datetime:
     except ValueError as exc:
         msg = f"{name} is not an ISO 8601 instant"
         raise ValidationError(msg) from exc
-    return _validate.aware(parsed, name)
+    return _validators.aware(parsed, name)
 
 
 def _parse_opt_time(value: object, name: str) -> datetime | None:
@@ -430,32 +320,30 @@ class BreachFacts:
     .. versionadded:: 0.1.0
     """
 
-    summary: str = attrs.field(repr=False, validator=_v_text(MAX_NOTE))
-    system: str = attrs.field(validator=_v_text(200))
+    summary: str = attrs.field(repr=False, validator=v_text(MAX_NOTE))
+    system: str = attrs.field(validator=v_text(200))
     categories: tuple[str, ...] = attrs.field(converter=_to_categories, validator=_v_categories)
-    subjects: Headcount = attrs.field(validator=_v_instance(Headcount))
-    subject_group: str = attrs.field(validator=_v_text(500))
-    contact_details_known: bool = attrs.field(validator=_v_bool)
-    root_cause: str = attrs.field(repr=False, validator=_v_text(MAX_NOTE))
-    occurred_from: datetime = attrs.field(converter=_utc, validator=_v_aware)
+    subjects: Headcount = attrs.field(validator=v_instance(Headcount))
+    subject_group: str = attrs.field(validator=v_text(500))
+    contact_details_known: bool = attrs.field(validator=v_bool)
+    root_cause: str = attrs.field(repr=False, validator=v_text(MAX_NOTE))
+    occurred_from: datetime = attrs.field(converter=to_utc, validator=v_aware)
     kinds: tuple[BreachKind, ...] = attrs.field(
-        converter=_to_kinds, validator=_v_enum_tuple(BreachKind, non_empty=True)
+        converter=_to_kinds, validator=v_items(BreachKind, non_empty=True)
     )
-    likely_consequences: str = attrs.field(repr=False, validator=_v_text(MAX_NOTE))
-    measures_taken: str = attrs.field(repr=False, validator=_v_text(MAX_NOTE))
-    contact_point: str = attrs.field(repr=False, validator=_v_text(500))
+    likely_consequences: str = attrs.field(repr=False, validator=v_text(MAX_NOTE))
+    measures_taken: str = attrs.field(repr=False, validator=v_text(MAX_NOTE))
+    contact_point: str = attrs.field(repr=False, validator=v_text(500))
     occurred_until: datetime | None = attrs.field(
-        default=None, converter=_utc, validator=_v_opt_aware
+        default=None, converter=to_utc, validator=opt(v_aware)
     )
-    records: Headcount | None = attrs.field(
-        default=None, validator=_v_instance(Headcount, optional=True)
-    )
-    vulnerable_subjects: bool = attrs.field(default=False, validator=_v_bool)
+    records: Headcount | None = attrs.field(default=None, validator=opt(v_instance(Headcount)))
+    vulnerable_subjects: bool = attrs.field(default=False, validator=v_bool)
     measures_proposed: str | None = attrs.field(
-        default=None, repr=False, validator=_v_opt_text(MAX_NOTE)
+        default=None, repr=False, validator=opt(v_text(MAX_NOTE))
     )
-    protection: Protection = attrs.field(default=Protection.NONE, validator=_v_enum(Protection))
-    high_risk_removed: bool = attrs.field(default=False, validator=_v_bool)
+    protection: Protection = attrs.field(default=Protection.NONE, validator=v_member(Protection))
+    high_risk_removed: bool = attrs.field(default=False, validator=v_bool)
 
     def __attrs_post_init__(self) -> None:
         if self.occurred_until is not None and self.occurred_until < self.occurred_from:
@@ -525,10 +413,11 @@ class BreachFacts:
 FACT_NAMES: Final = frozenset(attribute.name for attribute in attrs.fields(BreachFacts))
 
 
-def _v_fact_names(_instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+def _v_fact_names(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if not isinstance(value, tuple) or not all(item in FACT_NAMES for item in value):
-        msg = f"{attribute.name} must be a sequence of BreachFacts field names, e.g. ('subjects',)"
-        raise ValidationError(msg)
+        fail(
+            instance, attribute, "must be a sequence of BreachFacts field names, e.g. ('subjects',)"
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -538,16 +427,16 @@ class BreachUpdate:
     .. versionadded:: 0.1.0
     """
 
-    at: datetime = attrs.field(converter=_utc, validator=_v_aware)
+    at: datetime = attrs.field(converter=to_utc, validator=v_aware)
     version: int = attrs.field(validator=_v_count)
     """The breach version this update produced."""
-    note: str = attrs.field(repr=False, validator=_v_text(MAX_NOTE))
+    note: str = attrs.field(repr=False, validator=v_text(MAX_NOTE))
     changed: tuple[str, ...] = attrs.field(
-        converter=_to_tuple,
+        converter=to_tuple,
         validator=_v_fact_names,
     )
     """Names of the :class:`BreachFacts` fields the update changed (may be empty)."""
-    actor: str = attrs.field(validator=_v_key)
+    actor: str = attrs.field(validator=v_key)
 
 
 @attrs.frozen(kw_only=True)
@@ -626,13 +515,13 @@ class BreachDecision:
     .. versionadded:: 0.1.0
     """
 
-    decided_at: datetime = attrs.field(converter=_utc, validator=_v_aware)
-    actor: str = attrs.field(validator=_v_key)
-    notify_authority: bool = attrs.field(validator=_v_bool)
-    notify_subjects: bool = attrs.field(validator=_v_bool)
-    public_communication: bool = attrs.field(validator=_v_bool)
-    reason: str = attrs.field(repr=False, validator=_v_text(MAX_NOTE))
-    proposal: Assessment = attrs.field(validator=_v_instance(Assessment))
+    decided_at: datetime = attrs.field(converter=to_utc, validator=v_aware)
+    actor: str = attrs.field(validator=v_key)
+    notify_authority: bool = attrs.field(validator=v_bool)
+    notify_subjects: bool = attrs.field(validator=v_bool)
+    public_communication: bool = attrs.field(validator=v_bool)
+    reason: str = attrs.field(repr=False, validator=v_text(MAX_NOTE))
+    proposal: Assessment = attrs.field(validator=v_instance(Assessment))
 
     @property
     def follows_proposal(self) -> bool:
@@ -669,10 +558,6 @@ class BreachDecision:
         )
 
 
-def _v_breach_id(_instance: object, _attribute: attrs.Attribute[Any], value: object) -> None:
-    _validate.key(value, "breach id")
-
-
 @attrs.frozen(kw_only=True)
 class Breach:
     """One version of a breach record. Change it through :class:`BreachRegister`.
@@ -705,40 +590,40 @@ class Breach:
     .. versionadded:: 0.1.0
     """
 
-    id: str = attrs.field(validator=_v_breach_id)
+    id: str = attrs.field(validator=v_key)
     version: int = attrs.field(validator=_v_count)
-    recorded_at: datetime = attrs.field(converter=_utc, validator=_v_aware)
-    updated_at: datetime = attrs.field(converter=_utc, validator=_v_aware)
-    facts: BreachFacts = attrs.field(validator=_v_instance(BreachFacts))
-    discovered_at: datetime = attrs.field(converter=_utc, validator=_v_aware)
-    became_aware_at: datetime = attrs.field(converter=_utc, validator=_v_aware)
-    processor: str | None = attrs.field(default=None, validator=_v_opt_key)
+    recorded_at: datetime = attrs.field(converter=to_utc, validator=v_aware)
+    updated_at: datetime = attrs.field(converter=to_utc, validator=v_aware)
+    facts: BreachFacts = attrs.field(validator=v_instance(BreachFacts))
+    discovered_at: datetime = attrs.field(converter=to_utc, validator=v_aware)
+    became_aware_at: datetime = attrs.field(converter=to_utc, validator=v_aware)
+    processor: str | None = attrs.field(default=None, validator=opt(v_key))
     processor_notice_within: timedelta | None = attrs.field(
-        default=None, validator=v_positive_delta
+        default=None, validator=opt(v_positive_timedelta)
     )
     processor_notified_at: datetime | None = attrs.field(
-        default=None, converter=_utc, validator=_v_opt_aware
+        default=None, converter=to_utc, validator=opt(v_aware)
     )
     updates: tuple[BreachUpdate, ...] = attrs.field(
         default=(),
-        converter=_to_tuple,
-        validator=_v_instances(BreachUpdate),
+        converter=to_tuple,
+        validator=v_items(BreachUpdate),
     )
     decision: BreachDecision | None = attrs.field(
         default=None,
-        validator=_v_instance(BreachDecision, optional=True),
+        validator=opt(v_instance(BreachDecision)),
     )
     authority_notified_at: datetime | None = attrs.field(
-        default=None, converter=_utc, validator=_v_opt_aware
+        default=None, converter=to_utc, validator=opt(v_aware)
     )
-    authority_reference: str | None = attrs.field(default=None, validator=_v_opt_text(200))
+    authority_reference: str | None = attrs.field(default=None, validator=opt(v_text(200)))
     delay_reason: str | None = attrs.field(
-        default=None, repr=False, validator=_v_opt_text(MAX_NOTE)
+        default=None, repr=False, validator=opt(v_text(MAX_NOTE))
     )
     subjects_notified_at: datetime | None = attrs.field(
-        default=None, converter=_utc, validator=_v_opt_aware
+        default=None, converter=to_utc, validator=opt(v_aware)
     )
-    subjects_public: bool = attrs.field(default=False, validator=_v_bool)
+    subjects_public: bool = attrs.field(default=False, validator=v_bool)
 
     def __attrs_post_init__(self) -> None:
         began = self.facts.occurred_from
@@ -850,7 +735,7 @@ class Breach:
         .. versionchanged:: 0.2.0
            The instant is the keyword ``at=``.
         """
-        now = _validate.aware(at, "at")
+        now = _validators.aware(at, "at")
         processor_due = self.processor_notice_due
         return BreachStatus(
             at=now,

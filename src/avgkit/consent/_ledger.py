@@ -6,7 +6,7 @@ from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from avgkit import _validate
+from avgkit import _validators
 from avgkit.consent._options import DEFAULT_CLOCK_SKEW, DEFAULT_MINOR_AGE, ConsentOptions
 from avgkit.consent._records import ConsentReport, iso27560_records, kantara_receipts
 from avgkit.consent._values import (
@@ -248,8 +248,8 @@ class ConsentLedger:
             PolicyError: ``purpose`` is given and not declared.
             ValidationError: ``since`` or ``until`` is naive, or ``until`` is before ``since``.
         """
-        start = _validate.aware(since, "since")
-        end = _validate.aware(until, "until")
+        start = _validators.aware(since, "since")
+        end = _validators.aware(until, "until")
         if end < start:
             msg = "until must not be earlier than since"
             raise ValidationError(msg)
@@ -350,7 +350,7 @@ class ConsentLedger:
         return iso27560_records(self, self._inventory, subject, at=at, lang=lang)
 
     def _instant(self, at: datetime | None) -> datetime:
-        return self._clock.now() if at is None else _validate.aware(at, "at")
+        return self._clock.now() if at is None else _validators.aware(at, "at")
 
     def _event(
         self,

@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 import attrs
 
-from avgkit import _dpv, _validate
+from avgkit import _dpv, _validators
 from avgkit._render import Lang, language, render_html, to_csv
 from avgkit.consent import _terms as vocab
 from avgkit.consent._values import ConsentEvent, ConsentState
@@ -226,8 +226,8 @@ class ConsentReport:
                 no events for (contract, legal obligation, vital interests); or the ledger
                 holds events in the period for a purpose the inventory does not declare.
         """
-        start = _validate.aware(since, "since")
-        end = _validate.aware(until, "until")
+        start = _validators.aware(since, "since")
+        end = _validators.aware(until, "until")
         if end < start:
             msg = "until must not be earlier than since"
             raise ValidationError(msg)
@@ -744,7 +744,7 @@ def iso27560_records(
     """
     sid = subject_id(subject)
     lang = language(lang)
-    when = None if at is None else _validate.aware(at, "at")
+    when = None if at is None else _validators.aware(at, "at")
     per_purpose: dict[str, list[ConsentEvent]] = {}
     for event in ledger.history(sid):
         if when is None or event.at <= when:

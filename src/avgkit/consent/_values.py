@@ -6,25 +6,32 @@ the storage adapters are tested against.
 
 from __future__ import annotations
 
-import enum
 import hashlib
-import re
 from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Final, TypeVar
+from typing import Any, Final
 
 import attrs
 
-from avgkit import _validate
+from avgkit import _validators
+from avgkit._validators import (
+    member,
+    opt,
+    to_utc,
+    v_aware,
+    v_instance,
+    v_key,
+    v_sha256,
+    v_text,
+    v_whole,
+)
 from avgkit.consent._vocab import Actor, Channel, ConsentAction, ConsentStatus, DecisionCode
 from avgkit.errors import NotPermitted, ValidationError
 from avgkit.inventory._values import Purpose
 from avgkit.inventory._vocab import LawfulBasis
 from avgkit.subjects import SubjectId, subject_id
 
-_SHA256_HEX: Final = re.compile(r"\A[0-9a-f]{64}\Z")
 _NOTICE_MAX: Final = 100
-_E = TypeVar("_E", bound=enum.StrEnum)
 _ORDER_REF_MAX: Final = 128
 _NO_LEDGER_BASES: Final = frozenset(
     {LawfulBasis.CONTRACT, LawfulBasis.LEGAL_OBLIGATION, LawfulBasis.VITAL_INTERESTS}
@@ -48,69 +55,39 @@ def hash_wording(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def _member(kind: type[_E], value: object, what: str) -> _E:
-    if isinstance(value, kind):
-        return value
-    allowed = [member.value for member in kind]
-    if not isinstance(value, str):
-        msg = f"{what} must be one of {allowed}, got {type(value).__name__}"
-        raise ValidationError(msg)
-    try:
-        return kind(value)
-    except ValueError:
-        msg = f"{what} {_validate.shown(value)} is not one of {allowed}"
-        raise ValidationError(msg) from None
-
-
 def _to_channel(value: object) -> Channel:
-    return _member(Channel, value, "evidence channel")
+    return member(Channel, value, "Evidence.channel")
 
 
 def _to_actor(value: object) -> Actor:
-    return _member(Actor, value, "evidence actor")
+    return member(Actor, value, "Evidence.actor")
 
 
 def _to_kind(value: object) -> ConsentAction:
-    return _member(ConsentAction, value, "consent kind")
+    return member(ConsentAction, value, "ConsentEvent.kind")
 
 
-def _to_confirmed_at(value: object) -> datetime | None:
-    return None if value is None else _validate.aware(value, "confirmed_at")
-
-
-def _to_expires_at(value: object) -> datetime | None:
-    return None if value is None else _validate.aware(value, "expires_at")
-
-
-def _to_at(value: object) -> datetime:
-    return _validate.aware(value, "at")
-
-
-def _check_sha256(_instance: object, _attribute: object, value: object) -> None:
+def _check_sha256(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if value == "":
         msg = (
             "evidence is missing wording_sha256: the SHA-256 of the exact wording shown to "
             "the subject; compute it with avgkit.consent.hash_wording(text)"
         )
         raise ValidationError(msg)
-    if not isinstance(value, str) or not _SHA256_HEX.match(value):
-        msg = "evidence wording_sha256 must be 64 lower-case hex characters (a SHA-256)"
-        raise ValidationError(msg)
+    v_sha256(instance, attribute, value)
 
 
-def _check_notice(_instance: object, _attribute: object, value: object) -> None:
+_v_notice: Final = v_text(_NOTICE_MAX)
+
+
+def _check_notice(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if value == "":
         msg = (
             "evidence is missing notice_version: the version of the privacy notice in force "
             "when the subject acted, e.g. '2023-11-10'"
         )
         raise ValidationError(msg)
-    _validate.text(value, "evidence notice_version", max_length=_NOTICE_MAX)
-
-
-def _check_order_ref(_instance: object, _attribute: object, value: str | None) -> None:
-    if value is not None:
-        _validate.text(value, "evidence order_ref", max_length=_ORDER_REF_MAX)
+    _v_notice(instance, attribute, value)
 
 
 @attrs.frozen(kw_only=True)
@@ -140,12 +117,18 @@ class Evidence:
     wording_sha256: str = attrs.field(default="", validator=_check_sha256)
     actor: Actor = attrs.field(default=Actor.SUBJECT, converter=_to_actor)
     staff_key: str | None = attrs.field(default=None)
-    order_ref: str | None = attrs.field(default=None, repr=False, validator=_check_order_ref)
-    confirmed_at: datetime | None = attrs.field(default=None, converter=_to_confirmed_at)
-    expires_at: datetime | None = attrs.field(default=None, converter=_to_expires_at)
+    order_ref: str | None = attrs.field(
+        default=None, repr=False, validator=opt(v_text(_ORDER_REF_MAX))
+    )
+    confirmed_at: datetime | None = attrs.field(
+        default=None, converter=to_utc, validator=opt(v_aware)
+    )
+    expires_at: datetime | None = attrs.field(
+        default=None, converter=to_utc, validator=opt(v_aware)
+    )
 
     @staff_key.validator
-    def _check_staff_key(self, _attribute: object, value: object) -> None:
+    def _check_staff_key(self, attribute: attrs.Attribute[Any], value: object) -> None:
         if value is None:
             return
         if self.actor is not Actor.STAFF:
@@ -154,7 +137,7 @@ class Evidence:
                 f"not {str(self.actor)!r}"
             )
             raise ValidationError(msg)
-        _validate.key(value, "evidence staff")
+        v_key(self, attribute, value)
 
     @classmethod
     def from_wording(
@@ -200,16 +183,6 @@ def _subject(value: object) -> SubjectId:
     return subject_id(value)
 
 
-def _purpose_key(value: object) -> str:
-    return _validate.key(value, "purpose")
-
-
-def _check_seq(_instance: object, _attribute: object, value: int | None) -> None:
-    if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-        msg = "a consent event's seq is a positive integer assigned by the store"
-        raise ValidationError(msg)
-
-
 @attrs.frozen(kw_only=True)
 class ConsentEvent:
     """One recorded act: consent given or withdrawn, an objection made or lifted.
@@ -231,20 +204,16 @@ class ConsentEvent:
     """
 
     subject: SubjectId = attrs.field(converter=_subject, repr=False)
-    purpose: str = attrs.field(converter=_purpose_key)
+    purpose: str = attrs.field(validator=v_key)
     kind: ConsentAction = attrs.field(converter=_to_kind)
-    at: datetime = attrs.field(converter=_to_at)
-    evidence: Evidence = attrs.field()
-    seq: int | None = attrs.field(default=None, eq=False, validator=_check_seq)
+    at: datetime = attrs.field(converter=to_utc, validator=v_aware)
+    evidence: Evidence = attrs.field(
+        validator=v_instance(Evidence, "Evidence (channel, notice_version, wording_sha256)")
+    )
+    seq: int | None = attrs.field(default=None, eq=False, validator=opt(v_whole(minimum=1)))
 
     @evidence.validator
-    def _check_evidence(self, _attribute: object, value: object) -> None:
-        if not isinstance(value, Evidence):
-            msg = (
-                f"a consent event needs Evidence (channel, notice_version, wording_sha256), "
-                f"got {type(value).__name__}"
-            )
-            raise ValidationError(msg)
+    def _check_evidence(self, _attribute: object, value: Evidence) -> None:
         if value.expires_at is not None:
             if self.kind is not ConsentAction.GIVEN:
                 msg = f"only given consent can expire; a {self.kind.value!r} event has no expiry"
@@ -404,7 +373,7 @@ def replay(
     .. versionadded:: 0.1.0
     """
     sid = subject_id(subject)
-    when = _validate.aware(at, "at")
+    when = _validators.aware(at, "at")
     relevant = sorted(
         (e for e in events if e.subject == sid and e.purpose == purpose and e.at <= when),
         key=lambda e: e.at,

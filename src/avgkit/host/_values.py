@@ -10,7 +10,7 @@ from typing import Any
 
 import attrs
 
-from avgkit import _validate
+from avgkit import _validators
 from avgkit.errors import ValidationError
 from avgkit.subjects import SubjectId, subject_id
 
@@ -38,7 +38,7 @@ def _to_kind(value: object) -> SubjectKind:
         return SubjectKind(str(value))
     except ValueError:
         allowed = [kind.value for kind in SubjectKind]
-        msg = f"subject kind {_validate.shown(value)} is not one of {allowed}"
+        msg = f"subject kind {_validators.shown(value)} is not one of {allowed}"
         raise ValidationError(msg) from None
 
 
@@ -50,7 +50,7 @@ def _to_activity(value: object) -> Mapping[str, datetime]:
         )
         raise ValidationError(msg)
     checked = {
-        _validate.key(kind, "activity type"): _validate.aware(at, f"last_activity[{kind!r}]")
+        _validators.key(kind, "activity type"): _validators.aware(at, f"last_activity[{kind!r}]")
         for kind, at in value.items()
     }
     return MappingProxyType(checked)
@@ -90,11 +90,11 @@ def _to_values(value: object) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         msg = f"a record's values map inventory field keys to values, got {type(value).__name__}"
         raise ValidationError(msg)
-    return MappingProxyType({_validate.key(k, "record field"): v for k, v in value.items()})
+    return MappingProxyType({_validators.key(k, "record field"): v for k, v in value.items()})
 
 
 def _check_source(_instance: object, _attribute: object, value: str) -> None:
-    _validate.key(value, "record source")
+    _validators.key(value, "record source")
 
 
 def _check_record_key(_instance: object, _attribute: object, value: str) -> None:
@@ -104,7 +104,7 @@ def _check_record_key(_instance: object, _attribute: object, value: str) -> None
 
 
 def _to_optional_at(value: object) -> datetime | None:
-    return None if value is None else _validate.aware(value, "record at")
+    return None if value is None else _validators.aware(value, "record at")
 
 
 @attrs.frozen(kw_only=True)

@@ -17,7 +17,7 @@ from typing import Any
 
 import attrs
 
-from avgkit import _validate
+from avgkit import _validators
 from avgkit.errors import NotFound, ValidationError
 from avgkit.host._values import HostCapabilities, HostErasure, HostRecord, HostSubject
 from avgkit.inventory import Inventory
@@ -99,7 +99,7 @@ class MemoryHostData:
     def add_event(self, subject: SubjectId | str, starts_at: datetime) -> None:
         """Record that ``subject`` holds a ticket for an event starting at ``starts_at``."""
         sid = self._known(subject)
-        when = _validate.aware(starts_at, "starts_at")
+        when = _validators.aware(starts_at, "starts_at")
         with self._lock:
             self._events.setdefault(sid, []).append(when)
 
@@ -126,7 +126,7 @@ class MemoryHostData:
         self, subject: SubjectId, *, after: datetime | None = None
     ) -> tuple[datetime, ...]:
         """The subject's event start times (after ``after``, if given), sorted."""
-        when = None if after is None else _validate.aware(after, "after")
+        when = None if after is None else _validators.aware(after, "after")
         with self._lock:
             dates = self._events.get(subject_id(subject), ())
             return tuple(sorted(t for t in dates if when is None or t > when))
@@ -189,8 +189,8 @@ class MemoryHostData:
         self, categories: frozenset[str], *, since: datetime, until: datetime
     ) -> Iterator[SubjectId]:
         """Subjects holding a value of one of ``categories`` in a record made by ``until``."""
-        _validate.aware(since, "since")
-        end = _validate.aware(until, "until")
+        _validators.aware(since, "since")
+        end = _validators.aware(until, "until")
         wanted = frozenset(categories)
         with self._lock:
             seen: dict[SubjectId, None] = {}
@@ -206,7 +206,7 @@ class MemoryHostData:
         self, activity_types: frozenset[str], *, before: datetime
     ) -> Iterator[SubjectId]:
         """Subjects whose last activity of ``activity_types`` is before ``before`` (or none)."""
-        when = _validate.aware(before, "before")
+        when = _validators.aware(before, "before")
         types = frozenset(activity_types)
         with self._lock:
             found = [

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import attrs
 
 from avgkit import _dpv
+from avgkit._validators import opt, shown, to_tuple, v_instance, v_items
 from avgkit.errors import PolicyError
 from avgkit.inventory import _policyfile
 from avgkit.inventory._register import ProcessingActivity, ProcessingRegister, RegisterRecipient
@@ -19,12 +20,7 @@ from avgkit.inventory._values import (
     Recipient,
     Texts,
     fields_from_class,
-    opt,
-    shown_value,
     to_optional_texts,
-    to_tuple,
-    v_instance,
-    v_items,
 )
 from avgkit.inventory._vocab import (
     Art9Condition,
@@ -44,7 +40,7 @@ if TYPE_CHECKING:
 
 def _declared(kind: str, key: object, known: Iterable[str]) -> PolicyError:
     return PolicyError(
-        f"{kind} {shown_value(key)} is not declared in the inventory; declared: {sorted(known)}"
+        f"{kind} {shown(key)} is not declared in the inventory; declared: {sorted(known)}"
     )
 
 
@@ -67,15 +63,11 @@ class Inventory:
     .. versionadded:: 0.1.0
     """
 
-    controller: Controller = attrs.field(validator=v_instance(Controller, "a Controller"))
-    purposes: tuple[Purpose, ...] = attrs.field(
-        converter=to_tuple, validator=v_items(Purpose, "Purpose values")
-    )
-    fields: tuple[Field, ...] = attrs.field(
-        converter=to_tuple, validator=v_items(Field, "Field values")
-    )
+    controller: Controller = attrs.field(validator=v_instance(Controller))
+    purposes: tuple[Purpose, ...] = attrs.field(converter=to_tuple, validator=v_items(Purpose))
+    fields: tuple[Field, ...] = attrs.field(converter=to_tuple, validator=v_items(Field))
     recipients: tuple[Recipient, ...] = attrs.field(
-        default=(), converter=to_tuple, validator=v_items(Recipient, "Recipient values")
+        default=(), converter=to_tuple, validator=v_items(Recipient)
     )
     security_measures: Texts | None = attrs.field(
         default=None,

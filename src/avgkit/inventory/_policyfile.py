@@ -18,13 +18,12 @@ from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, TypeVar
 import jsonschema
 from jsonschema.exceptions import best_match
 
-from avgkit import _validate
-from avgkit._validate import KEY_PATTERN
+from avgkit import _validators
+from avgkit._validators import KEY_PATTERN, InvalidAttributeError
 from avgkit.errors import ValidationError
 from avgkit.inventory._values import (
     Controller,
     Field,
-    InvalidAttributeError,
     Purpose,
     Recipient,
     Texts,
@@ -127,7 +126,7 @@ def parse(text: str, fmt: Format, name: str = "policy file") -> object:
         raise ValidationError(msg) from None
     except _DuplicateKeyError as exc:
         msg = (
-            f"{name} repeats the key {_validate.shown(exc.key)} within one object; each "
+            f"{name} repeats the key {_validators.shown(exc.key)} within one object; each "
             "purpose, field and recipient is declared once"
         )
         raise ValidationError(msg) from None

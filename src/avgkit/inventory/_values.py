@@ -6,17 +6,27 @@ that they agree with each other.
 
 from __future__ import annotations
 
-import enum
 import re
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Final, NoReturn
+from typing import Any, Final
 
 import attrs
 
 from avgkit import _dpv
 from avgkit._countries import EEA, ISO_3166_ALPHA2
 from avgkit._render import Lang, language
-from avgkit._validate import KEY_PATTERN
+from avgkit._validators import (
+    fail,
+    opt,
+    shown,
+    to_tuple,
+    v_bool,
+    v_instance,
+    v_key,
+    v_keys,
+    v_member,
+    v_text,
+)
 from avgkit.errors import ValidationError
 from avgkit.inventory._vocab import (
     Art9Condition,
@@ -28,10 +38,6 @@ from avgkit.inventory._vocab import (
     Treatment,
 )
 
-if TYPE_CHECKING:
-    from collections.abc import Callable
-
-
 METADATA_KEY: Final = "avgkit.inventory.field"
 """The key under which :func:`tag` stores a :class:`FieldTag` in attrs field metadata.
 
@@ -39,93 +45,16 @@ METADATA_KEY: Final = "avgkit.inventory.field"
 """
 
 # --------------------------------------------------------------------------- validation
-
-
-class InvalidAttributeError(ValidationError):
-    """A value's attribute is malformed; the policy-file loader turns it into a dotted path."""
-
-    def __init__(self, owner: str, attribute: str, problem: str) -> None:
-        super().__init__(f"{owner}.{attribute} {problem}")
-        self.attribute = attribute
-        self.problem = problem
-
-
-def _fail(instance: object, attribute: attrs.Attribute[Any], problem: str) -> NoReturn:
-    raise InvalidAttributeError(type(instance).__name__, attribute.name, problem)
-
-
-_KEY_EXPECTED: Final = (
-    "must be a lower snake-case key starting with a letter, at most 64 characters "
-    "(e.g. 'ticket_sale')"
-)
-
-
-def shown_value(value: object) -> str:
-    """A safe rendering of a key-like value for an error message (never free text)."""
-    if isinstance(value, str) and KEY_PATTERN.match(value):
-        return repr(value)
-    return f"<{type(value).__name__}>"
-
-
-def _v_key(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if not isinstance(value, str) or not KEY_PATTERN.match(value):
-        _fail(instance, attribute, f"{_KEY_EXPECTED}; got {shown_value(value)}")
-
-
-def _v_keys(*, non_empty: bool) -> Callable[[object, attrs.Attribute[Any], object], None]:
-    def check(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-        if not isinstance(value, tuple):
-            _fail(instance, attribute, f"must be a tuple of keys, got {type(value).__name__}")
-        if non_empty and not value:
-            _fail(instance, attribute, "must name at least one key")
-        for item in value:
-            if not isinstance(item, str) or not KEY_PATTERN.match(item):
-                _fail(instance, attribute, f"entries {_KEY_EXPECTED}; got {shown_value(item)}")
-        duplicates = sorted({item for item in value if value.count(item) > 1})
-        if duplicates:
-            _fail(instance, attribute, f"names {duplicates} more than once; list each once")
-
-    return check
-
-
-def _v_text(max_length: int) -> Callable[[object, attrs.Attribute[Any], object], None]:
-    def check(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-        # The value itself is never echoed: it may be free text with personal data in it.
-        if not isinstance(value, str):
-            _fail(instance, attribute, f"must be a string, got {type(value).__name__}")
-        if not value.strip():
-            _fail(instance, attribute, "must be non-empty text")
-        if len(value) > max_length:
-            _fail(instance, attribute, f"must be at most {max_length} characters")
-
-    return check
-
-
-def _v_enum(kind: type[enum.Enum]) -> Callable[[object, attrs.Attribute[Any], object], None]:
-    def check(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-        if not isinstance(value, kind):
-            allowed = [member.value for member in kind]
-            _fail(
-                instance,
-                attribute,
-                f"must be a {kind.__name__} (one of {allowed}), got {type(value).__name__}",
-            )
-
-    return check
-
-
-def _v_bool(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-    if not isinstance(value, bool):
-        _fail(instance, attribute, f"must be True or False, got {type(value).__name__}")
+# The generic checks live in avgkit._validators; these are the inventory's own vocabularies.
 
 
 def _v_country(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if not isinstance(value, str) or value not in ISO_3166_ALPHA2:
-        shown = repr(value) if isinstance(value, str) and len(value) <= 3 else shown_value(value)  # noqa: PLR2004
-        _fail(
+        fail(
             instance,
             attribute,
-            f"must be an ISO 3166-1 alpha-2 country code in upper case (e.g. 'NL'); got {shown}",
+            "must be an ISO 3166-1 alpha-2 country code in upper case (e.g. 'NL'); "
+            f"got {shown(value)}",
         )
 
 
@@ -134,7 +63,7 @@ _IRI: Final = re.compile(r"^https?://[^\s<>\"{}|\\^`]+\Z")
 
 def _v_iri(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if not isinstance(value, str) or len(value) > 500 or not _IRI.match(value):  # noqa: PLR2004
-        _fail(
+        fail(
             instance,
             attribute,
             "must be an absolute http(s) IRI, e.g. 'https://w3id.org/dpv#DirectMarketing'",
@@ -146,44 +75,17 @@ _EMAIL: Final = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+\Z")
 
 def _v_email(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if not isinstance(value, str) or len(value) > 254 or not _EMAIL.match(value):  # noqa: PLR2004
-        _fail(instance, attribute, "must be an e-mail address such as 'privacy@example.org'")
+        fail(instance, attribute, "must be an e-mail address such as 'privacy@example.org'")
 
 
 def _v_category(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
     if not isinstance(value, str) or value not in _dpv.DATA_CATEGORIES:
-        shown = repr(value) if isinstance(value, str) and len(value) <= 64 else shown_value(value)  # noqa: PLR2004
-        _fail(
+        fail(
             instance,
             attribute,
-            f"must be a supported DPV personal-data term; got {shown}; "
+            f"must be a supported DPV personal-data term; got {shown(value)}; "
             f"supported: {sorted(_dpv.DATA_CATEGORIES)}",
         )
-
-
-def v_instance(kind: type, expected: str) -> Callable[[object, attrs.Attribute[Any], object], None]:
-    def check(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-        if not isinstance(value, kind):
-            _fail(instance, attribute, f"must be {expected}, got {type(value).__name__}")
-
-    return check
-
-
-def v_items(kind: type, expected: str) -> Callable[[object, attrs.Attribute[Any], object], None]:
-    def check(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
-        if not isinstance(value, tuple):
-            _fail(instance, attribute, f"must be a tuple of {expected}")
-        for item in value:
-            if not isinstance(item, kind):
-                _fail(instance, attribute, f"must hold only {expected}, got {type(item).__name__}")
-
-    return check
-
-
-def to_tuple(value: Any) -> Any:
-    """Accept a list or tuple (not a string, which would split into characters)."""
-    if isinstance(value, list | tuple):
-        return tuple(value)
-    return value
 
 
 def _to_texts(value: Any) -> Any:
@@ -197,9 +99,6 @@ def to_optional_texts(value: Any) -> Any:
     return None if value is None else _to_texts(value)
 
 
-opt = attrs.validators.optional
-
-
 # --------------------------------------------------------------------------- values
 
 
@@ -210,8 +109,8 @@ class Texts:
     .. versionadded:: 0.1.0
     """
 
-    nl: str = attrs.field(validator=_v_text(4000))
-    en: str = attrs.field(validator=_v_text(4000))
+    nl: str = attrs.field(validator=v_text(4000))
+    en: str = attrs.field(validator=v_text(4000))
 
     def get(self, lang: Lang) -> str:
         """The text in ``lang`` (``"nl"`` or ``"en"``)."""
@@ -237,12 +136,12 @@ class Controller:
     .. versionadded:: 0.1.0
     """
 
-    name: str = attrs.field(validator=_v_text(200))
-    address: str = attrs.field(validator=_v_text(500))
+    name: str = attrs.field(validator=v_text(200))
+    address: str = attrs.field(validator=v_text(500))
     email: str = attrs.field(validator=_v_email)
     country: str = attrs.field(validator=_v_country)
-    dpo: str | None = attrs.field(default=None, validator=opt(_v_text(500)))
-    representative: str | None = attrs.field(default=None, validator=opt(_v_text(500)))
+    dpo: str | None = attrs.field(default=None, validator=opt(v_text(500)))
+    representative: str | None = attrs.field(default=None, validator=opt(v_text(500)))
 
 
 @attrs.frozen(kw_only=True)
@@ -263,18 +162,18 @@ class Purpose:
     .. versionadded:: 0.1.0
     """
 
-    key: str = attrs.field(validator=_v_key)
+    key: str = attrs.field(validator=v_key)
     description: Texts = attrs.field(
         converter=_to_texts, validator=v_instance(Texts, "Texts (nl and en)")
     )
-    basis: LawfulBasis = attrs.field(validator=_v_enum(LawfulBasis))
-    direct_marketing: bool = attrs.field(default=False, validator=_v_bool)
-    profiling: bool = attrs.field(default=False, validator=_v_bool)
+    basis: LawfulBasis = attrs.field(validator=v_member(LawfulBasis))
+    direct_marketing: bool = attrs.field(default=False, validator=v_bool)
+    profiling: bool = attrs.field(default=False, validator=v_bool)
     recipients: tuple[str, ...] = attrs.field(
-        default=(), converter=to_tuple, validator=_v_keys(non_empty=False)
+        default=(), converter=to_tuple, validator=v_keys(non_empty=False)
     )
     subject_categories: tuple[str, ...] = attrs.field(
-        default=("visitors",), converter=to_tuple, validator=_v_keys(non_empty=True)
+        default=("visitors",), converter=to_tuple, validator=v_keys(non_empty=True)
     )
     retention: Texts | None = attrs.field(
         default=None,
@@ -322,17 +221,17 @@ class Field:
     .. versionadded:: 0.1.0
     """
 
-    key: str = attrs.field(validator=_v_key)
+    key: str = attrs.field(validator=v_key)
     category: str = attrs.field(validator=_v_category)
-    identifier: IdentifierKind = attrs.field(validator=_v_enum(IdentifierKind))
-    purposes: tuple[str, ...] = attrs.field(converter=to_tuple, validator=_v_keys(non_empty=True))
-    treatment: Treatment = attrs.field(default=Treatment.DROP, validator=_v_enum(Treatment))
+    identifier: IdentifierKind = attrs.field(validator=v_member(IdentifierKind))
+    purposes: tuple[str, ...] = attrs.field(converter=to_tuple, validator=v_keys(non_empty=True))
+    treatment: Treatment = attrs.field(default=Treatment.DROP, validator=v_member(Treatment))
     generaliser: str | None = attrs.field(default=None)
     special_category: SpecialCategory | None = attrs.field(
-        default=None, validator=opt(_v_enum(SpecialCategory))
+        default=None, validator=opt(v_member(SpecialCategory))
     )
     art9_condition: Art9Condition | None = attrs.field(
-        default=None, validator=opt(_v_enum(Art9Condition))
+        default=None, validator=opt(v_member(Art9Condition))
     )
     description: Texts | None = attrs.field(
         default=None,
@@ -344,15 +243,15 @@ class Field:
     def _check_generaliser(self, attribute: attrs.Attribute[Any], value: object) -> None:
         if self.treatment is Treatment.GENERALISE:
             if value is None:
-                _fail(
+                fail(
                     self,
                     attribute,
                     "is required when treatment is 'generalise': name one, e.g. "
                     "'postcode_pc4', 'birth_date_year', 'ip_prefix', 'email_domain'",
                 )
-            _v_key(self, attribute, value)
+            v_key(self, attribute, value)
         elif value is not None:
-            _fail(
+            fail(
                 self,
                 attribute,
                 f"is only allowed with treatment 'generalise', not {str(self.treatment)!r}; "
@@ -379,12 +278,12 @@ class Recipient:
     .. versionadded:: 0.1.0
     """
 
-    key: str = attrs.field(validator=_v_key)
-    name: str = attrs.field(validator=_v_text(200))
-    role: RecipientRole = attrs.field(validator=_v_enum(RecipientRole))
+    key: str = attrs.field(validator=v_key)
+    name: str = attrs.field(validator=v_text(200))
+    role: RecipientRole = attrs.field(validator=v_member(RecipientRole))
     country: str = attrs.field(validator=_v_country)
     transfer_mechanism: TransferMechanism | None = attrs.field(
-        default=None, validator=opt(_v_enum(TransferMechanism))
+        default=None, validator=opt(v_member(TransferMechanism))
     )
 
     @property

@@ -7,11 +7,12 @@ labels.
 from __future__ import annotations
 
 import enum
-from typing import Final, NamedTuple
+from typing import Final
 
 from avgkit import _dpv
 from avgkit._countries import EEA
 from avgkit._render import Lang, language
+from avgkit._vocab import Terms, WithArticle, define, key
 
 EEA_COUNTRIES: Final[frozenset[str]] = EEA
 """ISO 3166-1 alpha-2 codes of the European Economic Area (EU 27, Iceland, Liechtenstein,
@@ -29,27 +30,7 @@ as its ``category``, e.g. ``"EmailAddress"``, ``"BirthDate"``, ``"PostalCode"``.
 # --------------------------------------------------------------------------- vocabularies
 
 
-class _Meta(NamedTuple):
-    article: str
-    en: str
-    nl: str
-
-
-class _Described(enum.StrEnum):
-    """A vocabulary member with a GDPR article and labels in Dutch and English."""
-
-    @property
-    def article(self) -> str:
-        """The GDPR article this member stands for, e.g. ``"Art. 6(1)(a)"``."""
-        return _META[type(self), self.value].article
-
-    def label(self, lang: Lang = "en") -> str:
-        """A human-readable label in ``lang`` (``"nl"`` or ``"en"``)."""
-        meta = _META[type(self), self.value]
-        return meta.nl if language(lang) == "nl" else meta.en
-
-
-class LawfulBasis(_Described):
+class LawfulBasis(WithArticle):
     """The six lawful bases of Art. 6(1) GDPR.
 
     Each member has an :attr:`article`, a DPV :attr:`iri` and a :meth:`label` in Dutch and
@@ -71,7 +52,7 @@ class LawfulBasis(_Described):
         return _dpv.LAWFUL_BASES[self.value]
 
 
-class SpecialCategory(_Described):
+class SpecialCategory(WithArticle):
     """The special categories of personal data of Art. 9(1) GDPR.
 
     .. versionadded:: 0.1.0
@@ -92,7 +73,7 @@ class SpecialCategory(_Described):
         return _dpv.SPECIAL_CATEGORIES[self.value]
 
 
-class Art9Condition(_Described):
+class Art9Condition(WithArticle):
     """The conditions of Art. 9(2)(a)-(j) under which special-category data may be processed.
 
     .. versionadded:: 0.1.0
@@ -147,7 +128,7 @@ class Treatment(enum.StrEnum):
     """Keep the value as it is."""
 
 
-class RecipientRole(_Described):
+class RecipientRole(WithArticle):
     """The role in which a recipient receives personal data.
 
     .. versionadded:: 0.1.0
@@ -164,7 +145,7 @@ class RecipientRole(_Described):
         return _dpv.RECIPIENT_ROLES[self.value]
 
 
-class TransferMechanism(_Described):
+class TransferMechanism(WithArticle):
     """The Chapter V ground for transferring personal data to a third country.
 
     .. versionadded:: 0.1.0
@@ -181,124 +162,124 @@ class TransferMechanism(_Described):
         return _dpv.TRANSFER_MECHANISMS[self.value]
 
 
-def _k(member: _Described) -> tuple[type[_Described], str]:
-    return type(member), member.value
+def _art(article: str, en: str, nl: str) -> Terms:
+    return Terms(nl=nl, en=en, article=article)
 
 
-# Keyed by (enum, value): members of different enums share values ("vital_interests") and,
-# being str, would collide as plain keys.
-_META: Final[dict[tuple[type[_Described], str], _Meta]] = {
-    _k(LawfulBasis.CONSENT): _Meta("Art. 6(1)(a)", "Consent", "Toestemming"),
-    _k(LawfulBasis.CONTRACT): _Meta(
+_k = key
+_META: Final = {
+    _k(LawfulBasis.CONSENT): _art("Art. 6(1)(a)", "Consent", "Toestemming"),
+    _k(LawfulBasis.CONTRACT): _art(
         "Art. 6(1)(b)", "Performance of a contract", "Uitvoering van een overeenkomst"
     ),
-    _k(LawfulBasis.LEGAL_OBLIGATION): _Meta(
+    _k(LawfulBasis.LEGAL_OBLIGATION): _art(
         "Art. 6(1)(c)", "Legal obligation", "Wettelijke verplichting"
     ),
-    _k(LawfulBasis.VITAL_INTERESTS): _Meta("Art. 6(1)(d)", "Vital interests", "Vitaal belang"),
-    _k(LawfulBasis.PUBLIC_TASK): _Meta(
+    _k(LawfulBasis.VITAL_INTERESTS): _art("Art. 6(1)(d)", "Vital interests", "Vitaal belang"),
+    _k(LawfulBasis.PUBLIC_TASK): _art(
         "Art. 6(1)(e)",
         "Task in the public interest or official authority",
         "Taak van algemeen belang of openbaar gezag",
     ),
-    _k(LawfulBasis.LEGITIMATE_INTERESTS): _Meta(
+    _k(LawfulBasis.LEGITIMATE_INTERESTS): _art(
         "Art. 6(1)(f)", "Legitimate interests", "Gerechtvaardigd belang"
     ),
-    _k(SpecialCategory.RACIAL_OR_ETHNIC_ORIGIN): _Meta(
+    _k(SpecialCategory.RACIAL_OR_ETHNIC_ORIGIN): _art(
         "Art. 9(1)", "Racial or ethnic origin", "Ras of etnische afkomst"
     ),
-    _k(SpecialCategory.POLITICAL_OPINIONS): _Meta(
+    _k(SpecialCategory.POLITICAL_OPINIONS): _art(
         "Art. 9(1)", "Political opinions", "Politieke opvattingen"
     ),
-    _k(SpecialCategory.RELIGIOUS_OR_PHILOSOPHICAL_BELIEFS): _Meta(
+    _k(SpecialCategory.RELIGIOUS_OR_PHILOSOPHICAL_BELIEFS): _art(
         "Art. 9(1)",
         "Religious or philosophical beliefs",
         "Religieuze of levensbeschouwelijke overtuigingen",
     ),
-    _k(SpecialCategory.TRADE_UNION_MEMBERSHIP): _Meta(
+    _k(SpecialCategory.TRADE_UNION_MEMBERSHIP): _art(
         "Art. 9(1)", "Trade union membership", "Lidmaatschap van een vakbond"
     ),
-    _k(SpecialCategory.GENETIC_DATA): _Meta("Art. 9(1)", "Genetic data", "Genetische gegevens"),
-    _k(SpecialCategory.BIOMETRIC_DATA): _Meta(
+    _k(SpecialCategory.GENETIC_DATA): _art("Art. 9(1)", "Genetic data", "Genetische gegevens"),
+    _k(SpecialCategory.BIOMETRIC_DATA): _art(
         "Art. 9(1)",
         "Biometric data for uniquely identifying a person",
         "Biometrische gegevens voor de unieke identificatie van een persoon",
     ),
-    _k(SpecialCategory.HEALTH): _Meta(
+    _k(SpecialCategory.HEALTH): _art(
         "Art. 9(1)", "Data concerning health", "Gegevens over gezondheid"
     ),
-    _k(SpecialCategory.SEX_LIFE_OR_ORIENTATION): _Meta(
+    _k(SpecialCategory.SEX_LIFE_OR_ORIENTATION): _art(
         "Art. 9(1)",
         "Sex life or sexual orientation",
         "Seksueel gedrag of seksuele gerichtheid",
     ),
-    _k(Art9Condition.EXPLICIT_CONSENT): _Meta(
+    _k(Art9Condition.EXPLICIT_CONSENT): _art(
         "Art. 9(2)(a)", "Explicit consent", "Uitdrukkelijke toestemming"
     ),
-    _k(Art9Condition.EMPLOYMENT_AND_SOCIAL_SECURITY): _Meta(
+    _k(Art9Condition.EMPLOYMENT_AND_SOCIAL_SECURITY): _art(
         "Art. 9(2)(b)",
         "Employment, social security and social protection law",
         "Arbeidsrecht, socialezekerheidsrecht en sociale bescherming",
     ),
-    _k(Art9Condition.VITAL_INTERESTS): _Meta(
+    _k(Art9Condition.VITAL_INTERESTS): _art(
         "Art. 9(2)(c)",
         "Vital interests of a person unable to consent",
         "Vitaal belang van iemand die geen toestemming kan geven",
     ),
-    _k(Art9Condition.NOT_FOR_PROFIT_BODY): _Meta(
+    _k(Art9Condition.NOT_FOR_PROFIT_BODY): _art(
         "Art. 9(2)(d)",
         "Legitimate activities of a not-for-profit body",
         "Gerechtvaardigde activiteiten van een instantie zonder winstoogmerk",
     ),
-    _k(Art9Condition.MANIFESTLY_MADE_PUBLIC): _Meta(
+    _k(Art9Condition.MANIFESTLY_MADE_PUBLIC): _art(
         "Art. 9(2)(e)",
         "Manifestly made public by the data subject",
         "Kennelijk openbaar gemaakt door de betrokkene",
     ),
-    _k(Art9Condition.LEGAL_CLAIMS): _Meta(
+    _k(Art9Condition.LEGAL_CLAIMS): _art(
         "Art. 9(2)(f)",
         "Legal claims or courts acting in their judicial capacity",
         "Rechtsvorderingen of gerechten in hun rechtsprekende taak",
     ),
-    _k(Art9Condition.SUBSTANTIAL_PUBLIC_INTEREST): _Meta(
+    _k(Art9Condition.SUBSTANTIAL_PUBLIC_INTEREST): _art(
         "Art. 9(2)(g)", "Substantial public interest", "Zwaarwegend algemeen belang"
     ),
-    _k(Art9Condition.HEALTH_OR_SOCIAL_CARE): _Meta(
+    _k(Art9Condition.HEALTH_OR_SOCIAL_CARE): _art(
         "Art. 9(2)(h)",
         "Preventive or occupational medicine, health or social care",
         "Preventieve of arbeidsgeneeskunde, gezondheidszorg of sociale diensten",
     ),
-    _k(Art9Condition.PUBLIC_HEALTH): _Meta(
+    _k(Art9Condition.PUBLIC_HEALTH): _art(
         "Art. 9(2)(i)",
         "Public interest in the area of public health",
         "Algemeen belang op het gebied van de volksgezondheid",
     ),
-    _k(Art9Condition.ARCHIVING_RESEARCH_STATISTICS): _Meta(
+    _k(Art9Condition.ARCHIVING_RESEARCH_STATISTICS): _art(
         "Art. 9(2)(j)",
         "Archiving in the public interest, scientific or historical research, statistics",
         "Archivering in het algemeen belang, wetenschappelijk of historisch onderzoek, statistiek",
     ),
-    _k(RecipientRole.PROCESSOR): _Meta("Art. 28", "Processor", "Verwerker"),
-    _k(RecipientRole.SUB_PROCESSOR): _Meta("Art. 28(2)", "Sub-processor", "Subverwerker"),
-    _k(RecipientRole.THIRD_PARTY): _Meta("Art. 4(10)", "Third party", "Derde"),
-    _k(RecipientRole.JOINT_CONTROLLER): _Meta(
+    _k(RecipientRole.PROCESSOR): _art("Art. 28", "Processor", "Verwerker"),
+    _k(RecipientRole.SUB_PROCESSOR): _art("Art. 28(2)", "Sub-processor", "Subverwerker"),
+    _k(RecipientRole.THIRD_PARTY): _art("Art. 4(10)", "Third party", "Derde"),
+    _k(RecipientRole.JOINT_CONTROLLER): _art(
         "Art. 26", "Joint controller", "Gezamenlijke verwerkingsverantwoordelijke"
     ),
-    _k(TransferMechanism.ADEQUACY_DECISION): _Meta(
+    _k(TransferMechanism.ADEQUACY_DECISION): _art(
         "Art. 45(3)", "Adequacy decision", "Adequaatheidsbesluit"
     ),
-    _k(TransferMechanism.STANDARD_CONTRACTUAL_CLAUSES): _Meta(
+    _k(TransferMechanism.STANDARD_CONTRACTUAL_CLAUSES): _art(
         "Art. 46(2)(c)", "Standard contractual clauses", "Modelcontractbepalingen"
     ),
-    _k(TransferMechanism.BINDING_CORPORATE_RULES): _Meta(
+    _k(TransferMechanism.BINDING_CORPORATE_RULES): _art(
         "Art. 46(2)(b)", "Binding corporate rules", "Bindende bedrijfsvoorschriften"
     ),
-    _k(TransferMechanism.ART49_DEROGATION): _Meta(
+    _k(TransferMechanism.ART49_DEROGATION): _art(
         "Art. 49(1)",
         "Derogation for a specific situation",
         "Afwijking voor een specifieke situatie",
     ),
 }
+define(_META)
 
 
 def category_label(term: str, lang: Lang = "en") -> str:

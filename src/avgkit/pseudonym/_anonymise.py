@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from avgkit import _validate
+from avgkit import _validators
 from avgkit.errors import PolicyError, ValidationError
 from avgkit.inventory import Inventory, Treatment
 from avgkit.pseudonym import _generalise
@@ -25,7 +25,7 @@ _PSEUDONYM_HEAD = PSEUDONYM_VERSION + "."
 
 def _shown_key(key: object) -> str:
     """A field key for an error message: shown only when it looks like a key, never data."""
-    if isinstance(key, str) and _validate.KEY_PATTERN.match(key):
+    if isinstance(key, str) and _validators.KEY_PATTERN.match(key):
         return repr(key)
     return f"<a {type(key).__name__} key that is not a snake-case name>"
 
@@ -78,7 +78,7 @@ class RecordAnonymiser:
             msg = f"inventory must be an avgkit Inventory, got {type(inventory).__name__}"
             raise ValidationError(msg)
         available = {**_generalise.GENERALISERS, **(generalisers or {})}
-        self._passthrough = frozenset(_validate.key(k, "passthrough field") for k in passthrough)
+        self._passthrough = frozenset(_validators.key(k, "passthrough field") for k in passthrough)
         self._plan: dict[str, tuple[Treatment, Any]] = {}
         for field in inventory.fields:
             if field.key in self._passthrough:
@@ -107,7 +107,7 @@ class RecordAnonymiser:
                     raise PolicyError(msg)
                 how = ValueKind.for_category(field.category)
             self._plan[field.key] = (field.treatment, how)
-        self._domain = None if domain is None else _validate.key(domain, "pseudonym domain")
+        self._domain = None if domain is None else _validators.key(domain, "pseudonym domain")
         self._pseudonymiser = pseudonymiser
         self._clock = clock
 
@@ -191,10 +191,12 @@ class RecordAnonymiser:
 class KGroup:
     """One combination of quasi-identifier values and how many rows share it.
 
+    Its repr shows only the size: the values are personal data and stay out of logs.
+
     .. versionadded:: 0.1.0
     """
 
-    values: tuple[object, ...]
+    values: tuple[object, ...] = attrs.field(repr=False)
     """The (generalised) quasi-identifier values, in the order they were asked for."""
     size: int
     """How many rows have exactly these values."""
@@ -203,6 +205,8 @@ class KGroup:
 @attrs.frozen(kw_only=True)
 class KAnonymityReport:
     """The result of :func:`k_anonymity`.
+
+    Its repr shows the field keys and counts, never a quasi-identifier value.
 
     .. versionadded:: 0.1.0
     """
@@ -217,7 +221,7 @@ class KAnonymityReport:
     """How many distinct combinations occur."""
     smallest: int | None
     """The size of the smallest group (``None`` for an empty extract): the extract's k."""
-    below: tuple[KGroup, ...]
+    below: tuple[KGroup, ...] = attrs.field(repr=lambda below: f"<{len(below)} groups>")
     """The groups smaller than ``k``, smallest first: suppress or generalise them further."""
 
     @property
@@ -259,7 +263,7 @@ def k_anonymity(
     if isinstance(quasi_identifiers, str):
         msg = "quasi_identifiers must be a list or tuple of field keys, not one string"
         raise ValidationError(msg)
-    keys = tuple(_validate.key(q, "quasi-identifier") for q in quasi_identifiers)
+    keys = tuple(_validators.key(q, "quasi-identifier") for q in quasi_identifiers)
     if not keys:
         msg = "name at least one quasi-identifier to group the extract by"
         raise ValidationError(msg)

@@ -16,7 +16,7 @@ from typing import Any, Final, Protocol, runtime_checkable
 
 import attrs
 
-from avgkit import _validate
+from avgkit import _validators
 from avgkit.errors import ValidationError
 
 __all__ = [
@@ -60,7 +60,7 @@ def _birth_date(value: object, now: datetime) -> date:
     if not isinstance(value, date):
         msg = f"a birth date must be a date or ISO 8601 text, got {type(value).__name__}"
         raise ValidationError(msg)
-    if value > _validate.aware(now, "now").date():
+    if value > _validators.aware(now, "now").date():
         msg = "a birth date lies in the future; check the field's source"
         raise ValidationError(msg)
     return value
@@ -77,7 +77,7 @@ def birth_year(value: object, now: datetime) -> int:
     .. versionadded:: 0.1.0
     """
     if isinstance(value, int) and not isinstance(value, bool):
-        if not _MIN_YEAR <= value <= _validate.aware(now, "now").year:
+        if not _MIN_YEAR <= value <= _validators.aware(now, "now").year:
             msg = f"a birth year must lie between {_MIN_YEAR} and the current year"
             raise ValidationError(msg)
         return value
@@ -135,7 +135,7 @@ class AgeBands:
         """Return the band of the age the birth date gives at ``now``."""
         if isinstance(value, str) and value in self.labels:
             return value
-        age = _age(_birth_date(value, now), _validate.aware(now, "now").date())
+        age = _age(_birth_date(value, now), _validators.aware(now, "now").date())
         index = sum(1 for start in self.starts if start <= age) - 1
         return self.labels[index]
 

@@ -17,7 +17,7 @@ import attrs
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from avgkit import _validate
+from avgkit._validators import member, to_utc, v_aware
 from avgkit.errors import IntegrityError, NotFound, ValidationError
 
 __all__ = [
@@ -226,8 +226,8 @@ def _material(_instance: object, _attribute: object, value: bytes) -> None:
         raise ValidationError(msg)
 
 
-def _created_at(value: object) -> datetime:
-    return _validate.aware(value, "created_at")
+def _to_kind(value: object) -> KeyKind:
+    return member(KeyKind, value, "StoredKey.kind")
 
 
 @attrs.frozen(kw_only=True)
@@ -248,9 +248,9 @@ class StoredKey:
     """
 
     key_id: str = attrs.field(converter=check_key_id)
-    kind: KeyKind = attrs.field(converter=KeyKind)
+    kind: KeyKind = attrs.field(converter=_to_kind)
     material: bytes = attrs.field(repr=False, validator=_material)
-    created_at: datetime = attrs.field(converter=_created_at)
+    created_at: datetime = attrs.field(converter=to_utc, validator=v_aware)
     subject_ref: str | None = attrs.field(default=None)
     wrapped_by: str | None = attrs.field(default=None)
 

@@ -15,7 +15,7 @@ from typing import Any, Final
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESSIV
 
-from avgkit import _validate
+from avgkit import _validators
 from avgkit.errors import IntegrityError, ValidationError
 from avgkit.pseudonym._keys import KEY_ID_PATTERN, KeyRing, PseudonymKey, TokenKey
 
@@ -212,7 +212,7 @@ def _kind(kind: object) -> ValueKind:
 
 
 def _domain(domain: object) -> str:
-    return _validate.key(domain, "pseudonym domain")
+    return _validators.key(domain, "pseudonym domain")
 
 
 def _normaliser(kind: ValueKind, default_country: str) -> Callable[[object], str]:

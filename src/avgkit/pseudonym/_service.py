@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Final
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from avgkit import _validate
+from avgkit import _validators
 from avgkit.audit._chain import Detail
 from avgkit.errors import (
     ConfigurationError,
@@ -498,7 +498,7 @@ class Pseudonyms:
         (preceded by ``pseudonym.subject_key_shred_started`` when the keys live apart).
         """
         ref = self._audit.subject_ref(subject_id(subject))
-        _validate.key(actor, "actor")
+        _validators.key(actor, "actor")
         if self._keys_apart is None:
             with self._audit.atomic():  # the shredding and its audit entry, together
                 destroyed = self.store.shred(ref, self._clock.now())

@@ -8,7 +8,7 @@ from typing import Final
 
 import attrs
 
-from avgkit import _validate
+from avgkit import _validators
 from avgkit.clock import Clock
 from avgkit.errors import ValidationError
 from avgkit.host import HostData, HostSubject
@@ -82,7 +82,7 @@ class RetentionPlanner:
 
     def _now(self, at: datetime | None) -> datetime:
         now = self._clock.now() if at is None else at
-        return _validate.aware(now, "at")
+        return _validators.aware(now, "at")
 
     def _anchor(self, rule: RetentionRule, subject: HostSubject, at: datetime) -> datetime | None:
         if rule.trigger is Trigger.INACTIVITY:

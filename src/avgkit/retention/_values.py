@@ -15,7 +15,7 @@ from typing import Final
 import attrs
 from dateutil.relativedelta import relativedelta
 
-from avgkit import _validate
+from avgkit import _validators
 from avgkit.errors import PolicyError, ValidationError
 from avgkit.host._values import SubjectKind
 from avgkit.subjects import SubjectId, subject_id
@@ -108,7 +108,7 @@ def _to_kinds(value: object) -> frozenset[SubjectKind]:
             kinds.add(SubjectKind(item))
         except ValueError:
             allowed = [k.value for k in SubjectKind]
-            msg = f"subject kind {_validate.shown(item)} is not one of {allowed}"
+            msg = f"subject kind {_validators.shown(item)} is not one of {allowed}"
             raise ValidationError(msg) from None
     return frozenset(kinds)
 
@@ -118,14 +118,14 @@ def _to_types(value: object) -> frozenset[str]:
     if not isinstance(items, Iterable):
         msg = f"activity_types takes activity type keys, got {type(value).__name__}"
         raise ValidationError(msg)
-    return frozenset(_validate.key(item, "activity type") for item in items)
+    return frozenset(_validators.key(item, "activity type") for item in items)
 
 
 def _to_trigger(value: object) -> Trigger:
     try:
         return Trigger(str(value))
     except ValueError:
-        msg = f"trigger {_validate.shown(value)} is not one of {[t.value for t in Trigger]}"
+        msg = f"trigger {_validators.shown(value)} is not one of {[t.value for t in Trigger]}"
         raise ValidationError(msg) from None
 
 
@@ -133,12 +133,12 @@ def _to_action(value: object) -> Action:
     try:
         return Action(str(value))
     except ValueError:
-        msg = f"action {_validate.shown(value)} is not one of {[a.value for a in Action]}"
+        msg = f"action {_validators.shown(value)} is not one of {[a.value for a in Action]}"
         raise ValidationError(msg) from None
 
 
 def _check_key(_instance: object, _attribute: object, value: str) -> None:
-    _validate.key(value, "retention rule")
+    _validators.key(value, "retention rule")
 
 
 @attrs.frozen(kw_only=True)
@@ -206,7 +206,7 @@ class RetentionRule:
 
     def due(self, anchor: datetime) -> datetime:
         """When the action falls due for data whose trigger instant is ``anchor`` (aware)."""
-        return _validate.aware(anchor, "anchor") + self.period
+        return _validators.aware(anchor, "anchor") + self.period
 
     def warning_due(self, anchor: datetime) -> datetime | None:
         """When the warning falls due, or ``None`` for a rule without one."""
@@ -220,14 +220,14 @@ def _to_reason(value: object) -> HoldReason:
         return HoldReason(str(value))
     except ValueError:
         msg = (
-            f"hold reason {_validate.shown(value)} is not one of "
+            f"hold reason {_validators.shown(value)} is not one of "
             f"{[r.value for r in HoldReason]}; a hold always says why it is there"
         )
         raise ValidationError(msg) from None
 
 
 def _to_until(value: object) -> datetime | None:
-    return None if value is None else _validate.aware(value, "until")
+    return None if value is None else _validators.aware(value, "until")
 
 
 @attrs.frozen(kw_only=True)
@@ -244,7 +244,7 @@ class Hold:
 
     def active(self, at: datetime) -> bool:
         """Whether the hold still holds at ``at``."""
-        return self.until is None or _validate.aware(at, "at") < self.until
+        return self.until is None or _validators.aware(at, "at") < self.until
 
 
 def _to_rules(value: object) -> tuple[RetentionRule, ...]:

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from dateutil.relativedelta import relativedelta
 
-from avgkit import _validate
+from avgkit import _validators
 from avgkit.errors import ValidationError
 
 DEFAULT_START = datetime(2024, 1, 1, 12, 0, tzinfo=UTC)
@@ -23,7 +23,7 @@ class ManualClock:
     """
 
     def __init__(self, start: datetime = DEFAULT_START) -> None:
-        self._now = _validate.aware(start, "start")
+        self._now = _validators.aware(start, "start")
         self._lock = threading.Lock()
 
     def __repr__(self) -> str:
@@ -37,7 +37,7 @@ class ManualClock:
     def set(self, when: datetime) -> None:
         """Jump to ``when`` (aware; earlier instants are allowed, to replay history)."""
         with self._lock:
-            self._now = _validate.aware(when, "when")
+            self._now = _validators.aware(when, "when")
 
     def advance(self, delta: timedelta | relativedelta | None = None, **units: float) -> datetime:
         """Move forward by ``delta`` or by keyword units, and return the new instant.

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
-from avgkit._validate import utc_text
+from avgkit._validators import utc_text
 from avgkit.errors import ConflictError, StorageError, ValidationError
 
 _SCHEMA_TABLE = """
