@@ -8,14 +8,13 @@ from types import MappingProxyType
 
 import attrs
 
+from avgkit import _validators
 from avgkit.breach._values import DEFAULT_LARGE_VOLUME, PROCESSOR_NOTICE_DEADLINE
 from avgkit.errors import ValidationError
 
 
 def _positive(name: str, value: object) -> None:
-    if not isinstance(value, timedelta) or value <= timedelta(0):
-        msg = f"{name} must be a positive timedelta, e.g. timedelta(hours=36)"
-        raise ValidationError(msg)
+    _validators.positive_timedelta(value, name)
 
 
 def _check_notice(_instance: object, _attribute: object, value: object) -> None:

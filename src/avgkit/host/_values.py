@@ -32,14 +32,7 @@ class SubjectKind(enum.StrEnum):
 
 
 def _to_kind(value: object) -> SubjectKind:
-    if isinstance(value, SubjectKind):
-        return value
-    try:
-        return SubjectKind(str(value))
-    except ValueError:
-        allowed = [kind.value for kind in SubjectKind]
-        msg = f"subject kind {_validators.shown(value)} is not one of {allowed}"
-        raise ValidationError(msg) from None
+    return _validators.member(SubjectKind, value, "subject kind")
 
 
 def _to_activity(value: object) -> Mapping[str, datetime]:

@@ -122,19 +122,11 @@ def _to_types(value: object) -> frozenset[str]:
 
 
 def _to_trigger(value: object) -> Trigger:
-    try:
-        return Trigger(str(value))
-    except ValueError:
-        msg = f"trigger {_validators.shown(value)} is not one of {[t.value for t in Trigger]}"
-        raise ValidationError(msg) from None
+    return _validators.member(Trigger, value, "trigger")
 
 
 def _to_action(value: object) -> Action:
-    try:
-        return Action(str(value))
-    except ValueError:
-        msg = f"action {_validators.shown(value)} is not one of {[a.value for a in Action]}"
-        raise ValidationError(msg) from None
+    return _validators.member(Action, value, "action")
 
 
 def _check_key(_instance: object, _attribute: object, value: str) -> None:
