@@ -1,34 +1,66 @@
 """One base for avgkit's bilingual vocabularies (private).
 
-A vocabulary is a :class:`~enum.StrEnum` whose members carry labels in Dutch and English
-and, where the vocabulary stands for GDPR provisions, the article. The texts live in one
-table per module, handed to :func:`define`, which checks that every member has them.
+A vocabulary is a :class:`~enum.StrEnum` whose members carry their texts where they are
+declared: a label in Dutch and in English and, where the vocabulary stands for GDPR
+provisions, the article::
+
+    class LawfulBasis(WithArticle):
+        CONSENT = Term("consent", nl="Toestemming", en="Consent", article="Art. 6(1)(a)")
+
+The member's value is the term's value (``LawfulBasis("consent")``, ``str(member)`` and
+storage are unchanged); a member declared without its texts is refused when the class is
+made, so a missing label cannot surface later in a report.
 """
 
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
-from typing import Final, NamedTuple
+from typing import Self
+
+import attrs
 
 from avgkit._render import Lang, language
 
 
-class Terms(NamedTuple):
-    """A member's texts: its Dutch and English labels and, if it has one, its article."""
+@attrs.frozen
+class Term:
+    """A member's value and texts: Dutch and English labels and, if it has one, its article.
 
-    nl: str
-    en: str
-    article: str | None = None
+    Not a tuple on purpose: :mod:`enum` would spread a tuple over ``__new__``'s arguments.
+    """
+
+    value: str
+    nl: str = attrs.field(kw_only=True)
+    en: str = attrs.field(kw_only=True)
+    article: str | None = attrs.field(default=None, kw_only=True)
 
 
 class Bilingual(enum.StrEnum):
     """A vocabulary member with a label in Dutch and in English."""
 
+    _value_: str
+    _term: Term
+
+    # ``str`` is in the signature for lookups by value (``Kind("value")``), which enum routes
+    # elsewhere; a member itself must be declared with a Term.
+    def __new__(cls, term: str | Term) -> Self:
+        if not isinstance(term, Term):
+            msg = f"{cls.__name__} members are declared as Term(value, nl=..., en=...)"
+            raise TypeError(msg)
+        if (term.article is None) == issubclass(cls, WithArticle):
+            msg = (
+                f"{cls.__name__}.{term.value}: members of a WithArticle vocabulary need an "
+                "article, and only those have one"
+            )
+            raise TypeError(msg)
+        member = str.__new__(cls, term.value)
+        member._value_ = term.value
+        member._term = term  # noqa: SLF001 - the member this __new__ is making
+        return member
+
     def label(self, lang: Lang = "en") -> str:
         """A human-readable label in ``lang`` (``"nl"`` or ``"en"``)."""
-        terms = _TERMS[type(self), self.value]
-        return terms.nl if language(lang) == "nl" else terms.en
+        return self._term.nl if language(lang) == "nl" else self._term.en
 
 
 class WithArticle(Bilingual):
@@ -37,43 +69,7 @@ class WithArticle(Bilingual):
     @property
     def article(self) -> str:
         """The GDPR article this member stands for, e.g. ``"Art. 6(1)(a)"``."""
-        article = _TERMS[type(self), self.value].article
-        if article is None:  # pragma: no cover - define() refuses a table without it
-            raise LookupError(self.value)
+        article = self._term.article
+        if article is None:  # pragma: no cover - refused when the member is declared
+            raise AttributeError(self.value)
         return article
-
-
-# Keyed by (enum, value): members of different enums share values ("vital_interests") and,
-# being str, would collide as plain keys.
-_TERMS: Final[dict[tuple[type[Bilingual], str], Terms]] = {}
-
-
-def key(member: Bilingual) -> tuple[type[Bilingual], str]:
-    """The table key of ``member``: its enum and its value."""
-    return type(member), member.value
-
-
-def define(table: Mapping[tuple[type[Bilingual], str], Terms]) -> None:
-    """Record the texts of one or more vocabularies, each of which must be complete.
-
-    Raises:
-        TypeError: a member of a vocabulary in ``table`` has no entry, an entry is not a
-            member, or a :class:`WithArticle` member has no article (a programming error).
-    """
-    for kind in {kind for kind, _ in table}:
-        missing = [m.value for m in kind if (kind, m.value) not in table]
-        values = {m.value for m in kind}
-        unknown = [value for k, value in table if k is kind and value not in values]
-        bare = [m.value for m in kind if issubclass(kind, WithArticle) and not _has(table, m)]
-        if missing or unknown or bare:
-            msg = (
-                f"{kind.__name__}: texts missing for {missing}, unknown values {unknown}, "
-                f"article missing for {bare}"
-            )
-            raise TypeError(msg)
-    _TERMS.update(table)
-
-
-def _has(table: Mapping[tuple[type[Bilingual], str], Terms], member: Bilingual) -> bool:
-    terms = table.get(key(member))
-    return terms is not None and terms.article is not None

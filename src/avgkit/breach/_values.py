@@ -31,7 +31,7 @@ from avgkit._validators import (
     v_text,
     v_whole,
 )
-from avgkit._vocab import Bilingual, Terms, define
+from avgkit._vocab import Bilingual, Term
 from avgkit.errors import ValidationError
 from avgkit.inventory._vocab import RecipientRole
 
@@ -62,11 +62,23 @@ class BreachKind(Bilingual):
     .. versionadded:: 0.1.0
     """
 
-    CONFIDENTIALITY = "confidentiality"
+    CONFIDENTIALITY = Term(
+        "confidentiality",
+        nl="Inbreuk op vertrouwelijkheid (onbevoegde toegang of verstrekking)",
+        en="Confidentiality breach (unauthorised access or disclosure)",
+    )
     """Data was disclosed to or accessed by someone who should not have it."""
-    INTEGRITY = "integrity"
+    INTEGRITY = Term(
+        "integrity",
+        nl="Inbreuk op integriteit (onbevoegde of onbedoelde wijziging)",
+        en="Integrity breach (unauthorised or accidental alteration)",
+    )
     """Data was altered without authorisation or by accident."""
-    AVAILABILITY = "availability"
+    AVAILABILITY = Term(
+        "availability",
+        nl="Inbreuk op beschikbaarheid (verlies of vernietiging)",
+        en="Availability breach (loss or destruction)",
+    )
     """Data was lost or destroyed, or could not be reached for a while."""
 
 
@@ -76,11 +88,15 @@ class Protection(Bilingual):
     .. versionadded:: 0.1.0
     """
 
-    NONE = "none"
+    NONE = Term("none", nl="Niet versleuteld of gepseudonimiseerd", en="Not encrypted")
     """Readable by whoever got it."""
-    PSEUDONYMISED = "pseudonymised"
+    PSEUDONYMISED = Term("pseudonymised", nl="Gepseudonimiseerd", en="Pseudonymised")
     """Pseudonymised: still personal data, but not directly identifying."""
-    ENCRYPTED = "encrypted"
+    ENCRYPTED = Term(
+        "encrypted",
+        nl="Versleuteld, sleutel niet gelekt (onbegrijpelijk voor derden)",
+        en="Encrypted, key not compromised (unintelligible to others)",
+    )
     """Encrypted with a state-of-the-art method and a key that was *not* compromised, so the
     data is unintelligible to anyone who got it (Art. 34(3)(a))."""
 
@@ -91,11 +107,27 @@ class RiskFactor(Bilingual):
     .. versionadded:: 0.1.0
     """
 
-    SPECIAL_CATEGORIES = "special_categories"
-    IDENTITY_FRAUD = "identity_fraud"
-    VULNERABLE_SUBJECTS = "vulnerable_subjects"
-    LARGE_VOLUME = "large_volume"
-    UNPROTECTED = "unprotected"
+    SPECIAL_CATEGORIES = Term(
+        "special_categories",
+        nl="Bijzondere persoonsgegevens (art. 9 AVG)",
+        en="Special categories of personal data (Art. 9 GDPR)",
+    )
+    IDENTITY_FRAUD = Term(
+        "identity_fraud",
+        nl="Gegevens waarmee (identiteits)fraude kan worden gepleegd",
+        en="Data that enables (identity) fraud or account takeover",
+    )
+    VULNERABLE_SUBJECTS = Term(
+        "vulnerable_subjects",
+        nl="Kwetsbare groepen, zoals kinderen",
+        en="Vulnerable people, such as children",
+    )
+    LARGE_VOLUME = Term(
+        "large_volume", nl="Grote aantallen betrokkenen", en="A large number of people"
+    )
+    UNPROTECTED = Term(
+        "unprotected", nl="Gegevens waren niet versleuteld", en="The data was not encrypted"
+    )
 
 
 class Exemption(Bilingual):
@@ -104,65 +136,25 @@ class Exemption(Bilingual):
     .. versionadded:: 0.1.0
     """
 
-    ENCRYPTED = "encrypted"
+    ENCRYPTED = Term(
+        "encrypted",
+        nl="Art. 34 lid 3 onder a: gegevens onbegrijpelijk (versleuteld)",
+        en="Art. 34(3)(a): data unintelligible (encrypted)",
+    )
     """Art. 34(3)(a): the data was unintelligible to anyone not authorised to see it; it
     applies to breaches of confidentiality only, and never waives notifying the authority."""
-    RISK_REMOVED = "risk_removed"
+    RISK_REMOVED = Term(
+        "risk_removed",
+        nl="Art. 34 lid 3 onder b: hoog risico weggenomen door maatregelen",
+        en="Art. 34(3)(b): later measures removed the high risk",
+    )
     """Art. 34(3)(b): later measures ensure the high risk is no longer likely to occur."""
-    DISPROPORTIONATE_EFFORT = "disproportionate_effort"
+    DISPROPORTIONATE_EFFORT = Term(
+        "disproportionate_effort",
+        nl="Art. 34 lid 3 onder c: onevenredige inspanning; openbare mededeling",
+        en="Art. 34(3)(c): disproportionate effort; public communication instead",
+    )
     """Art. 34(3)(c): reaching everyone is disproportionate; a public communication instead."""
-
-
-_LABELS: Final = {
-    (BreachKind, "confidentiality"): Terms(
-        "Inbreuk op vertrouwelijkheid (onbevoegde toegang of verstrekking)",
-        "Confidentiality breach (unauthorised access or disclosure)",
-    ),
-    (BreachKind, "integrity"): Terms(
-        "Inbreuk op integriteit (onbevoegde of onbedoelde wijziging)",
-        "Integrity breach (unauthorised or accidental alteration)",
-    ),
-    (BreachKind, "availability"): Terms(
-        "Inbreuk op beschikbaarheid (verlies of vernietiging)",
-        "Availability breach (loss or destruction)",
-    ),
-    (Protection, "none"): Terms("Niet versleuteld of gepseudonimiseerd", "Not encrypted"),
-    (Protection, "pseudonymised"): Terms("Gepseudonimiseerd", "Pseudonymised"),
-    (Protection, "encrypted"): Terms(
-        "Versleuteld, sleutel niet gelekt (onbegrijpelijk voor derden)",
-        "Encrypted, key not compromised (unintelligible to others)",
-    ),
-    (RiskFactor, "special_categories"): Terms(
-        "Bijzondere persoonsgegevens (art. 9 AVG)",
-        "Special categories of personal data (Art. 9 GDPR)",
-    ),
-    (RiskFactor, "identity_fraud"): Terms(
-        "Gegevens waarmee (identiteits)fraude kan worden gepleegd",
-        "Data that enables (identity) fraud or account takeover",
-    ),
-    (RiskFactor, "vulnerable_subjects"): Terms(
-        "Kwetsbare groepen, zoals kinderen",
-        "Vulnerable people, such as children",
-    ),
-    (RiskFactor, "large_volume"): Terms("Grote aantallen betrokkenen", "A large number of people"),
-    (RiskFactor, "unprotected"): Terms(
-        "Gegevens waren niet versleuteld",
-        "The data was not encrypted",
-    ),
-    (Exemption, "encrypted"): Terms(
-        "Art. 34 lid 3 onder a: gegevens onbegrijpelijk (versleuteld)",
-        "Art. 34(3)(a): data unintelligible (encrypted)",
-    ),
-    (Exemption, "risk_removed"): Terms(
-        "Art. 34 lid 3 onder b: hoog risico weggenomen door maatregelen",
-        "Art. 34(3)(b): later measures removed the high risk",
-    ),
-    (Exemption, "disproportionate_effort"): Terms(
-        "Art. 34 lid 3 onder c: onevenredige inspanning; openbare mededeling",
-        "Art. 34(3)(c): disproportionate effort; public communication instead",
-    ),
-}
-define(_LABELS)
 
 
 # --------------------------------------------------------------------------- validators

@@ -400,7 +400,7 @@ def _check_declared(inventory: Inventory, purposes: Iterable[str]) -> None:
 
 def _html_row(event: ConsentEvent, lang: Lang) -> dict[str, str]:
     evidence = event.evidence
-    actor = _t(f"actor_{evidence.actor.value}", lang)
+    actor = evidence.actor.label(lang)
     if evidence.staff_key is not None:
         actor = f"{actor} ({evidence.staff_key})"
     extra = []
@@ -411,9 +411,9 @@ def _html_row(event: ConsentEvent, lang: Lang) -> dict[str, str]:
     return {
         "time": event.at.strftime("%H:%M:%S"),
         "subject": event.subject,
-        "action": _t(f"kind_{event.kind.value}", lang),
+        "action": event.kind.label(lang),
         "kind": event.kind.value,
-        "channel": _t(f"channel_{evidence.channel.value}", lang),
+        "channel": evidence.channel.label(lang),
         "notice": evidence.notice_version,
         "wording": evidence.wording_sha256[:12],
         "actor": actor,
@@ -493,18 +493,6 @@ _T: Final[dict[str, tuple[str, str]]] = {
     "objection_lifted": ("bezwaar ingetrokken", "objection lifted"),
     "confirmed": ("dubbele opt-in bevestigd", "double opt-in confirmed"),
     "expires": ("geldig tot", "valid until"),
-    "kind_given": ("toestemming gegeven", "consent given"),
-    "kind_withdrawn": ("toestemming ingetrokken", "consent withdrawn"),
-    "kind_objected": ("bezwaar gemaakt", "objected"),
-    "kind_objection_lifted": ("bezwaar ingetrokken", "objection lifted"),
-    "channel_webshop": ("webwinkel", "web shop"),
-    "channel_box_office": ("kassa", "box office"),
-    "channel_import": ("import", "import"),
-    "channel_api": ("API", "API"),
-    "channel_email_link": ("link in e-mail", "e-mail link"),
-    "actor_subject": ("betrokkene", "the subject"),
-    "actor_guardian": ("ouder of voogd", "parent or guardian"),
-    "actor_staff": ("medewerker", "staff"),
 }
 
 
@@ -675,8 +663,8 @@ def _termination(purpose: Purpose, event: ConsentEvent, lang: Lang) -> str:
 
 def _collection_method(event: ConsentEvent, lang: Lang) -> str:
     evidence = event.evidence
-    channel = _t(f"channel_{evidence.channel.value}", lang)
-    actor = _t(f"actor_{evidence.actor.value}", lang)
+    channel = evidence.channel.label(lang)
+    actor = evidence.actor.label(lang)
     parts = [
         f"{channel}, {_t('actor', lang)} {actor}",
         f"{_t('notice_version', lang)} {evidence.notice_version}",

@@ -4,23 +4,29 @@ from __future__ import annotations
 
 import enum
 
+from avgkit._vocab import Bilingual, Term
+
 # --------------------------------------------------------------------------- vocabularies
 
 
-class ConsentAction(enum.StrEnum):
+class ConsentAction(Bilingual):
     """What a :class:`ConsentEvent` records.
 
     ``GIVEN`` and ``WITHDRAWN`` form the consent track of a purpose (only for purposes whose
     basis is consent); ``OBJECTED`` and ``OBJECTION_LIFTED`` the objection track (Art. 21:
     legitimate-interest, public-task and direct-marketing purposes).
 
+    Each member has a :meth:`label` in Dutch and English, as the consent report shows it.
+
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       Members have ``label(lang)``.
     """
 
-    GIVEN = "given"
-    WITHDRAWN = "withdrawn"
-    OBJECTED = "objected"
-    OBJECTION_LIFTED = "objection_lifted"
+    GIVEN = Term("given", nl="toestemming gegeven", en="consent given")
+    WITHDRAWN = Term("withdrawn", nl="toestemming ingetrokken", en="consent withdrawn")
+    OBJECTED = Term("objected", nl="bezwaar gemaakt", en="objected")
+    OBJECTION_LIFTED = Term("objection_lifted", nl="bezwaar ingetrokken", en="objection lifted")
 
     @property
     def is_consent(self) -> bool:
@@ -33,35 +39,43 @@ class ConsentAction(enum.StrEnum):
         return f"consent.{self.value}"
 
 
-class Channel(enum.StrEnum):
+class Channel(Bilingual):
     """Where the subject acted.
 
+    Each member has a :meth:`label` in Dutch and English, as the consent report shows it.
+
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       Members have ``label(lang)``.
     """
 
-    WEBSHOP = "webshop"
+    WEBSHOP = Term("webshop", nl="webwinkel", en="web shop")
     """The online ticket shop or "my account" page."""
-    BOX_OFFICE = "box_office"
+    BOX_OFFICE = Term("box_office", nl="kassa", en="box office")
     """At the counter, entered by staff."""
-    IMPORT = "import"
+    IMPORT = Term("import", nl="import", en="import")
     """Migrated from a CRM or an older ticket system (:meth:`ConsentLedger.import_events`)."""
-    API = "api"
+    API = Term("api", nl="API", en="API")
     """Through the host's API (an app, a partner integration)."""
-    EMAIL_LINK = "email_link"
+    EMAIL_LINK = Term("email_link", nl="link in e-mail", en="e-mail link")
     """A link in an e-mail: a double opt-in confirmation or an unsubscribe link."""
 
 
-class Actor(enum.StrEnum):
+class Actor(Bilingual):
     """Who performed the act recorded in the evidence.
 
+    Each member has a :meth:`label` in Dutch and English, as the consent report shows it.
+
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       Members have ``label(lang)``.
     """
 
-    SUBJECT = "subject"
+    SUBJECT = Term("subject", nl="betrokkene", en="the subject")
     """The data subject themself."""
-    GUARDIAN = "guardian"
+    GUARDIAN = Term("guardian", nl="ouder of voogd", en="parent or guardian")
     """A parent or guardian, for a minor (Art. 8(1))."""
-    STAFF = "staff"
+    STAFF = Term("staff", nl="medewerker", en="staff")
     """A member of staff on the subject's behalf (e.g. at the box office)."""
 
 

@@ -12,7 +12,7 @@ from typing import Final
 from avgkit import _dpv
 from avgkit._countries import EEA
 from avgkit._render import Lang, language
-from avgkit._vocab import Terms, WithArticle, define, key
+from avgkit._vocab import Term, WithArticle
 
 EEA_COUNTRIES: Final[frozenset[str]] = EEA
 """ISO 3166-1 alpha-2 codes of the European Economic Area (EU 27, Iceland, Liechtenstein,
@@ -39,12 +39,34 @@ class LawfulBasis(WithArticle):
     .. versionadded:: 0.1.0
     """
 
-    CONSENT = "consent"
-    CONTRACT = "contract"
-    LEGAL_OBLIGATION = "legal_obligation"
-    VITAL_INTERESTS = "vital_interests"
-    PUBLIC_TASK = "public_task"
-    LEGITIMATE_INTERESTS = "legitimate_interests"
+    CONSENT = Term("consent", nl="Toestemming", en="Consent", article="Art. 6(1)(a)")
+    CONTRACT = Term(
+        "contract",
+        nl="Uitvoering van een overeenkomst",
+        en="Performance of a contract",
+        article="Art. 6(1)(b)",
+    )
+    LEGAL_OBLIGATION = Term(
+        "legal_obligation",
+        nl="Wettelijke verplichting",
+        en="Legal obligation",
+        article="Art. 6(1)(c)",
+    )
+    VITAL_INTERESTS = Term(
+        "vital_interests", nl="Vitaal belang", en="Vital interests", article="Art. 6(1)(d)"
+    )
+    PUBLIC_TASK = Term(
+        "public_task",
+        nl="Taak van algemeen belang of openbaar gezag",
+        en="Task in the public interest or official authority",
+        article="Art. 6(1)(e)",
+    )
+    LEGITIMATE_INTERESTS = Term(
+        "legitimate_interests",
+        nl="Gerechtvaardigd belang",
+        en="Legitimate interests",
+        article="Art. 6(1)(f)",
+    )
 
     @property
     def iri(self) -> str:
@@ -58,14 +80,48 @@ class SpecialCategory(WithArticle):
     .. versionadded:: 0.1.0
     """
 
-    RACIAL_OR_ETHNIC_ORIGIN = "racial_or_ethnic_origin"
-    POLITICAL_OPINIONS = "political_opinions"
-    RELIGIOUS_OR_PHILOSOPHICAL_BELIEFS = "religious_or_philosophical_beliefs"
-    TRADE_UNION_MEMBERSHIP = "trade_union_membership"
-    GENETIC_DATA = "genetic_data"
-    BIOMETRIC_DATA = "biometric_data"
-    HEALTH = "health"
-    SEX_LIFE_OR_ORIENTATION = "sex_life_or_orientation"
+    RACIAL_OR_ETHNIC_ORIGIN = Term(
+        "racial_or_ethnic_origin",
+        nl="Ras of etnische afkomst",
+        en="Racial or ethnic origin",
+        article="Art. 9(1)",
+    )
+    POLITICAL_OPINIONS = Term(
+        "political_opinions",
+        nl="Politieke opvattingen",
+        en="Political opinions",
+        article="Art. 9(1)",
+    )
+    RELIGIOUS_OR_PHILOSOPHICAL_BELIEFS = Term(
+        "religious_or_philosophical_beliefs",
+        nl="Religieuze of levensbeschouwelijke overtuigingen",
+        en="Religious or philosophical beliefs",
+        article="Art. 9(1)",
+    )
+    TRADE_UNION_MEMBERSHIP = Term(
+        "trade_union_membership",
+        nl="Lidmaatschap van een vakbond",
+        en="Trade union membership",
+        article="Art. 9(1)",
+    )
+    GENETIC_DATA = Term(
+        "genetic_data", nl="Genetische gegevens", en="Genetic data", article="Art. 9(1)"
+    )
+    BIOMETRIC_DATA = Term(
+        "biometric_data",
+        nl="Biometrische gegevens voor de unieke identificatie van een persoon",
+        en="Biometric data for uniquely identifying a person",
+        article="Art. 9(1)",
+    )
+    HEALTH = Term(
+        "health", nl="Gegevens over gezondheid", en="Data concerning health", article="Art. 9(1)"
+    )
+    SEX_LIFE_OR_ORIENTATION = Term(
+        "sex_life_or_orientation",
+        nl="Seksueel gedrag of seksuele gerichtheid",
+        en="Sex life or sexual orientation",
+        article="Art. 9(1)",
+    )
 
     @property
     def iri(self) -> str:
@@ -79,16 +135,67 @@ class Art9Condition(WithArticle):
     .. versionadded:: 0.1.0
     """
 
-    EXPLICIT_CONSENT = "explicit_consent"
-    EMPLOYMENT_AND_SOCIAL_SECURITY = "employment_and_social_security"
-    VITAL_INTERESTS = "vital_interests"
-    NOT_FOR_PROFIT_BODY = "not_for_profit_body"
-    MANIFESTLY_MADE_PUBLIC = "manifestly_made_public"
-    LEGAL_CLAIMS = "legal_claims"
-    SUBSTANTIAL_PUBLIC_INTEREST = "substantial_public_interest"
-    HEALTH_OR_SOCIAL_CARE = "health_or_social_care"
-    PUBLIC_HEALTH = "public_health"
-    ARCHIVING_RESEARCH_STATISTICS = "archiving_research_statistics"
+    EXPLICIT_CONSENT = Term(
+        "explicit_consent",
+        nl="Uitdrukkelijke toestemming",
+        en="Explicit consent",
+        article="Art. 9(2)(a)",
+    )
+    EMPLOYMENT_AND_SOCIAL_SECURITY = Term(
+        "employment_and_social_security",
+        nl="Arbeidsrecht, socialezekerheidsrecht en sociale bescherming",
+        en="Employment, social security and social protection law",
+        article="Art. 9(2)(b)",
+    )
+    VITAL_INTERESTS = Term(
+        "vital_interests",
+        nl="Vitaal belang van iemand die geen toestemming kan geven",
+        en="Vital interests of a person unable to consent",
+        article="Art. 9(2)(c)",
+    )
+    NOT_FOR_PROFIT_BODY = Term(
+        "not_for_profit_body",
+        nl="Gerechtvaardigde activiteiten van een instantie zonder winstoogmerk",
+        en="Legitimate activities of a not-for-profit body",
+        article="Art. 9(2)(d)",
+    )
+    MANIFESTLY_MADE_PUBLIC = Term(
+        "manifestly_made_public",
+        nl="Kennelijk openbaar gemaakt door de betrokkene",
+        en="Manifestly made public by the data subject",
+        article="Art. 9(2)(e)",
+    )
+    LEGAL_CLAIMS = Term(
+        "legal_claims",
+        nl="Rechtsvorderingen of gerechten in hun rechtsprekende taak",
+        en="Legal claims or courts acting in their judicial capacity",
+        article="Art. 9(2)(f)",
+    )
+    SUBSTANTIAL_PUBLIC_INTEREST = Term(
+        "substantial_public_interest",
+        nl="Zwaarwegend algemeen belang",
+        en="Substantial public interest",
+        article="Art. 9(2)(g)",
+    )
+    HEALTH_OR_SOCIAL_CARE = Term(
+        "health_or_social_care",
+        nl="Preventieve of arbeidsgeneeskunde, gezondheidszorg of sociale diensten",
+        en="Preventive or occupational medicine, health or social care",
+        article="Art. 9(2)(h)",
+    )
+    PUBLIC_HEALTH = Term(
+        "public_health",
+        nl="Algemeen belang op het gebied van de volksgezondheid",
+        en="Public interest in the area of public health",
+        article="Art. 9(2)(i)",
+    )
+    ARCHIVING_RESEARCH_STATISTICS = Term(
+        "archiving_research_statistics",
+        nl="Archivering in het algemeen belang, wetenschappelijk of historisch onderzoek, "
+        "statistiek",
+        en="Archiving in the public interest, scientific or historical research, statistics",
+        article="Art. 9(2)(j)",
+    )
 
     @property
     def iri(self) -> str:
@@ -134,10 +241,17 @@ class RecipientRole(WithArticle):
     .. versionadded:: 0.1.0
     """
 
-    PROCESSOR = "processor"
-    SUB_PROCESSOR = "sub_processor"
-    THIRD_PARTY = "third_party"
-    JOINT_CONTROLLER = "joint_controller"
+    PROCESSOR = Term("processor", nl="Verwerker", en="Processor", article="Art. 28")
+    SUB_PROCESSOR = Term(
+        "sub_processor", nl="Subverwerker", en="Sub-processor", article="Art. 28(2)"
+    )
+    THIRD_PARTY = Term("third_party", nl="Derde", en="Third party", article="Art. 4(10)")
+    JOINT_CONTROLLER = Term(
+        "joint_controller",
+        nl="Gezamenlijke verwerkingsverantwoordelijke",
+        en="Joint controller",
+        article="Art. 26",
+    )
 
     @property
     def iri(self) -> str:
@@ -151,135 +265,32 @@ class TransferMechanism(WithArticle):
     .. versionadded:: 0.1.0
     """
 
-    ADEQUACY_DECISION = "adequacy_decision"
-    STANDARD_CONTRACTUAL_CLAUSES = "standard_contractual_clauses"
-    BINDING_CORPORATE_RULES = "binding_corporate_rules"
-    ART49_DEROGATION = "art49_derogation"
+    ADEQUACY_DECISION = Term(
+        "adequacy_decision", nl="Adequaatheidsbesluit", en="Adequacy decision", article="Art. 45(3)"
+    )
+    STANDARD_CONTRACTUAL_CLAUSES = Term(
+        "standard_contractual_clauses",
+        nl="Modelcontractbepalingen",
+        en="Standard contractual clauses",
+        article="Art. 46(2)(c)",
+    )
+    BINDING_CORPORATE_RULES = Term(
+        "binding_corporate_rules",
+        nl="Bindende bedrijfsvoorschriften",
+        en="Binding corporate rules",
+        article="Art. 46(2)(b)",
+    )
+    ART49_DEROGATION = Term(
+        "art49_derogation",
+        nl="Afwijking voor een specifieke situatie",
+        en="Derogation for a specific situation",
+        article="Art. 49(1)",
+    )
 
     @property
     def iri(self) -> str | None:
         """The DPV term, or ``None`` for Art. 49 derogations (DPV has one per point only)."""
         return _dpv.TRANSFER_MECHANISMS[self.value]
-
-
-def _art(article: str, en: str, nl: str) -> Terms:
-    return Terms(nl=nl, en=en, article=article)
-
-
-_k = key
-_META: Final = {
-    _k(LawfulBasis.CONSENT): _art("Art. 6(1)(a)", "Consent", "Toestemming"),
-    _k(LawfulBasis.CONTRACT): _art(
-        "Art. 6(1)(b)", "Performance of a contract", "Uitvoering van een overeenkomst"
-    ),
-    _k(LawfulBasis.LEGAL_OBLIGATION): _art(
-        "Art. 6(1)(c)", "Legal obligation", "Wettelijke verplichting"
-    ),
-    _k(LawfulBasis.VITAL_INTERESTS): _art("Art. 6(1)(d)", "Vital interests", "Vitaal belang"),
-    _k(LawfulBasis.PUBLIC_TASK): _art(
-        "Art. 6(1)(e)",
-        "Task in the public interest or official authority",
-        "Taak van algemeen belang of openbaar gezag",
-    ),
-    _k(LawfulBasis.LEGITIMATE_INTERESTS): _art(
-        "Art. 6(1)(f)", "Legitimate interests", "Gerechtvaardigd belang"
-    ),
-    _k(SpecialCategory.RACIAL_OR_ETHNIC_ORIGIN): _art(
-        "Art. 9(1)", "Racial or ethnic origin", "Ras of etnische afkomst"
-    ),
-    _k(SpecialCategory.POLITICAL_OPINIONS): _art(
-        "Art. 9(1)", "Political opinions", "Politieke opvattingen"
-    ),
-    _k(SpecialCategory.RELIGIOUS_OR_PHILOSOPHICAL_BELIEFS): _art(
-        "Art. 9(1)",
-        "Religious or philosophical beliefs",
-        "Religieuze of levensbeschouwelijke overtuigingen",
-    ),
-    _k(SpecialCategory.TRADE_UNION_MEMBERSHIP): _art(
-        "Art. 9(1)", "Trade union membership", "Lidmaatschap van een vakbond"
-    ),
-    _k(SpecialCategory.GENETIC_DATA): _art("Art. 9(1)", "Genetic data", "Genetische gegevens"),
-    _k(SpecialCategory.BIOMETRIC_DATA): _art(
-        "Art. 9(1)",
-        "Biometric data for uniquely identifying a person",
-        "Biometrische gegevens voor de unieke identificatie van een persoon",
-    ),
-    _k(SpecialCategory.HEALTH): _art(
-        "Art. 9(1)", "Data concerning health", "Gegevens over gezondheid"
-    ),
-    _k(SpecialCategory.SEX_LIFE_OR_ORIENTATION): _art(
-        "Art. 9(1)",
-        "Sex life or sexual orientation",
-        "Seksueel gedrag of seksuele gerichtheid",
-    ),
-    _k(Art9Condition.EXPLICIT_CONSENT): _art(
-        "Art. 9(2)(a)", "Explicit consent", "Uitdrukkelijke toestemming"
-    ),
-    _k(Art9Condition.EMPLOYMENT_AND_SOCIAL_SECURITY): _art(
-        "Art. 9(2)(b)",
-        "Employment, social security and social protection law",
-        "Arbeidsrecht, socialezekerheidsrecht en sociale bescherming",
-    ),
-    _k(Art9Condition.VITAL_INTERESTS): _art(
-        "Art. 9(2)(c)",
-        "Vital interests of a person unable to consent",
-        "Vitaal belang van iemand die geen toestemming kan geven",
-    ),
-    _k(Art9Condition.NOT_FOR_PROFIT_BODY): _art(
-        "Art. 9(2)(d)",
-        "Legitimate activities of a not-for-profit body",
-        "Gerechtvaardigde activiteiten van een instantie zonder winstoogmerk",
-    ),
-    _k(Art9Condition.MANIFESTLY_MADE_PUBLIC): _art(
-        "Art. 9(2)(e)",
-        "Manifestly made public by the data subject",
-        "Kennelijk openbaar gemaakt door de betrokkene",
-    ),
-    _k(Art9Condition.LEGAL_CLAIMS): _art(
-        "Art. 9(2)(f)",
-        "Legal claims or courts acting in their judicial capacity",
-        "Rechtsvorderingen of gerechten in hun rechtsprekende taak",
-    ),
-    _k(Art9Condition.SUBSTANTIAL_PUBLIC_INTEREST): _art(
-        "Art. 9(2)(g)", "Substantial public interest", "Zwaarwegend algemeen belang"
-    ),
-    _k(Art9Condition.HEALTH_OR_SOCIAL_CARE): _art(
-        "Art. 9(2)(h)",
-        "Preventive or occupational medicine, health or social care",
-        "Preventieve of arbeidsgeneeskunde, gezondheidszorg of sociale diensten",
-    ),
-    _k(Art9Condition.PUBLIC_HEALTH): _art(
-        "Art. 9(2)(i)",
-        "Public interest in the area of public health",
-        "Algemeen belang op het gebied van de volksgezondheid",
-    ),
-    _k(Art9Condition.ARCHIVING_RESEARCH_STATISTICS): _art(
-        "Art. 9(2)(j)",
-        "Archiving in the public interest, scientific or historical research, statistics",
-        "Archivering in het algemeen belang, wetenschappelijk of historisch onderzoek, statistiek",
-    ),
-    _k(RecipientRole.PROCESSOR): _art("Art. 28", "Processor", "Verwerker"),
-    _k(RecipientRole.SUB_PROCESSOR): _art("Art. 28(2)", "Sub-processor", "Subverwerker"),
-    _k(RecipientRole.THIRD_PARTY): _art("Art. 4(10)", "Third party", "Derde"),
-    _k(RecipientRole.JOINT_CONTROLLER): _art(
-        "Art. 26", "Joint controller", "Gezamenlijke verwerkingsverantwoordelijke"
-    ),
-    _k(TransferMechanism.ADEQUACY_DECISION): _art(
-        "Art. 45(3)", "Adequacy decision", "Adequaatheidsbesluit"
-    ),
-    _k(TransferMechanism.STANDARD_CONTRACTUAL_CLAUSES): _art(
-        "Art. 46(2)(c)", "Standard contractual clauses", "Modelcontractbepalingen"
-    ),
-    _k(TransferMechanism.BINDING_CORPORATE_RULES): _art(
-        "Art. 46(2)(b)", "Binding corporate rules", "Bindende bedrijfsvoorschriften"
-    ),
-    _k(TransferMechanism.ART49_DEROGATION): _art(
-        "Art. 49(1)",
-        "Derogation for a specific situation",
-        "Afwijking voor een specifieke situatie",
-    ),
-}
-define(_META)
 
 
 def category_label(term: str, lang: Lang = "en") -> str:
