@@ -36,7 +36,7 @@ class TestSqliteKeyStore(KeyStoreContract):
 
 
 class TestPostgresKeyStore(PostgresContract, KeyStoreContract):
-    store_class = "PostgresKeyStore"
+    store_class = "SqlKeyStore"
 
     def raw_material(self, store):
         with store._db.read("test") as conn:
