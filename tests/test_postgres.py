@@ -378,7 +378,7 @@ def test_driver_errors_in_a_block_become_storage_errors_naming_the_operation(pg_
         db.close()
 
 
-def test_unique_violations_are_conflicts_without_the_row_values(pg_url):
+def test_unique_violations_are_conflicts_without_the_row_values(pg_url, caplog):
     db = Database(pg_url)
     try:
         db.migrate("demo", ("CREATE TABLE people (email text PRIMARY KEY);",))
@@ -387,9 +387,41 @@ def test_unique_violations_are_conflicts_without_the_row_values(pg_url):
         with pytest.raises(ConflictError) as info, db.write("adding again") as conn:
             conn.execute("INSERT INTO people VALUES ('visitor@example.org')")
         assert "SQLSTATE 23505" in str(info.value)
-        assert "visitor@example.org" not in str(info.value)
+        err = info.value
+        assert err.__cause__ is None
+        assert err.__context__ is None
+        with caplog.at_level(logging.ERROR):
+            try:
+                raise err
+            except ConflictError:
+                logging.getLogger("avgkit.test").exception("storage failed")
+        for text in (str(err), repr(err), caplog.text):
+            assert "visitor" not in text
+            assert "example.org" not in text
     finally:
         db.close()
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("details", "'{not json'"), ("details", "'42'"), ("action", "''")],
+)
+def test_an_audit_row_that_no_longer_decodes_is_tamper(pg_url, column, value):
+    with open_stores(pg_url) as stores:
+        log = AuditLog(stores.audit, ManualClock(T0))
+        log.record("a.one", subject="cust-1")
+        log.record("a.two", subject="cust-2")
+        schema = stores.audit._db.schema
+    with psycopg.connect(parse_url(pg_url).conninfo, autocommit=True) as raw:
+        raw.execute(f'SET search_path = "{schema}"')
+        raw.execute("ALTER TABLE audit_entries DISABLE TRIGGER USER")
+        raw.execute(f"UPDATE audit_entries SET {column} = {value} WHERE seq = 2")
+    with open_stores(pg_url) as stores:
+        log = AuditLog(stores.audit, ManualClock(T0))
+        with pytest.raises(IntegrityError, match=r"\b2\b") as info:
+            log.verify()
+    assert not isinstance(info.value, StorageError)
+    assert info.value.__cause__ is None
 
 
 def test_reprs_hide_the_password(pg_url):
