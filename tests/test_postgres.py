@@ -718,3 +718,23 @@ def test_two_streams_can_be_open_in_one_write(pg_schemas):
         assert pairs == [((1,), (4,)), ((2,), (5,)), ((3,), (6,))]
     finally:
         db.close()
+
+
+def test_open_url_closes_the_pool_when_a_migration_fails(pg_url, monkeypatch):
+    with open_stores(pg_url) as stores:
+        schema = stores.audit._db.schema
+    with psycopg.connect(parse_url(pg_url).conninfo, autocommit=True) as raw:
+        raw.execute(
+            f'UPDATE "{schema}".avgkit_schema SET version = 99 WHERE component = %s', ("audit",)
+        )
+    closed: list[Database] = []
+    real_close = Database.close
+
+    def close(self: Database) -> None:
+        closed.append(self)
+        real_close(self)
+
+    monkeypatch.setattr(Database, "close", close)
+    with pytest.raises(StorageError, match="upgrade avgkit"):
+        open_stores(pg_url)
+    assert len(closed) == 1

@@ -82,3 +82,24 @@ def test_an_audit_row_that_no_longer_decodes_is_tamper(tmp_path, column, value):
             log.verify()
     assert not isinstance(info.value, StorageError)
     assert info.value.__cause__ is None
+
+
+def test_open_url_closes_the_file_when_a_migration_fails(tmp_path, monkeypatch):
+    path = tmp_path / "newer.db"
+    with open_stores(f"sqlite:///{path}"):
+        pass
+    raw = sqlite3.connect(path)
+    raw.execute("UPDATE avgkit_schema SET version = 99 WHERE component = 'audit'")
+    raw.commit()
+    raw.close()
+    closed: list[Database] = []
+    real_close = Database.close
+
+    def close(self: Database) -> None:
+        closed.append(self)
+        real_close(self)
+
+    monkeypatch.setattr(Database, "close", close)
+    with pytest.raises(StorageError, match="upgrade avgkit"):
+        open_stores(f"sqlite:///{path}")
+    assert len(closed) == 1
