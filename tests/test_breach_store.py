@@ -9,7 +9,8 @@ from avgkit.storage import open_stores
 from avgkit.storage._sql import SQLITE
 from avgkit.storage._sql._breaches import migrations
 from avgkit.storage.memory import MemoryBreachStore
-from avgkit.storage.sqlite import Database, SqliteBreachStore
+from avgkit.storage.sqlite import SqliteBreachStore
+from avgkit.storage.sqlite._db import Database
 from avgkit.testing.conformance import BreachStoreContract, Capabilities
 from avgkit.testing.conformance._breaches import make_breach, next_version
 from pgsupport import PostgresContract

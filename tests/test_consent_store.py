@@ -9,8 +9,9 @@ import pytest
 
 from avgkit.storage import open_stores
 from avgkit.storage.memory import MemoryConsentStore
-from avgkit.storage.sqlite import Database, SqliteConsentStore
+from avgkit.storage.sqlite import SqliteConsentStore
 from avgkit.storage.sqlite._consent import AUDIENCE_SQL, MIGRATIONS
+from avgkit.storage.sqlite._db import Database
 from avgkit.testing.conformance import Capabilities, ConsentStoreContract
 from pgsupport import PostgresContract
 

@@ -16,7 +16,8 @@ from avgkit.storage._sql import SQLITE
 from avgkit.storage._sql._audit import migrations
 from avgkit.storage._sql._dialect import text_to_time, time_to_text
 from avgkit.storage.memory import MemoryAuditStore
-from avgkit.storage.sqlite import Database, SqliteAuditStore, path_from_url, url_for
+from avgkit.storage.sqlite import SqliteAuditStore, path_from_url, url_for
+from avgkit.storage.sqlite._db import Database
 from avgkit.testing import ManualClock
 from avgkit.testing.conformance import AuditStoreContract, Capabilities
 from avgkit.testing.strategies import aware_datetimes
