@@ -57,19 +57,16 @@ class SqlConsentStore(abc.ABC, Generic[DB]):
     """The audience of a purpose at an instant, for :meth:`_subjects`."""
     objectors_sql: ClassVar[str]
     """The objectors to a purpose at an instant, for :meth:`_subjects`."""
+    migrations: ClassVar[tuple[str, ...]]
+    """The consent component's scripts (never edited once released)."""
 
     def __init__(self, db: DB) -> None:
         self._db = db
         self._p = db.dialect.placeholder
-        db.migrate(COMPONENT, self.migrations())
+        db.migrate(COMPONENT, self.migrations)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._db!r})"
-
-    @classmethod
-    @abc.abstractmethod
-    def migrations(cls) -> tuple[str, ...]:
-        """The consent component's scripts (never edited once released)."""
 
     @staticmethod
     @abc.abstractmethod

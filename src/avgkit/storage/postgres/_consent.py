@@ -149,12 +149,8 @@ class PostgresConsentStore(SqlConsentStore[Database]):
     )
     history_where: ClassVar[str] = "e.subject = %s"
     audience_sql: ClassVar[str] = AUDIENCE_SQL
+    migrations: ClassVar[tuple[str, ...]] = MIGRATIONS
     objectors_sql: ClassVar[str] = _OBJECTORS_SQL
-
-    @classmethod
-    def migrations(cls) -> tuple[str, ...]:
-        """The PostgreSQL consent scripts."""
-        return MIGRATIONS
 
     @staticmethod
     def at_in(value: datetime) -> datetime:

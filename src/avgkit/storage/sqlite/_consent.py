@@ -168,12 +168,8 @@ class SqliteConsentStore(SqlConsentStore[Database]):
         "e.purpose IN (SELECT purpose FROM consent_purposes) AND e.subject = ?"
     )
     audience_sql: ClassVar[str] = AUDIENCE_SQL
+    migrations: ClassVar[tuple[str, ...]] = MIGRATIONS
     objectors_sql: ClassVar[str] = _OBJECTORS_SQL
-
-    @classmethod
-    def migrations(cls) -> tuple[str, ...]:
-        """The SQLite consent scripts."""
-        return MIGRATIONS
 
     @staticmethod
     def at_in(value: datetime) -> int:
