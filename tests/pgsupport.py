@@ -121,8 +121,9 @@ def pg_url(pg_schemas: Callable[..., str]) -> str:
 class PostgresContract:
     """Mixin wiring a conformance contract to the real server: each store in its own schema.
 
-    Set ``store_class`` to the name of a store in :mod:`avgkit.storage.postgres` (it takes a
-    ``Database``; imported on first use, as it needs the ``postgres`` extra) and list this
+    Set ``store_class`` to the name of a store in :mod:`avgkit.storage.postgres` or the SQL
+    core :mod:`avgkit.storage._sql` (it takes a ``Database``; imported on first use, as it
+    needs the ``postgres`` extra) and list this
     class before the contract: ``class TestPostgresXStore(PostgresContract, XStoreContract)``.
     """
 
@@ -134,9 +135,11 @@ class PostgresContract:
         self._urls: dict[int, str] = {}
 
     def _open(self, url: str) -> object:
-        from avgkit.storage import postgres
+        from avgkit.storage import _sql, postgres
+        from avgkit.storage.postgres._db import Database
 
-        store = getattr(postgres, self.store_class)(postgres.Database(url))
+        store_class = getattr(postgres, self.store_class, None) or getattr(_sql, self.store_class)
+        store = store_class(Database(url))
         self._urls[id(store)] = url
         return store
 

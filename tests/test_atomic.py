@@ -13,7 +13,7 @@ from avgkit.breach import BreachFacts, BreachKind, Headcount
 from avgkit.consent import Channel, Evidence, hash_wording
 from avgkit.errors import NotFound, StorageError
 from avgkit.presets import ticketing
-from avgkit.storage.sqlite import Database
+from avgkit.storage.sqlite._db import Database
 from avgkit.testing import ManualClock
 
 NOW = datetime(2024, 6, 1, 12, tzinfo=UTC)

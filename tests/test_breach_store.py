@@ -6,9 +6,11 @@ import pytest
 
 from avgkit.errors import StorageError
 from avgkit.storage import open_stores
+from avgkit.storage._sql import SQLITE
+from avgkit.storage._sql._breaches import migrations
 from avgkit.storage.memory import MemoryBreachStore
-from avgkit.storage.sqlite import Database, SqliteBreachStore
-from avgkit.storage.sqlite._breaches import MIGRATIONS
+from avgkit.storage.sqlite import SqliteBreachStore
+from avgkit.storage.sqlite._db import Database
 from avgkit.testing.conformance import BreachStoreContract, Capabilities
 from avgkit.testing.conformance._breaches import make_breach, next_version
 from pgsupport import PostgresContract
@@ -43,7 +45,7 @@ def test_open_stores_gives_each_adapter_its_breach_store(tmp_path):
 def test_sqlite_records_the_breach_schema_version(tmp_path):
     db = Database(str(tmp_path / "b.db"))
     SqliteBreachStore(db)
-    assert db.schema_version("breaches") == len(MIGRATIONS)
+    assert db.schema_version("breaches") == len(migrations(SQLITE))
     db.close()
 
 
@@ -91,7 +93,7 @@ def test_the_sqlite_overdue_query_runs_on_the_pending_index(tmp_path):
 
 
 class TestPostgresBreachStore(PostgresContract, BreachStoreContract):
-    store_class = "PostgresBreachStore"
+    store_class = "SqlBreachStore"
 
 
 def test_open_stores_gives_postgres_its_breach_store(pg_url):

@@ -11,8 +11,9 @@ import pytest
 
 from avgkit.storage import open_stores
 from avgkit.storage.memory import MemoryConsentStore
-from avgkit.storage.sqlite import Database, SqliteConsentStore
+from avgkit.storage.sqlite import SqliteConsentStore
 from avgkit.storage.sqlite._consent import AUDIENCE_SQL, MIGRATIONS
+from avgkit.storage.sqlite._db import Database
 from avgkit.testing.conformance import Capabilities, ConsentStoreContract
 from pgsupport import PostgresContract
 
@@ -182,7 +183,7 @@ def test_postgres_consent_events_are_append_only(pg_url):
             "DELETE FROM consent_events",
             "TRUNCATE consent_events",
         ):
-            with pytest.raises(StorageError, match="append-only"), db.write("tampering") as conn:
+            with pytest.raises(StorageError, match="SQLSTATE 42501"), db.write("tampering") as conn:
                 conn.execute(statement)
         assert stores.consent.count() == 1
 

@@ -4,7 +4,8 @@ import sqlite3
 
 from avgkit.storage import open_stores
 from avgkit.storage.memory import MemoryKeyStore
-from avgkit.storage.sqlite import Database, SqliteKeyStore
+from avgkit.storage.sqlite import SqliteKeyStore
+from avgkit.storage.sqlite._db import Database
 from avgkit.testing.conformance import Capabilities, KeyStoreContract
 from pgsupport import PostgresContract
 
@@ -36,7 +37,7 @@ class TestSqliteKeyStore(KeyStoreContract):
 
 
 class TestPostgresKeyStore(PostgresContract, KeyStoreContract):
-    store_class = "PostgresKeyStore"
+    store_class = "SqlKeyStore"
 
     def raw_material(self, store):
         with store._db.read("test") as conn:

@@ -15,13 +15,10 @@ import pytest
 from avgkit.audit import GENESIS_HASH, AuditEntry, AuditLog
 from avgkit.errors import ConflictError, IntegrityError, StorageError, ValidationError
 from avgkit.storage import open_stores
-from avgkit.storage.postgres import (
-    Database,
-    PostgresAuditStore,
-    copy_rows,
-    parse_url,
-)
-from avgkit.storage.postgres._audit import MIGRATIONS
+from avgkit.storage._sql import POSTGRESQL, SqlAuditStore
+from avgkit.storage._sql._audit import migrations
+from avgkit.storage.postgres import parse_url
+from avgkit.storage.postgres._db import Database, copy_rows
 from avgkit.testing import ManualClock
 from avgkit.testing.conformance import AuditStoreContract
 from pgsupport import PostgresContract
@@ -47,7 +44,7 @@ def _spawn(script: str, *args: str, **options) -> subprocess.Popen:
 
 
 class TestPostgresAuditStore(PostgresContract, AuditStoreContract):
-    store_class = "PostgresAuditStore"
+    store_class = "SqlAuditStore"
 
     def tamper(self, store, seq, action):
         with store._db.write("tampering in a test") as conn:
@@ -62,7 +59,7 @@ class TestPostgresAuditStore(PostgresContract, AuditStoreContract):
 def test_open_stores_opens_postgres_for_both_schemes(pg_url, scheme):
     url = scheme + pg_url[pg_url.index("://") :]
     with open_stores(url) as stores:
-        assert isinstance(stores.audit, PostgresAuditStore)
+        assert isinstance(stores.audit, SqlAuditStore)
         log = AuditLog(stores.audit, ManualClock(T0))
         log.record("test.opened", subject="visitor-1")
         assert log.verify().entries == 1
@@ -77,7 +74,7 @@ def test_connections_run_in_the_schema_and_in_utc(pg_schemas):
         with db.read("inspecting the session") as conn:
             row = conn.execute("SELECT current_setting('search_path'), current_setting('TimeZone')")
             assert row.fetchone() == (f'"{db.schema}"', "UTC")
-        store = PostgresAuditStore(db)
+        store = SqlAuditStore(db)
         entry = AuditEntry.seal(
             seq=1,
             at=T0,
@@ -142,7 +139,8 @@ def test_waiting_longer_than_pool_timeout_is_a_storage_error(pg_schemas):
         ):
             pass
         assert time.monotonic() - started < 5
-        assert isinstance(info.value.__cause__, psycopg.Error)
+        assert "PoolTimeout" in str(info.value)
+        assert info.value.__cause__ is None
     finally:
         release.set()
         holder.join()
@@ -215,7 +213,7 @@ def test_sql_updates_deletes_and_truncates_of_audit_rows_are_refused(pg_url):
             "TRUNCATE audit_entries",
         ):
             with (
-                pytest.raises(StorageError, match="append-only") as info,
+                pytest.raises(StorageError, match="SQLSTATE 42501") as info,
                 db.write("changing history") as conn,
             ):
                 conn.execute(statement)
@@ -262,7 +260,7 @@ def test_three_processes_appending_at_once_keep_one_valid_chain(pg_url):
 def test_processes_opening_a_new_schema_at_once_migrate_it_once(pg_url):
     """Concurrent first opens: one creates the schema and runs each script, the rest wait."""
     script = f"""
-        from avgkit.storage.postgres import Database
+        from avgkit.storage.postgres._db import Database
         db = Database({pg_url!r})
         db.migrate("race", (
             "CREATE TABLE race (n int); SELECT pg_sleep(0.3); INSERT INTO race VALUES (1);",
@@ -285,7 +283,7 @@ def test_processes_opening_a_new_schema_at_once_migrate_it_once(pg_url):
 
 def test_the_audit_schema_version_is_recorded(pg_url):
     with open_stores(pg_url) as stores:
-        assert stores.audit._db.schema_version("audit") == len(MIGRATIONS)
+        assert stores.audit._db.schema_version("audit") == len(migrations(POSTGRESQL))
 
 
 def test_migrations_are_applied_once(pg_url):
@@ -357,7 +355,8 @@ def test_an_unreachable_server_is_a_storage_error_without_the_password(url, capl
     with pytest.raises(StorageError) as info:
         open_stores(url)
     assert not isinstance(info.value, psycopg.Error)
-    assert isinstance(info.value.__cause__, psycopg.Error)
+    assert info.value.__cause__ is None
+    assert info.value.__context__ is None
     assert "connecting" in str(info.value)
     for text in (str(info.value), repr(info.value), caplog.text):
         assert "s3cret" not in text
@@ -371,15 +370,15 @@ def test_driver_errors_in_a_block_become_storage_errors_naming_the_operation(pg_
             db.write("probing a table") as conn,
         ):
             conn.execute("SELECT * FROM no_such_table")
-        assert "42P01" in str(info.value)
-        assert isinstance(info.value.__cause__, psycopg.errors.UndefinedTable)
+        assert "SQLSTATE 42P01" in str(info.value)
+        assert info.value.__cause__ is None
         with pytest.raises(StorageError, match="25006"), db.read("writing in a read") as conn:
             conn.execute("CREATE TABLE sneaky (a int)")
     finally:
         db.close()
 
 
-def test_unique_violations_are_conflicts_without_the_row_values(pg_url):
+def test_unique_violations_are_conflicts_without_the_row_values(pg_url, caplog):
     db = Database(pg_url)
     try:
         db.migrate("demo", ("CREATE TABLE people (email text PRIMARY KEY);",))
@@ -387,10 +386,42 @@ def test_unique_violations_are_conflicts_without_the_row_values(pg_url):
             conn.execute("INSERT INTO people VALUES ('visitor@example.org')")
         with pytest.raises(ConflictError) as info, db.write("adding again") as conn:
             conn.execute("INSERT INTO people VALUES ('visitor@example.org')")
-        assert isinstance(info.value.__cause__, psycopg.errors.UniqueViolation)
-        assert "visitor@example.org" not in str(info.value)
+        assert "SQLSTATE 23505" in str(info.value)
+        err = info.value
+        assert err.__cause__ is None
+        assert err.__context__ is None
+        with caplog.at_level(logging.ERROR):
+            try:
+                raise err
+            except ConflictError:
+                logging.getLogger("avgkit.test").exception("storage failed")
+        for text in (str(err), repr(err), caplog.text):
+            assert "visitor" not in text
+            assert "example.org" not in text
     finally:
         db.close()
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [("details", "'{not json'"), ("details", "'42'"), ("action", "''")],
+)
+def test_an_audit_row_that_no_longer_decodes_is_tamper(pg_url, column, value):
+    with open_stores(pg_url) as stores:
+        log = AuditLog(stores.audit, ManualClock(T0))
+        log.record("a.one", subject="cust-1")
+        log.record("a.two", subject="cust-2")
+        schema = stores.audit._db.schema
+    with psycopg.connect(parse_url(pg_url).conninfo, autocommit=True) as raw:
+        raw.execute(f'SET search_path = "{schema}"')
+        raw.execute("ALTER TABLE audit_entries DISABLE TRIGGER USER")
+        raw.execute(f"UPDATE audit_entries SET {column} = {value} WHERE seq = 2")
+    with open_stores(pg_url) as stores:
+        log = AuditLog(stores.audit, ManualClock(T0))
+        with pytest.raises(IntegrityError, match=r"\b2\b") as info:
+            log.verify()
+    assert not isinstance(info.value, StorageError)
+    assert info.value.__cause__ is None
 
 
 def test_reprs_hide_the_password(pg_url):
@@ -565,7 +596,7 @@ def test_try_lock_is_held_by_one_transaction_at_a_time(pg_url, pg_schemas):
 def test_a_lock_held_by_another_process_cannot_be_taken(pg_url):
     script = f"""
         import sys
-        from avgkit.storage.postgres import Database
+        from avgkit.storage.postgres._db import Database
         db = Database({pg_url!r})
         with db.write("holding") as conn:
             assert db.try_lock(conn, "retention:sr1:abc")
@@ -598,7 +629,7 @@ def test_workers_following_the_locking_design_handle_each_subject_once(pg_url):
     db.migrate("demo", ("CREATE TABLE done (subject int NOT NULL, worker int NOT NULL);",))
     script = f"""
         import sys
-        from avgkit.storage.postgres import Database
+        from avgkit.storage.postgres._db import Database
         db = Database({pg_url!r})
         worker = int(sys.argv[1])
         left = set(range(60))
@@ -687,3 +718,23 @@ def test_two_streams_can_be_open_in_one_write(pg_schemas):
         assert pairs == [((1,), (4,)), ((2,), (5,)), ((3,), (6,))]
     finally:
         db.close()
+
+
+def test_open_url_closes_the_pool_when_a_migration_fails(pg_url, monkeypatch):
+    with open_stores(pg_url) as stores:
+        schema = stores.audit._db.schema
+    with psycopg.connect(parse_url(pg_url).conninfo, autocommit=True) as raw:
+        raw.execute(
+            f'UPDATE "{schema}".avgkit_schema SET version = 99 WHERE component = %s', ("audit",)
+        )
+    closed: list[Database] = []
+    real_close = Database.close
+
+    def close(self: Database) -> None:
+        closed.append(self)
+        real_close(self)
+
+    monkeypatch.setattr(Database, "close", close)
+    with pytest.raises(StorageError, match="upgrade avgkit"):
+        open_stores(pg_url)
+    assert len(closed) == 1

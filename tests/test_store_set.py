@@ -61,13 +61,6 @@ class TestSqliteStoreSet(StoreSetContract):
 
         return FailingOpen(open=open_, left_open=lambda: sum(map(_is_open, connections)))
 
-    @pytest.mark.xfail(
-        strict=True,
-        reason="defect: sqlite open_url() does not close its Database when a migration "
-        "fails, so the connection (and the file handle) stays open",
-    )
-    def test_a_failing_migration_closes_what_the_opening_opened(self):
-        super().test_a_failing_migration_closes_what_the_opening_opened()
 
 
 class TestPostgresStoreSet(StoreSetContract):

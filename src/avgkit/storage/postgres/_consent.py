@@ -12,17 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, ClassVar, Final
 
-from avgkit.consent._values import ConsentEvent, Evidence, LatestEvents
-from avgkit.consent._vocab import Actor, Channel, ConsentAction
-from avgkit.storage.postgres._db import copy_rows
+from avgkit.consent._values import ConsentEvent
+from avgkit.storage._sql import POSTGRESQL, SqlConsentStore
+from avgkit.storage._sql._consent import TRACK, with_seq
+from avgkit.storage.postgres._db import Database, copy_rows
 from avgkit.subjects import SubjectId
-
-if TYPE_CHECKING:
-    from avgkit.storage.postgres._db import Database
-
-COMPONENT: Final = "consent"
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -49,56 +45,31 @@ MIGRATIONS: tuple[str, ...] = (
         (purpose, track, subject, at DESC, seq DESC) INCLUDE (kind, expires_at);
     CREATE INDEX consent_events_by_subject ON consent_events (subject, at, seq);
     CREATE INDEX consent_events_by_time ON consent_events (at, seq);
-    CREATE FUNCTION avgkit_consent_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
-    BEGIN
-        RAISE EXCEPTION 'consent events are append-only (% refused)', TG_OP
-            USING ERRCODE = 'insufficient_privilege';
-    END;
-    $$;
-    CREATE TRIGGER consent_events_append_only BEFORE UPDATE OR DELETE ON consent_events
-        FOR EACH ROW EXECUTE FUNCTION avgkit_consent_append_only();
-    CREATE TRIGGER consent_events_no_truncate BEFORE TRUNCATE ON consent_events
-        FOR EACH STATEMENT EXECUTE FUNCTION avgkit_consent_append_only();
-    """,
+    """
+    + POSTGRESQL.append_only("consent", "consent_events", "consent events are append-only"),
 )
 
-_INSERT_COLUMNS: Final = (
-    "subject",
-    "purpose",
-    "kind",
-    "track",
-    "at",
-    "channel",
-    "notice_version",
-    "wording_sha256",
-    "actor",
-    "staff_key",
-    "order_ref",
-    "confirmed_at",
-    "expires_at",
+# Column name and binary COPY type of every inserted column, in order.
+_INSERTED: Final = (
+    ("subject", "text"),
+    ("purpose", "text"),
+    ("kind", "text"),
+    ("track", "int2"),
+    ("at", "timestamptz"),
+    ("channel", "text"),
+    ("notice_version", "text"),
+    ("wording_sha256", "text"),
+    ("actor", "text"),
+    ("staff_key", "text"),
+    ("order_ref", "text"),
+    ("confirmed_at", "timestamptz"),
+    ("expires_at", "timestamptz"),
 )
-_COPY_TYPES: Final = (
-    "text",
-    "text",
-    "text",
-    "int2",
-    "timestamptz",
-    "text",
-    "text",
-    "text",
-    "text",
-    "text",
-    "text",
-    "timestamptz",
-    "timestamptz",
-)
-_COLUMNS: Final = "seq, " + ", ".join(_INSERT_COLUMNS)
+_INSERT_COLUMNS: Final = tuple(name for name, _ in _INSERTED)
 _INSERT: Final = (
     f"INSERT INTO consent_events ({', '.join(_INSERT_COLUMNS)}) "  # noqa: S608 - fixed names
-    f"VALUES ({', '.join(['%s'] * len(_INSERT_COLUMNS))}) RETURNING seq"
+    f"VALUES ({POSTGRESQL.params(len(_INSERTED))}) RETURNING seq"
 )
-_TRACK: Final = {kind: 0 if kind.is_consent else 1 for kind in ConsentAction}
-_PAGE: Final = 1000
 
 AUDIENCE_SQL: Final = """
 WITH consent AS (
@@ -128,22 +99,17 @@ SELECT o.subject FROM (
 WHERE o.kind = 'objected'
 """
 
-_LATEST_SQL: Final = f"""
-SELECT {_COLUMNS} FROM consent_events
-WHERE purpose = %s AND track = %s AND subject = %s AND at <= %s
-ORDER BY at DESC, seq DESC LIMIT 1
-"""  # noqa: S608 - only the fixed column list is interpolated
+
+def row_of_head(event: ConsentEvent) -> tuple[Any, ...]:
+    """The event's own insert values (before the evidence's)."""
+    return (event.subject, event.purpose, event.kind.value, TRACK[event.kind], event.at)
 
 
 def row_of(event: ConsentEvent) -> tuple[Any, ...]:
     """The insert values for ``event``, in the order of the insert column list."""
     ev = event.evidence
     return (
-        event.subject,
-        event.purpose,
-        event.kind.value,
-        _TRACK[event.kind],
-        event.at,
+        *row_of_head(event),
         ev.channel.value,
         ev.notice_version,
         ev.wording_sha256,
@@ -160,86 +126,48 @@ def _rows(events: Sequence[ConsentEvent]) -> Iterator[tuple[Any, ...]]:
     # Keyed by id(): the batch keeps every object alive while this runs.
     done: dict[int, tuple[Any, ...]] = {}
     for event in events:
-        ev = event.evidence
-        columns = done.get(id(ev))
+        columns = done.get(id(event.evidence))
         if columns is None:
-            columns = done[id(ev)] = row_of(event)[5:]
-        yield (
-            event.subject,
-            event.purpose,
-            event.kind.value,
-            _TRACK[event.kind],
-            event.at,
-            *columns,
-        )
+            columns = done[id(event.evidence)] = row_of(event)[5:]
+        yield (*row_of_head(event), *columns)
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    return None if value is None else value.astimezone(UTC)
-
-
-def _event(row: Sequence[Any]) -> ConsentEvent:
-    (
-        seq,
-        subject,
-        purpose,
-        kind,
-        _track,
-        at,
-        channel,
-        notice_version,
-        wording_sha256,
-        actor,
-        staff_key,
-        order_ref,
-        confirmed_at,
-        expires_at,
-    ) = row
-    return ConsentEvent(
-        subject=subject,
-        purpose=purpose,
-        kind=ConsentAction(kind),
-        at=at,
-        evidence=Evidence(
-            channel=Channel(channel),
-            notice_version=notice_version,
-            wording_sha256=wording_sha256,
-            actor=Actor(actor),
-            staff_key=staff_key,
-            order_ref=order_ref,
-            confirmed_at=_utc(confirmed_at),
-            expires_at=_utc(expires_at),
-        ),
-        seq=seq,
-    )
-
-
-class PostgresConsentStore:
+class PostgresConsentStore(SqlConsentStore[Database]):
     """A :class:`~avgkit.storage.ConsentStore` in the ``consent_events`` table of a schema.
+
+    One append-only table of events. The index ``consent_events_latest`` is ordered as the
+    ledger asks: per purpose and track, per subject, newest first, carrying the kind and
+    expiry, so the audience of a purpose at an instant is one statement (``DISTINCT ON``)
+    streamed through a server-side cursor. Bulk imports use binary ``COPY``.
 
     .. versionadded:: 0.1.0
     """
 
-    def __init__(self, db: Database) -> None:
-        self._db = db
-        db.migrate(COMPONENT, MIGRATIONS)
+    select: ClassVar[str] = (
+        f"SELECT e.seq, {', '.join(f'e.{name}' for name in _INSERT_COLUMNS if name != 'track')} "  # noqa: S608 - fixed names and placeholders only
+        "FROM consent_events AS e"
+    )
+    history_where: ClassVar[str] = "e.subject = %s"
+    audience_sql: ClassVar[str] = AUDIENCE_SQL
+    migrations: ClassVar[tuple[str, ...]] = MIGRATIONS
+    objectors_sql: ClassVar[str] = _OBJECTORS_SQL
 
-    def __repr__(self) -> str:
-        return f"PostgresConsentStore({self._db!r})"
+    @staticmethod
+    def at_in(value: datetime) -> datetime:
+        """``timestamptz`` takes aware datetimes as they are."""
+        return value
+
+    @staticmethod
+    def at_out(value: Any) -> datetime:
+        """In UTC, whatever the session's time zone says."""
+        when: datetime = value
+        return when.astimezone(UTC)
 
     def append(self, event: ConsentEvent) -> ConsentEvent:
         """Insert one event and return it with its seq."""
         with self._db.write("recording a consent event") as conn:
-            row = conn.execute(_INSERT, row_of(event)).fetchone()
-        assert row is not None  # noqa: S101 - RETURNING always yields the row
-        return ConsentEvent(
-            subject=event.subject,
-            purpose=event.purpose,
-            kind=event.kind,
-            at=event.at,
-            evidence=event.evidence,
-            seq=int(row[0]),
-        )
+            (seq,) = conn.execute(_INSERT, row_of(event)).fetchone() or (None,)
+        return with_seq(event, int(seq))
 
     def append_many(self, events: Sequence[ConsentEvent]) -> int:
         """Insert a batch with binary COPY in one transaction."""
@@ -249,54 +177,8 @@ class PostgresConsentStore:
                 "consent_events",
                 _INSERT_COLUMNS,
                 _rows(events),
-                types=_COPY_TYPES,
+                types=[kind for _, kind in _INSERTED],
             )
-
-    def latest(self, subject: SubjectId, purpose: str, at: datetime) -> LatestEvents:
-        """The newest event of each track at or before ``at``, and whether consent was given."""
-        with self._db.read("reading a consent state") as conn:
-            consent = conn.execute(_LATEST_SQL, (purpose, 0, subject, at)).fetchone()
-            objection = conn.execute(_LATEST_SQL, (purpose, 1, subject, at)).fetchone()
-            ever = conn.execute(
-                "SELECT EXISTS (SELECT 1 FROM consent_events WHERE purpose = %s AND track = 0 "
-                "AND subject = %s AND kind = 'given' AND at <= %s)",
-                (purpose, subject, at),
-            ).fetchone()
-        return LatestEvents(
-            consent=None if consent is None else _event(consent),
-            objection=None if objection is None else _event(objection),
-            ever_given=bool(ever and ever[0]),
-        )
-
-    def _pages(self, where: str, params: tuple[object, ...]) -> Iterator[ConsentEvent]:
-        # Keyset pages on (at, seq): short transactions, flat memory, and the caller may
-        # write while iterating.
-        after: tuple[object, ...] | None = None
-        while True:
-            keyset = "" if after is None else "AND (at, seq) > (%s, %s) "
-            with self._db.read("reading consent events") as conn:
-                rows = conn.execute(
-                    f"SELECT {_COLUMNS} FROM consent_events WHERE {where} {keyset}"  # noqa: S608
-                    "ORDER BY at, seq LIMIT %s",
-                    (*params, *(after or ()), _PAGE),
-                ).fetchall()
-            for row in rows:
-                yield _event(row)
-            if len(rows) < _PAGE:
-                return
-            after = (rows[-1][5], rows[-1][0])
-
-    def history(self, subject: SubjectId) -> Iterator[ConsentEvent]:
-        """Stream the subject's events by at, then seq."""
-        return self._pages("subject = %s", (subject,))
-
-    def events(
-        self, *, since: datetime, until: datetime, purpose: str | None = None
-    ) -> Iterator[ConsentEvent]:
-        """Stream the events in ``[since, until)`` by at, then seq."""
-        if purpose is None:
-            return self._pages("at >= %s AND at < %s", (since, until))
-        return self._pages("at >= %s AND at < %s AND purpose = %s", (since, until, purpose))
 
     def _subjects(self, query: str, purpose: str, at: datetime) -> Iterator[SubjectId]:
         rows = self._db.stream(
@@ -307,17 +189,3 @@ class PostgresConsentStore:
         )
         for (subject,) in rows:
             yield SubjectId(subject)
-
-    def audience(self, purpose: str, at: datetime) -> Iterator[SubjectId]:
-        """Stream the subjects with live consent for ``purpose`` at ``at`` (one statement)."""
-        return self._subjects(AUDIENCE_SQL, purpose, at)
-
-    def objectors(self, purpose: str, at: datetime) -> Iterator[SubjectId]:
-        """Stream the subjects with an objection to ``purpose`` in force at ``at``."""
-        return self._subjects(_OBJECTORS_SQL, purpose, at)
-
-    def count(self) -> int:
-        """Return the number of events."""
-        with self._db.read("counting consent events") as conn:
-            row = conn.execute("SELECT count(*) FROM consent_events").fetchone()
-        return 0 if row is None else int(row[0])

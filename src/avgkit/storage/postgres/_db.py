@@ -1,7 +1,7 @@
-"""The PostgreSQL pool, transactions, locks, error translation and migrations (private).
+"""The PostgreSQL URL, pool, transactions and streaming (private).
 
-Everything a PostgreSQL store needs lives on :class:`Database`; the package docstring
-(:mod:`avgkit.storage.postgres`) explains how a new store is built on it.
+Migrations, locks, error translation and the shared stores are the SQL core's
+(:mod:`avgkit.storage._sql`); this module connects, lends pooled connections and streams.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import math
 import re
 import threading
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 from urllib.parse import quote, unquote, urlencode, urlsplit, urlunsplit
 
 import attrs
@@ -19,9 +19,10 @@ import psycopg
 import psycopg.conninfo
 import psycopg.errors
 from psycopg import sql
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
-from avgkit.errors import ConflictError, StorageError, ValidationError
+from avgkit.errors import StorageError, ValidationError
+from avgkit.storage._sql import POSTGRESQL, Dialect, SqlDatabase
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -34,7 +35,7 @@ else:
     Connection = psycopg.Connection
 """The connection type :meth:`Database.write` and :meth:`Database.read` lend (tuple rows)."""
 
-__all__ = ["Connection", "Database", "PostgresSettings", "copy_rows", "parse_url", "translated"]
+__all__ = ["Connection", "Database", "PostgresSettings", "copy_rows", "parse_url"]
 
 SCHEMES: Final = frozenset({"postgresql", "postgres"})
 """The URL schemes the adapter accepts (``postgres://`` is libpq's alias)."""
@@ -206,36 +207,6 @@ def _scrub(text: str, secrets: Iterable[str]) -> str:
     return text
 
 
-def _describe(exc: psycopg.Error, secrets: Iterable[str]) -> str:
-    # Only the primary message: the server's DETAIL line may quote row values (a unique
-    # key, a failing row), which could be personal data.
-    primary = exc.diag.message_primary if exc.sqlstate else None
-    text = primary or (str(exc).strip().splitlines() or [""])[0] or "no message"
-    state = f"{exc.sqlstate} " if exc.sqlstate else ""
-    return _scrub(f"{state}{type(exc).__name__}: {text}", secrets)
-
-
-@contextmanager
-def translated(what: str, secrets: Iterable[str] = ()) -> Iterator[None]:
-    """Turn psycopg errors raised inside the block into avgkit's storage errors.
-
-    Unique, exclusion, serialization and deadlock failures become
-    :class:`~avgkit.errors.ConflictError` (re-read and retry); every other driver error a
-    :class:`~avgkit.errors.StorageError`. The driver's exception is chained as
-    ``__cause__``; ``secrets`` are masked in the message.
-
-    .. versionadded:: 0.1.0
-    """
-    try:
-        yield
-    except _CONFLICTS as exc:
-        msg = f"postgresql: {what} conflicts with stored data ({_describe(exc, secrets)})"
-        raise ConflictError(msg) from exc
-    except psycopg.Error as exc:
-        msg = f"postgresql: {what} failed ({_describe(exc, secrets)})"
-        raise StorageError(msg) from exc
-
-
 def copy_rows(
     conn: Connection,
     table: str,
@@ -271,7 +242,7 @@ def copy_rows(
 _STREAM_NAMES = itertools.count(1)  # unique server-side cursor names in this process
 
 
-class Database:
+class Database(SqlDatabase):
     """One PostgreSQL schema, reached through a connection pool, shared by a store set.
 
     Opening it connects once to check the server, creates the schema and the
@@ -291,10 +262,12 @@ class Database:
     .. versionadded:: 0.1.0
     """
 
+    dialect: ClassVar[Dialect] = POSTGRESQL
+    driver_errors: ClassVar[tuple[type[Exception], ...]] = (psycopg.Error,)
+
     def __init__(self, url: str) -> None:
         self.settings = parse_url(url)
         self.schema = self.settings.schema
-        self._secrets = self.settings.secrets
         self._local = threading.local()  # the connection of this thread's open write()
         self._bootstrap()
         self._pool: ConnectionPool[Connection] = ConnectionPool(
@@ -321,16 +294,34 @@ class Database:
             f"Database(host={s.host!r}, port={s.port!r}, dbname={s.dbname!r}, schema={s.schema!r})"
         )
 
-    @contextmanager
-    def translated(self, what: str) -> Iterator[None]:
-        """:func:`translated`, masking this database's password."""
-        with translated(what, self._secrets):
-            yield
+    def describe_error(self, exc: Exception) -> tuple[str, bool]:
+        """The SQLSTATE (the class name when there is none: a connection or pool failure).
 
-    def _lock_name(self, key: str) -> str:
-        # Advisory locks are per database, not per schema: prefix the schema so venues
-        # sharing a database never wait for each other.
-        return f"avgkit\x1f{self.schema}\x1f{key}"
+        Never the server's text: its DETAIL line quotes row values (a unique key, a failing
+        row), and even the primary message can quote a rejected value.
+        """
+        sqlstate = getattr(exc, "sqlstate", None)
+        if sqlstate:
+            return f"SQLSTATE {sqlstate}", isinstance(exc, _CONFLICTS)
+        if isinstance(exc, PoolTimeout):
+            hint = "no free connection within pool_timeout; raise pool_max or pool_timeout"
+        elif isinstance(exc, psycopg.OperationalError):
+            hint = "check the URL's host, port and credentials and that the server is up"
+        else:
+            return type(exc).__name__, False
+        return f"{type(exc).__name__}: {hint}", False
+
+    @property
+    def lock_scope(self) -> str:
+        """The schema: advisory locks are per database, so venues sharing one never clash."""
+        return self.schema
+
+    def scrub(self) -> None:
+        """Nothing to do here: the next vacuum reclaims the deleted row's dead tuple.
+
+        Until then, and in backups and WAL archives, the bytes remain: keep the key store's
+        retention of those short.
+        """
 
     def _bootstrap(self) -> None:
         schema = sql.Identifier(self.schema)
@@ -344,10 +335,7 @@ class Database:
                     "needs PostgreSQL 12 or newer"
                 )
                 raise StorageError(msg)
-            conn.execute(
-                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                (self._lock_name("bootstrap"),),
-            )
+            self.lock(conn, "bootstrap")
             # Look before creating: CREATE SCHEMA IF NOT EXISTS needs the CREATE privilege on
             # the database even when the schema exists, which a locked-down role may lack.
             found = conn.execute(
@@ -464,76 +452,6 @@ class Database:
             cursor.itersize = batch
             cursor.execute(query, params)
             yield from cursor
-
-    def lock(self, conn: Connection, key: str) -> None:
-        """Wait for the transaction-level advisory lock ``key``.
-
-        It is held until the transaction on ``conn`` (a :meth:`write` or :meth:`read`
-        block) ends; keys are namespaced by the schema.
-        """
-        conn.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))", (self._lock_name(key),)
-        )
-
-    def try_lock(self, conn: Connection, key: str) -> bool:
-        """Take the transaction-level advisory lock ``key`` if no one holds it.
-
-        Returns ``True`` when this transaction now holds it (until it commits or rolls
-        back), ``False`` at once when another transaction does. Keys are namespaced by the
-        schema. Two different keys may hash alike; then one waits for the other needlessly,
-        so treat ``False`` as "busy, come back later", never as "done".
-        """
-        row = conn.execute(
-            "SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))",
-            (self._lock_name(key),),
-        ).fetchone()
-        return bool(row and row[0])
-
-    def migrate(self, component: str, migrations: Sequence[str]) -> None:
-        """Bring ``component``'s tables to the newest version in one transaction.
-
-        ``migrations[i]`` is the SQL script (several statements allowed, no parameters)
-        that takes the schema from version ``i`` to ``i + 1``. Scripts are never edited
-        once released; a change is a new script at the end. A transaction-level advisory
-        lock serialises processes opening the store at once, so each script runs exactly
-        once, and PostgreSQL's transactional DDL means a failing script leaves the previous
-        version intact.
-
-        Raises:
-            StorageError: a script failed, or the schema was written by a newer avgkit (its
-                version is higher than the scripts known here): upgrade avgkit rather than
-                lose data.
-        """
-        with self.write(f"migrating {component}") as conn:
-            self.lock(conn, "migrate")
-            row = conn.execute(
-                "SELECT version FROM avgkit_schema WHERE component = %s", (component,)
-            ).fetchone()
-            current = 0 if row is None else int(row[0])
-            if current > len(migrations):
-                msg = (
-                    f"postgresql: the {component} tables in schema {self.schema!r} are at "
-                    f"schema version {current}, newer than this avgkit knows "
-                    f"({len(migrations)}); upgrade avgkit"
-                )
-                raise StorageError(msg)
-            if current == len(migrations):
-                return
-            for script in migrations[current:]:
-                conn.execute(script)
-            conn.execute(
-                "INSERT INTO avgkit_schema (component, version) VALUES (%s, %s) "
-                "ON CONFLICT (component) DO UPDATE SET version = excluded.version",
-                (component, len(migrations)),
-            )
-
-    def schema_version(self, component: str) -> int:
-        """Return the stored schema version of ``component`` (0 if never migrated)."""
-        with self.read("reading the schema version") as conn:
-            row = conn.execute(
-                "SELECT version FROM avgkit_schema WHERE component = %s", (component,)
-            ).fetchone()
-        return 0 if row is None else int(row[0])
 
     @contextmanager
     def joined(self, conn: object) -> Iterator[None]:

@@ -3,7 +3,8 @@
 Open it with ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db``. It uses only
 the standard library's :mod:`sqlite3`, turns on WAL so readers never block the writer, runs
 versioned migrations per component when a store is opened, and translates every driver error
-into :class:`~avgkit.errors.StorageError`.
+into :class:`~avgkit.errors.StorageError` naming the operation and the error's class (never
+the driver's message, which can quote stored text).
 
 .. versionadded:: 0.1.0
 """
@@ -15,22 +16,17 @@ from urllib.parse import quote, unquote, urlsplit
 
 from avgkit.errors import ValidationError
 from avgkit.storage import StoreSet
-from avgkit.storage.sqlite._audit import SqliteAuditStore
-from avgkit.storage.sqlite._breaches import SqliteBreachStore
+from avgkit.storage._sql import SqlAuditStore, SqlBreachStore, SqlKeyStore, store_set
 from avgkit.storage.sqlite._consent import SqliteConsentStore
 from avgkit.storage.sqlite._db import Database
-from avgkit.storage.sqlite._keys import SqliteKeyStore
 
-__all__ = [
-    "Database",
-    "SqliteAuditStore",
-    "SqliteBreachStore",
-    "SqliteConsentStore",
-    "SqliteKeyStore",
-    "open_url",
-    "path_from_url",
-    "url_for",
-]
+__all__ = ["open_url", "path_from_url", "url_for"]
+
+# The store classes of 0.1.0 under their old names; the stores are now the SQL core's,
+# shared with PostgreSQL. Internal: open stores with open_url() or avgkit.storage.open_stores().
+SqliteAuditStore = SqlAuditStore
+SqliteBreachStore = SqlBreachStore
+SqliteKeyStore = SqlKeyStore
 
 
 def path_from_url(url: str) -> str:
@@ -82,15 +78,13 @@ def url_for(path: str | os.PathLike[str]) -> str:
 def open_url(url: str) -> StoreSet:
     """Open (creating and migrating as needed) the SQLite stores at ``url``.
 
+    If a store cannot be opened (a migration fails), the file is closed before the error
+    propagates.
+
+    Raises:
+        ValidationError: the URL is malformed.
+        StorageError: the file cannot be opened or migrated.
+
     .. versionadded:: 0.1.0
     """
-    db = Database(path_from_url(url))
-    return StoreSet(
-        url=url,
-        audit=SqliteAuditStore(db),
-        keys=SqliteKeyStore(db),
-        breaches=SqliteBreachStore(db),
-        consent=SqliteConsentStore(db),
-        closer=db.close,
-        joiner=db.joined,
-    )
+    return store_set(url, Database(path_from_url(url)), SqliteConsentStore)

@@ -16,18 +16,24 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, ClassVar, Final
 
-from avgkit.consent._values import ConsentEvent, Evidence, LatestEvents
-from avgkit.consent._vocab import Actor, Channel, ConsentAction
+from avgkit.consent._values import ConsentEvent, Evidence
+from avgkit.storage._sql import SQLITE, SqlConsentStore
+from avgkit.storage._sql._consent import TRACK, with_seq
+from avgkit.storage.sqlite._db import Database
 from avgkit.subjects import SubjectId
 
 if TYPE_CHECKING:
     import sqlite3
 
-    from avgkit.storage.sqlite._db import Database
-
-COMPONENT: Final = "consent"
+_TRIGGERS: Final = "\n".join(
+    SQLITE.append_only("consent", table, message)
+    for table, message in (
+        ("consent_events", "consent events are append-only"),
+        ("consent_evidence", "consent evidence is append-only"),
+    )
+)
 
 MIGRATIONS: tuple[str, ...] = (
     """
@@ -69,30 +75,10 @@ MIGRATIONS: tuple[str, ...] = (
     -- A subject's history reads consent_events_by_purpose once per purpose listed here, so
     -- no third index (and no third b-tree to update on every import) is needed for it.
     CREATE TABLE consent_purposes (purpose TEXT PRIMARY KEY) WITHOUT ROWID;
-    CREATE TRIGGER consent_events_no_update BEFORE UPDATE ON consent_events
-    BEGIN
-        SELECT RAISE(ABORT, 'consent events are append-only');
-    END;
-    CREATE TRIGGER consent_events_no_delete BEFORE DELETE ON consent_events
-    BEGIN
-        SELECT RAISE(ABORT, 'consent events are append-only');
-    END;
-    CREATE TRIGGER consent_evidence_no_update BEFORE UPDATE ON consent_evidence
-    BEGIN
-        SELECT RAISE(ABORT, 'consent evidence is append-only');
-    END;
-    CREATE TRIGGER consent_evidence_no_delete BEFORE DELETE ON consent_evidence
-    BEGIN
-        SELECT RAISE(ABORT, 'consent evidence is append-only');
-    END;
-    """,
+    """
+    + _TRIGGERS,
 )
 
-_COLUMNS: Final = (
-    "e.seq, e.subject, e.purpose, e.kind, e.at, v.channel, v.notice_version, "
-    "v.wording_sha256, v.actor, v.staff_key, e.order_ref, e.confirmed_at, e.expires_at"
-)
-_FROM: Final = "consent_events AS e JOIN consent_evidence AS v ON v.id = e.evidence"
 _INSERT: Final = (
     "INSERT INTO consent_events (subject, purpose, kind, track, at, evidence, order_ref, "
     "confirmed_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -106,9 +92,7 @@ _FIND_EVIDENCE: Final = (
     "SELECT id FROM consent_evidence WHERE channel = ? AND notice_version = ? "
     "AND wording_sha256 = ? AND actor = ? AND staff_key = ?"
 )
-_TRACK: Final = {kind: 0 if kind.is_consent else 1 for kind in ConsentAction}
-_KIND_COLUMNS: Final = {kind: (kind.value, _TRACK[kind]) for kind in ConsentAction}
-_PAGE: Final = 1000
+_KIND_COLUMNS: Final = {kind: (kind.value, track) for kind, track in TRACK.items()}
 _SUBJECT_PAGE: Final = 5000
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND: Final = timedelta(microseconds=1)
@@ -143,12 +127,6 @@ ORDER BY o.subject
 LIMIT :page
 """
 
-_LATEST_SQL: Final = f"""
-SELECT {_COLUMNS} FROM {_FROM}
-WHERE e.purpose = ? AND e.subject = ? AND e.track = ? AND e.at <= ?
-ORDER BY e.at DESC, e.seq DESC LIMIT 1
-"""  # noqa: S608 - only fixed names are interpolated
-
 
 def micros(value: datetime) -> int:
     """An aware instant as whole microseconds since 1970-01-01 UTC (sorts like the instant)."""
@@ -157,14 +135,6 @@ def micros(value: datetime) -> int:
 
 def _opt_micros(value: datetime | None) -> int | None:
     return None if value is None else (value - _EPOCH) // _MICROSECOND
-
-
-def _instant(value: int) -> datetime:
-    return _EPOCH + timedelta(microseconds=value)
-
-
-def _opt_instant(value: int | None) -> datetime | None:
-    return None if value is None else _instant(value)
 
 
 def _notice(ev: Evidence) -> tuple[str, str, str, str, str]:
@@ -183,50 +153,33 @@ def _evidence_id(conn: sqlite3.Connection, notice: tuple[str, str, str, str, str
     return int(found)
 
 
-def _event(row: tuple[Any, ...]) -> ConsentEvent:
-    (
-        seq,
-        subject,
-        purpose,
-        kind,
-        at,
-        channel,
-        notice_version,
-        wording_sha256,
-        actor,
-        staff_key,
-        order_ref,
-        confirmed_at,
-        expires_at,
-    ) = row
-    return ConsentEvent(
-        subject=subject,
-        purpose=purpose,
-        kind=ConsentAction(kind),
-        at=_instant(at),
-        evidence=Evidence(
-            channel=Channel(channel),
-            notice_version=notice_version,
-            wording_sha256=wording_sha256,
-            actor=Actor(actor),
-            staff_key=staff_key or None,
-            order_ref=order_ref,
-            confirmed_at=_opt_instant(confirmed_at),
-            expires_at=_opt_instant(expires_at),
-        ),
-        seq=seq,
+class SqliteConsentStore(SqlConsentStore[Database]):
+    """A :class:`~avgkit.storage.ConsentStore` in the ``consent_events`` table.
+
+    .. versionadded:: 0.1.0
+    """
+
+    select: ClassVar[str] = (
+        "SELECT e.seq, e.subject, e.purpose, e.kind, e.at, v.channel, v.notice_version, "
+        "v.wording_sha256, v.actor, v.staff_key, e.order_ref, e.confirmed_at, e.expires_at "
+        "FROM consent_events AS e JOIN consent_evidence AS v ON v.id = e.evidence"
     )
+    history_where: ClassVar[str] = (
+        "e.purpose IN (SELECT purpose FROM consent_purposes) AND e.subject = ?"
+    )
+    audience_sql: ClassVar[str] = AUDIENCE_SQL
+    migrations: ClassVar[tuple[str, ...]] = MIGRATIONS
+    objectors_sql: ClassVar[str] = _OBJECTORS_SQL
 
+    @staticmethod
+    def at_in(value: datetime) -> int:
+        """Microseconds since 1970-01-01 UTC."""
+        return micros(value)
 
-class SqliteConsentStore:
-    """A :class:`~avgkit.storage.ConsentStore` in the ``consent_events`` table."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
-        db.migrate(COMPONENT, MIGRATIONS)
-
-    def __repr__(self) -> str:
-        return f"SqliteConsentStore({self._db!r})"
+    @staticmethod
+    def at_out(value: Any) -> datetime:
+        """Back from microseconds since 1970-01-01 UTC."""
+        return _EPOCH + timedelta(microseconds=value)
 
     def append(self, event: ConsentEvent) -> ConsentEvent:
         """Insert one event and return it with its seq."""
@@ -247,14 +200,8 @@ class SqliteConsentStore:
                 ),
             )
             seq = cursor.lastrowid
-        return ConsentEvent(
-            subject=event.subject,
-            purpose=event.purpose,
-            kind=event.kind,
-            at=event.at,
-            evidence=event.evidence,
-            seq=seq,
-        )
+        assert seq is not None  # noqa: S101 - an INSERT always sets it
+        return with_seq(event, seq)
 
     def append_many(self, events: Sequence[ConsentEvent]) -> int:
         """Insert a batch in one transaction."""
@@ -302,56 +249,7 @@ class SqliteConsentStore:
             )
         return done
 
-    def latest(self, subject: SubjectId, purpose: str, at: datetime) -> LatestEvents:
-        """The latest event of each track at or before ``at``, and whether consent was given."""
-        when = micros(at)
-        with self._db.read("reading a consent state") as conn:
-            consent = conn.execute(_LATEST_SQL, (purpose, subject, 0, when)).fetchone()
-            objection = conn.execute(_LATEST_SQL, (purpose, subject, 1, when)).fetchone()
-            (ever,) = conn.execute(
-                "SELECT EXISTS (SELECT 1 FROM consent_events WHERE purpose = ? AND subject = ? "
-                "AND track = 0 AND kind = 'given' AND at <= ?)",
-                (purpose, subject, when),
-            ).fetchone()
-        return LatestEvents(
-            consent=None if consent is None else _event(consent),
-            objection=None if objection is None else _event(objection),
-            ever_given=bool(ever),
-        )
-
-    def history(self, subject: SubjectId) -> Iterator[ConsentEvent]:
-        """Stream the subject's events by at, then seq (keyset pages)."""
-        return self._pages(
-            "e.purpose IN (SELECT purpose FROM consent_purposes) AND e.subject = ?", (subject,)
-        )
-
-    def events(
-        self, *, since: datetime, until: datetime, purpose: str | None = None
-    ) -> Iterator[ConsentEvent]:
-        """Stream the events in ``[since, until)`` by at, then seq (keyset pages)."""
-        where = "e.at >= ? AND e.at < ?"
-        params: tuple[object, ...] = (micros(since), micros(until))
-        if purpose is not None:
-            where += " AND e.purpose = ?"
-            params = (*params, purpose)
-        return self._pages(where, params)
-
-    def _pages(self, where: str, params: tuple[object, ...]) -> Iterator[ConsentEvent]:
-        after: tuple[int, int] = (-(2**62), 0)
-        while True:
-            with self._db.read("reading consent events") as conn:
-                rows = conn.execute(
-                    f"SELECT {_COLUMNS} FROM {_FROM} WHERE {where} "  # noqa: S608
-                    "AND (e.at, e.seq) > (?, ?) ORDER BY e.at, e.seq LIMIT ?",
-                    (*params, *after, _PAGE),
-                ).fetchall()
-            for row in rows:
-                yield _event(row)
-            if len(rows) < _PAGE:
-                return
-            after = (rows[-1][4], rows[-1][0])
-
-    def _subjects(self, sql: str, purpose: str, at: datetime) -> Iterator[SubjectId]:
+    def _subjects(self, query: str, purpose: str, at: datetime) -> Iterator[SubjectId]:
         # Keyset pages by subject: each page is a short read, so writers are never held up
         # while a caller walks a long audience, and memory stays flat.
         params: dict[str, object] = {
@@ -362,23 +260,9 @@ class SqliteConsentStore:
         }
         while True:
             with self._db.read("computing a consent audience") as conn:
-                rows = conn.execute(sql, params).fetchall()
+                rows = conn.execute(query, params).fetchall()
             for (subject,) in rows:
                 yield SubjectId(subject)
             if len(rows) < _SUBJECT_PAGE:
                 return
             params["after"] = rows[-1][0]
-
-    def audience(self, purpose: str, at: datetime) -> Iterator[SubjectId]:
-        """Stream the subjects with live consent for ``purpose`` at ``at`` (set-based)."""
-        return self._subjects(AUDIENCE_SQL, purpose, at)
-
-    def objectors(self, purpose: str, at: datetime) -> Iterator[SubjectId]:
-        """Stream the subjects with an objection to ``purpose`` in force at ``at``."""
-        return self._subjects(_OBJECTORS_SQL, purpose, at)
-
-    def count(self) -> int:
-        """Return the number of events."""
-        with self._db.read("counting consent events") as conn:
-            (n,) = conn.execute("SELECT count(*) FROM consent_events").fetchone()
-        return int(n)

@@ -1,98 +1,105 @@
-"""The SQLite connection, transactions, error translation and migrations (private)."""
+"""The SQLite connection and its transactions (private).
+
+Migrations, locks, error translation and the stores themselves are the SQL core's
+(:mod:`avgkit.storage._sql`); this module only opens the file and runs transactions on it.
+"""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from pathlib import Path
+from typing import ClassVar, Final
 
-from avgkit._validators import utc_text
-from avgkit.errors import ConflictError, StorageError, ValidationError
+from avgkit.errors import StorageError, ValidationError
+from avgkit.storage._sql import SQLITE, Dialect, SqlDatabase
+from avgkit.storage._sql._errors import raise_clean
 
-_SCHEMA_TABLE = """
+__all__ = ["Database"]
+
+_SCHEMA_TABLE: Final = """
 CREATE TABLE IF NOT EXISTS avgkit_schema (
     component TEXT PRIMARY KEY,
     version INTEGER NOT NULL
 )
 """
 
-_TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+# Failures that mean "someone stored this key first": re-read and retry. Other constraint
+# failures (a CHECK, an append-only trigger) are plain storage errors.
+_CONFLICTS: Final = frozenset(
+    {"SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY", "SQLITE_CONSTRAINT_ROWID"}
+)
 
 
-def time_to_text(value: datetime) -> str:
-    """Encode an aware instant as fixed-width UTC text that sorts like the instant."""
-    return utc_text(value)
-
-
-def text_to_time(value: str) -> datetime:
-    """Decode :func:`time_to_text`'s form back to an aware UTC datetime."""
-    return datetime.strptime(value, _TIME_FORMAT).replace(tzinfo=UTC)
-
-
-@contextmanager
-def translated(what: str) -> Iterator[None]:
-    """Turn ``sqlite3`` errors raised inside the block into :class:`StorageError`."""
-    try:
-        yield
-    except sqlite3.IntegrityError as exc:
-        msg = f"sqlite: {what} conflicts with stored data ({exc})"
-        raise ConflictError(msg) from exc
-    except sqlite3.Error as exc:
-        msg = f"sqlite: {what} failed ({type(exc).__name__}: {exc})"
-        raise StorageError(msg) from exc
-
-
-class Database:
+class Database(SqlDatabase):
     """One SQLite file shared by every store of a store set.
 
     One connection, serialised by a lock, in autocommit mode; writes run in
     ``BEGIN IMMEDIATE`` transactions so that concurrent processes queue on the file lock
-    (``busy_timeout``) instead of failing half-way.
+    (``busy_timeout``) instead of failing half-way. ``secure_delete`` is on, so deleted
+    rows (a shredded key) are overwritten in the file rather than left in a free page.
     """
+
+    dialect: ClassVar[Dialect] = SQLITE
+    driver_errors: ClassVar[tuple[type[Exception], ...]] = (sqlite3.Error,)
 
     def __init__(self, path: str) -> None:
         self.path = path
         self._lock = threading.RLock()
         self._depth = 0  # transactions open on this connection: 0 none, 1 outer, >1 savepoints
         self._pending: list[Callable[[], None]] = []
-        with translated(f"opening {Path(path).name}"):
-            if path != ":memory:":
-                try:
-                    Path(path).parent.mkdir(parents=True, exist_ok=True)
-                except OSError as exc:
-                    msg = (
-                        f"sqlite: cannot create the folder for {Path(path).name} "
-                        f"({type(exc).__name__}: {exc.strerror})"
-                    )
-                    raise StorageError(msg) from exc
+        if path != ":memory:":
+            try:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                msg = (
+                    f"sqlite: cannot create the folder for {Path(path).name} "
+                    f"({type(exc).__name__}: {exc.strerror}); check the path and its permissions"
+                )
+                raise_clean(StorageError(msg))
+        with self.translated(f"opening {Path(path).name}"):
             self._conn = sqlite3.connect(
                 path, isolation_level=None, check_same_thread=False, timeout=30.0
             )
-            self._conn.execute("PRAGMA busy_timeout = 30000")
-            _enable_wal(self._conn)
-            self._conn.execute("PRAGMA synchronous = NORMAL")
-            # 64 MiB of page cache (allocated only as used): bulk imports insert into
-            # indexes in no particular order, and a 2 MiB default cache halves their rate.
-            self._conn.execute("PRAGMA cache_size = -65536")
-            self._conn.execute("PRAGMA foreign_keys = ON")
-            self._conn.execute(_SCHEMA_TABLE)
+        try:
+            with self.translated(f"opening {Path(path).name}"):
+                self._configure()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    def _configure(self) -> None:
+        self._conn.execute("PRAGMA busy_timeout = 30000")
+        _enable_wal(self._conn)
+        self._conn.execute("PRAGMA synchronous = NORMAL")
+        # 64 MiB of page cache (allocated only as used): bulk imports insert into
+        # indexes in no particular order, and a 2 MiB default cache halves their rate.
+        self._conn.execute("PRAGMA cache_size = -65536")
+        self._conn.execute("PRAGMA foreign_keys = ON")
+        self._conn.execute("PRAGMA secure_delete = ON")
+        self._conn.execute(_SCHEMA_TABLE)
 
     def __repr__(self) -> str:
         return f"Database({Path(self.path).name!r})"
+
+    def describe_error(self, exc: Exception) -> tuple[str, bool]:
+        """The exception's class and SQLite error name (its message may quote stored text)."""
+        name = getattr(exc, "sqlite_errorname", None)
+        code = type(exc).__name__ if name is None else f"{type(exc).__name__} {name}"
+        return code, name in _CONFLICTS
 
     @contextmanager
     def write(self, what: str) -> Iterator[sqlite3.Connection]:
         """Run the block in one immediate transaction: all of it is stored, or none.
 
         Inside another ``write()`` on the same thread (one store's write within a service's
-        :meth:`~avgkit.audit.AuditLog.atomic` block) the block joins that transaction as a
+        :meth:`~avgkit.storage.StoreSet.atomic` block) the block joins that transaction as a
         savepoint: it is undone alone if it raises, and committed only with the outer one.
         """
-        with self._lock, translated(what):
+        with self._lock, self.translated(what):
             if self._depth:
                 yield from self._savepoint()
                 return
@@ -152,46 +159,21 @@ class Database:
     @contextmanager
     def read(self, what: str) -> Iterator[sqlite3.Connection]:
         """Run reads under the connection lock with errors translated."""
-        with self._lock, translated(what):
+        with self._lock, self.translated(what):
             yield self._conn
 
-    def migrate(self, component: str, migrations: Sequence[str]) -> None:
-        """Bring ``component``'s tables to the newest version, one transaction per step.
+    def scrub(self) -> None:
+        """Checkpoint the WAL once the write commits, so no copy of deleted rows lingers.
 
-        ``migrations[i]`` is the script that takes the schema from version ``i`` to ``i + 1``.
-        Scripts are never edited once released; a change is a new script at the end.
-
-        Raises:
-            StorageError: the file was written by a newer avgkit (its version is higher
-                than the scripts known here); upgrade avgkit rather than lose data.
+        The WAL still holds the deleted rows' pages; the checkpoint copies it into the main
+        file, where ``secure_delete`` has overwritten them, and truncates it. It cannot run
+        inside a transaction, so it waits for the outermost commit.
         """
-        with self.write(f"migrating {component}") as conn:
-            row = conn.execute(
-                "SELECT version FROM avgkit_schema WHERE component = ?", (component,)
-            ).fetchone()
-            current = 0 if row is None else int(row[0])
-            if current > len(migrations):
-                msg = (
-                    f"sqlite: the {component} tables are at schema version {current}, newer "
-                    f"than this avgkit knows ({len(migrations)}); upgrade avgkit"
-                )
-                raise StorageError(msg)
-            for version in range(current, len(migrations)):
-                for statement in _statements(migrations[version]):
-                    conn.execute(statement)
-            conn.execute(
-                "INSERT INTO avgkit_schema (component, version) VALUES (?, ?) "
-                "ON CONFLICT (component) DO UPDATE SET version = excluded.version",
-                (component, len(migrations)),
-            )
+        self.after_commit(self._checkpoint)
 
-    def schema_version(self, component: str) -> int:
-        """Return the stored schema version of ``component`` (0 if never migrated)."""
-        with self.read("reading the schema version") as conn:
-            row = conn.execute(
-                "SELECT version FROM avgkit_schema WHERE component = ?", (component,)
-            ).fetchone()
-        return 0 if row is None else int(row[0])
+    def _checkpoint(self) -> None:
+        with self.read("checkpointing after a deletion") as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     @contextmanager
     def joined(self, conn: object) -> Iterator[None]:
@@ -208,7 +190,7 @@ class Database:
             if self._depth:
                 msg = "cannot join a host's connection inside an open avgkit transaction"
                 raise ValidationError(msg)
-            with translated("joining the host's connection"):
+            with self.translated("joining the host's connection"):
                 rows = conn.execute("PRAGMA database_list").fetchall()
             main = next((str(row[2]) for row in rows if row[1] == "main"), "")
             if not main or not _same_file(main, self.path):
@@ -225,7 +207,7 @@ class Database:
 
     def close(self) -> None:
         """Close the connection."""
-        with self._lock, translated("closing"):
+        with self._lock, self.translated("closing"):
             self._conn.close()
 
 
@@ -236,6 +218,7 @@ def _same_file(first: str, second: str) -> bool:
         return False
 
 
+_LOCKED: Final = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 _WAL_ATTEMPTS = 600
 _WAL_PAUSE = 0.05  # seconds; 600 x 50 ms matches the 30 s busy timeout
 
@@ -251,35 +234,8 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
         try:
             conn.execute("PRAGMA journal_mode = WAL")
         except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) or attempt == _WAL_ATTEMPTS - 1:
+            if exc.sqlite_errorcode & 0xFF not in _LOCKED or attempt == _WAL_ATTEMPTS - 1:
                 raise
             time.sleep(_WAL_PAUSE)
         else:
             return
-
-
-def _statements(script: str) -> list[str]:
-    """Split a migration script on ``;`` line ends (scripts hold no string literals with ;).
-
-    ``executescript`` would commit the surrounding transaction, so statements run one by one.
-    Statements inside ``BEGIN ... END`` (triggers) are kept whole.
-    """
-    out: list[str] = []
-    current: list[str] = []
-    depth = 0
-    for line in script.splitlines():
-        stripped = line.strip()
-        if not stripped or stripped.startswith("--"):
-            continue
-        current.append(line)
-        upper = stripped.upper()
-        if upper.endswith("BEGIN"):
-            depth += 1
-        if upper.startswith("END"):
-            depth -= 1
-        if stripped.endswith(";") and depth == 0:
-            out.append("\n".join(current))
-            current = []
-    if current:
-        out.append("\n".join(current))
-    return out

@@ -1,0 +1,145 @@
+"""The audit store, written once for every SQL dialect (private)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from typing import Any
+
+from avgkit.audit._chain import AuditEntry
+from avgkit.errors import ConflictError
+from avgkit.storage._paging import keyset_pages
+from avgkit.storage._sql._codecs import AUDIT_COLUMNS, audit_entry, audit_values, select_list
+from avgkit.storage._sql._db import SqlDatabase
+from avgkit.storage._sql._dialect import Dialect
+
+__all__ = ["COMPONENT", "SqlAuditStore", "migrations"]
+
+COMPONENT = "audit"
+
+
+def migrations(d: Dialect) -> tuple[str, ...]:
+    """The audit component's scripts in dialect ``d`` (never edited once released)."""
+    return (
+        f"""
+        CREATE TABLE audit_entries (
+            seq {d.big_integer} PRIMARY KEY CHECK (seq >= 1),
+            at {d.instant} NOT NULL,
+            action TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            subject_ref TEXT,
+            details TEXT NOT NULL,
+            prev_hash TEXT NOT NULL,
+            hash TEXT NOT NULL
+        );
+        CREATE INDEX audit_entries_by_subject ON audit_entries (subject_ref, seq)
+            WHERE subject_ref IS NOT NULL;
+        CREATE TABLE audit_meta (
+            name TEXT PRIMARY KEY,
+            value {d.blob} NOT NULL
+        );
+        -- Append-only: changing or removing entries through SQL is refused outright. Someone
+        -- who drops or disables the triggers is still caught by the hash chain.
+        {d.append_only(COMPONENT, "audit_entries", "audit entries are append-only")}
+        """,
+    )
+
+
+class SqlAuditStore:
+    """An :class:`~avgkit.storage.AuditStore` in the ``audit_entries`` table.
+
+    Instants use the dialect's instant type (microseconds, UTC). Details are stored as the
+    canonical JSON text the hash is computed over, so a row comes back exactly as sealed.
+    Also :class:`~avgkit.storage.Transactional`: :meth:`atomic` is the database's unit of
+    work.
+
+    .. versionadded:: 0.1.0
+    """
+
+    def __init__(self, db: SqlDatabase) -> None:
+        self._db = db
+        d = self._dialect = db.dialect
+        db.migrate(COMPONENT, migrations(d))
+        columns = ", ".join(AUDIT_COLUMNS)
+        self._select = f"SELECT {select_list(d, AUDIT_COLUMNS)} FROM audit_entries"  # noqa: S608
+        # Appenders are serialised (the dialect's lock, or the write transaction itself);
+        # this statement is the second line of defence: the row goes in only if the
+        # table's highest seq is the entry's predecessor, and the primary key refuses a
+        # duplicate seq outright.
+        typed = (d.big_integer, d.instant, *["TEXT"] * 6)
+        self._append = (
+            f"INSERT INTO audit_entries ({columns}) "  # noqa: S608 - fixed names only
+            f"SELECT {', '.join(d.typed(t) for t in typed)} "
+            f"WHERE (SELECT coalesce(max(seq), 0) FROM audit_entries) = {d.typed(d.big_integer)}"
+        )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._db!r})"
+
+    def head(self) -> AuditEntry | None:
+        """Return the newest entry."""
+        with self._db.read("reading the audit head") as conn:
+            row = conn.execute(f"{self._select} ORDER BY seq DESC LIMIT 1").fetchone()
+        return None if row is None else audit_entry(row, self._dialect)
+
+    def append(self, seal: Callable[[AuditEntry | None], AuditEntry]) -> AuditEntry:
+        """Seal the head's successor and insert it, serialised against other appenders.
+
+        The write lock is taken before the head is read, so appenders in other processes
+        queue behind it instead of racing for the same seq; the guarded INSERT and the
+        primary key still refuse an entry that does not extend the head.
+        """
+        with self._db.write("appending to the audit log") as conn:
+            self._db.lock(conn, "audit.append")
+            row = conn.execute(f"{self._select} ORDER BY seq DESC LIMIT 1").fetchone()
+            entry = seal(None if row is None else audit_entry(row, self._dialect))
+            values = (*audit_values(entry, self._dialect), entry.seq - 1)
+            if conn.execute(self._append, values).rowcount != 1:
+                msg = f"audit entry {entry.seq} does not follow the current head"
+                raise ConflictError(msg)
+        return entry
+
+    def _pages(self, where: str, params: tuple[object, ...], start: int) -> Iterator[AuditEntry]:
+        p = self._dialect.placeholder
+        page = self._dialect.page_size
+        query = f"{self._select} WHERE seq > {p} {where} ORDER BY seq LIMIT {p}"
+
+        def fetch(after: object) -> list[Any]:
+            with self._db.read("reading the audit log") as conn:
+                return list(conn.execute(query, (after, *params, page)).fetchall())
+
+        return keyset_pages(fetch, start - 1, page, lambda row: audit_entry(row, self._dialect))
+
+    def entries(self, *, start: int = 1) -> Iterator[AuditEntry]:
+        """Stream entries from ``start`` in sequence order (keyset pages, short reads)."""
+        return self._pages("", (), start)
+
+    def entries_for(self, subject_ref: str) -> Iterator[AuditEntry]:
+        """Stream the entries about one subject reference."""
+        return self._pages(f"AND subject_ref = {self._dialect.placeholder}", (subject_ref,), 1)
+
+    def count(self) -> int:
+        """Return the number of entries."""
+        with self._db.read("counting audit entries") as conn:
+            (n,) = conn.execute("SELECT count(*) FROM audit_entries").fetchone()
+        return int(n)
+
+    def atomic(self) -> AbstractContextManager[None]:
+        """One transaction for every write of this store set on this thread in the block."""
+        return self._db.atomic()
+
+    def reference_secret(self, create: Callable[[], bytes]) -> bytes:
+        """Return the subject-reference secret, creating it once (first writer wins)."""
+        candidate = create()
+        d = self._dialect
+        with self._db.write("storing the subject-reference secret") as conn:
+            # A concurrent first caller's INSERT makes this one wait on the key, then do
+            # nothing; the SELECT (a fresh snapshot) sees the winner's value.
+            conn.execute(
+                d.insert_ignore("audit_meta", ("name", "value"), "name"),
+                ("subject_ref_secret", candidate),
+            )
+            (value,) = conn.execute(
+                "SELECT value FROM audit_meta WHERE name = 'subject_ref_secret'"
+            ).fetchone()
+        return bytes(value)

@@ -1,0 +1,174 @@
+"""What the SQL consent stores share (private).
+
+The audience and objector queries, bulk imports and the table layout are each adapter's
+own (they are where the databases really differ); reading events back (the row layout,
+keyset pages, the latest event of a track) is written here once.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterator, Sequence
+from datetime import UTC, datetime
+from typing import Any, ClassVar, Final, Generic, TypeVar
+
+from avgkit.consent._values import ConsentEvent, Evidence, LatestEvents
+from avgkit.consent._vocab import Actor, Channel, ConsentAction
+from avgkit.storage._sql._db import SqlDatabase
+from avgkit.subjects import SubjectId
+
+__all__ = ["COMPONENT", "TRACK", "SqlConsentStore", "with_seq"]
+
+COMPONENT: Final = "consent"
+TRACK: Final = {kind: 0 if kind.is_consent else 1 for kind in ConsentAction}
+"""0: the consent track (given, withdrawn); 1: the objection track (Art. 21)."""
+
+DB = TypeVar("DB", bound=SqlDatabase)
+
+_EARLIEST: Final = datetime(1, 1, 1, tzinfo=UTC)  # before every storable instant
+
+
+def with_seq(event: ConsentEvent, seq: int) -> ConsentEvent:
+    """``event`` as stored, with the sequence number the store gave it."""
+    return ConsentEvent(
+        subject=event.subject,
+        purpose=event.purpose,
+        kind=event.kind,
+        at=event.at,
+        evidence=event.evidence,
+        seq=seq,
+    )
+
+
+class SqlConsentStore(abc.ABC, Generic[DB]):
+    """The part of a :class:`~avgkit.storage.ConsentStore` every SQL adapter shares.
+
+    A subclass sets the class attributes below and implements the instant codec, the
+    writes and :meth:`_subjects` (how a set-based query reaches Python).
+    """
+
+    select: ClassVar[str]
+    """``SELECT`` of the event columns (``e.seq, e.subject, e.purpose, e.kind, e.at``, the
+    evidence's channel, notice version, wording hash, actor and staff key, then
+    ``e.order_ref, e.confirmed_at, e.expires_at``) ``FROM`` the events aliased ``e``."""
+    history_where: ClassVar[str]
+    """The condition selecting one subject's events (its one parameter is the subject)."""
+    audience_sql: ClassVar[str]
+    """The audience of a purpose at an instant, for :meth:`_subjects`."""
+    objectors_sql: ClassVar[str]
+    """The objectors to a purpose at an instant, for :meth:`_subjects`."""
+    migrations: ClassVar[tuple[str, ...]]
+    """The consent component's scripts (never edited once released)."""
+
+    def __init__(self, db: DB) -> None:
+        self._db = db
+        self._p = db.dialect.placeholder
+        db.migrate(COMPONENT, self.migrations)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._db!r})"
+
+    @staticmethod
+    @abc.abstractmethod
+    def at_in(value: datetime) -> Any:
+        """An instant as the ``at`` column stores it."""
+
+    @staticmethod
+    @abc.abstractmethod
+    def at_out(value: Any) -> datetime:
+        """A stored ``at`` (or ``confirmed_at``, ``expires_at``) as an aware UTC datetime."""
+
+    @abc.abstractmethod
+    def _subjects(self, query: str, purpose: str, at: datetime) -> Iterator[SubjectId]:
+        """Stream the subjects ``query`` selects for ``purpose`` at ``at``."""
+
+    def _event(self, row: Sequence[Any]) -> ConsentEvent:
+        (seq, subject, purpose, kind, at, channel, notice, wording, actor, staff, *rest) = row
+        order_ref, confirmed_at, expires_at = rest
+        return ConsentEvent(
+            subject=subject,
+            purpose=purpose,
+            kind=ConsentAction(kind),
+            at=self.at_out(at),
+            evidence=Evidence(
+                channel=Channel(channel),
+                notice_version=notice,
+                wording_sha256=wording,
+                actor=Actor(actor),
+                staff_key=staff or None,  # SQLite keeps '' for "no staff key"
+                order_ref=order_ref,
+                confirmed_at=None if confirmed_at is None else self.at_out(confirmed_at),
+                expires_at=None if expires_at is None else self.at_out(expires_at),
+            ),
+            seq=seq,
+        )
+
+    def latest(self, subject: SubjectId, purpose: str, at: datetime) -> LatestEvents:
+        """The latest event of each track at or before ``at``, and whether consent was given."""
+        p = self._p
+        newest = (
+            f"{self.select} WHERE e.purpose = {p} AND e.subject = {p} AND e.track = {p} "
+            f"AND e.at <= {p} ORDER BY e.at DESC, e.seq DESC LIMIT 1"
+        )
+        when = self.at_in(at)
+        with self._db.read("reading a consent state") as conn:
+            consent = conn.execute(newest, (purpose, subject, 0, when)).fetchone()
+            objection = conn.execute(newest, (purpose, subject, 1, when)).fetchone()
+            (ever,) = conn.execute(
+                "SELECT EXISTS (SELECT 1 FROM consent_events WHERE "  # noqa: S608
+                f"purpose = {p} AND subject = {p} AND track = 0 AND kind = 'given' AND at <= {p})",
+                (purpose, subject, when),
+            ).fetchone()
+        return LatestEvents(
+            consent=None if consent is None else self._event(consent),
+            objection=None if objection is None else self._event(objection),
+            ever_given=bool(ever),
+        )
+
+    def history(self, subject: SubjectId) -> Iterator[ConsentEvent]:
+        """Stream the subject's events by at, then seq (keyset pages)."""
+        return self._pages(self.history_where, (subject,))
+
+    def events(
+        self, *, since: datetime, until: datetime, purpose: str | None = None
+    ) -> Iterator[ConsentEvent]:
+        """Stream the events in ``[since, until)`` by at, then seq (keyset pages)."""
+        where = f"e.at >= {self._p} AND e.at < {self._p}"
+        params: tuple[object, ...] = (self.at_in(since), self.at_in(until))
+        if purpose is not None:
+            where += f" AND e.purpose = {self._p}"
+            params = (*params, purpose)
+        return self._pages(where, params)
+
+    def _pages(self, where: str, params: tuple[object, ...]) -> Iterator[ConsentEvent]:
+        # Keyset pages on (at, seq): short reads, flat memory, and the caller may write
+        # while iterating.
+        p = self._p
+        page = self._db.dialect.page_size
+        query = (
+            f"{self.select} WHERE {where} AND (e.at, e.seq) > ({p}, {p}) "
+            f"ORDER BY e.at, e.seq LIMIT {p}"
+        )
+        after: tuple[object, object] = (self.at_in(_EARLIEST), 0)
+        while True:
+            with self._db.read("reading consent events") as conn:
+                rows = conn.execute(query, (*params, *after, page)).fetchall()
+            for row in rows:
+                yield self._event(row)
+            if len(rows) < page:
+                return
+            after = (rows[-1][4], rows[-1][0])
+
+    def audience(self, purpose: str, at: datetime) -> Iterator[SubjectId]:
+        """Stream the subjects with live consent for ``purpose`` at ``at`` (set-based)."""
+        return self._subjects(self.audience_sql, purpose, at)
+
+    def objectors(self, purpose: str, at: datetime) -> Iterator[SubjectId]:
+        """Stream the subjects with an objection to ``purpose`` in force at ``at``."""
+        return self._subjects(self.objectors_sql, purpose, at)
+
+    def count(self) -> int:
+        """Return the number of events."""
+        with self._db.read("counting consent events") as conn:
+            (n,) = conn.execute("SELECT count(*) FROM consent_events").fetchone()
+        return int(n)
