@@ -62,7 +62,6 @@ class TestSqliteStoreSet(StoreSetContract):
         return FailingOpen(open=open_, left_open=lambda: sum(map(_is_open, connections)))
 
 
-
 class TestPostgresStoreSet(StoreSetContract):
     @pytest.fixture(autouse=True)
     def _avgkit_pg(self, pg_schemas, pg_server):
