@@ -34,9 +34,11 @@ __all__ = ["PostgresSettings", "open_url", "parse_url"]
 
 # The store classes of 0.1.0 under their old names; the stores are now the SQL core's,
 # shared with SQLite. Internal: open stores with open_url() or avgkit.storage.open_stores().
-PostgresAuditStore = SqlAuditStore
-PostgresBreachStore = SqlBreachStore
-PostgresKeyStore = SqlKeyStore
+PostgresAuditStore, PostgresBreachStore, PostgresKeyStore = (
+    SqlAuditStore,
+    SqlBreachStore,
+    SqlKeyStore,
+)
 
 
 def open_url(url: str) -> StoreSet:

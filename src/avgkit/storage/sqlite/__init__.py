@@ -24,9 +24,7 @@ __all__ = ["open_url", "path_from_url", "url_for"]
 
 # The store classes of 0.1.0 under their old names; the stores are now the SQL core's,
 # shared with PostgreSQL. Internal: open stores with open_url() or avgkit.storage.open_stores().
-SqliteAuditStore = SqlAuditStore
-SqliteBreachStore = SqlBreachStore
-SqliteKeyStore = SqlKeyStore
+SqliteAuditStore, SqliteBreachStore, SqliteKeyStore = (SqlAuditStore, SqlBreachStore, SqlKeyStore)
 
 
 def path_from_url(url: str) -> str:
