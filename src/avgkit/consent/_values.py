@@ -7,7 +7,7 @@ the storage adapters are tested against.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any, Final
 
@@ -524,3 +524,21 @@ def decide(
         "objected (Art. 21)",
         state,
     )
+
+
+def check_batch(events: object) -> Sequence[ConsentEvent]:
+    """Return ``events`` if it is a sequence of :class:`ConsentEvent`, else refuse all of it.
+
+    Stores call it before writing a batch, so a bad item stores nothing and the caller gets a
+    :class:`~avgkit.errors.ValidationError` naming the item's position, never a driver error.
+
+    .. versionadded:: 0.2.0
+    """
+    if not isinstance(events, Sequence) or isinstance(events, str | bytes):
+        msg = f"a batch of consent events is a list or tuple, got {type(events).__name__}"
+        raise ValidationError(msg)
+    for index, event in enumerate(events):
+        if not isinstance(event, ConsentEvent):
+            msg = f"item {index} of the batch is a {type(event).__name__}, not a ConsentEvent"
+            raise ValidationError(msg)
+    return events

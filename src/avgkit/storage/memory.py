@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from avgkit.consent._values import ConsentEvent, LatestEvents, replay
+from avgkit.consent._values import ConsentEvent, LatestEvents, check_batch, replay
 from avgkit.consent._vocab import ConsentAction
 from avgkit.errors import ConflictError, NotFound, ValidationError
 from avgkit.storage import StoreSet
@@ -257,11 +257,7 @@ class MemoryConsentStore:
 
     def append_many(self, events: Sequence[ConsentEvent]) -> int:
         """Store a batch (validated by its values already, so it cannot fail half-way)."""
-        # Check the whole batch before storing any of it, so a bad item stores nothing.
-        for index, event in enumerate(events):
-            if not isinstance(event, ConsentEvent):
-                msg = f"item {index} of the batch is a {type(event).__name__}, not a ConsentEvent"
-                raise ValidationError(msg)
+        events = check_batch(events)  # all of it checked before any is stored
         with self._lock:
             for event in events:
                 self._add(event)

@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Final
 
-from avgkit.consent._values import ConsentEvent
+from avgkit.consent._values import ConsentEvent, check_batch
 from avgkit.storage._sql import POSTGRESQL, SqlConsentStore
 from avgkit.storage._sql._consent import TRACK, with_seq
 from avgkit.storage.postgres._db import Database, copy_rows
@@ -171,6 +171,7 @@ class PostgresConsentStore(SqlConsentStore[Database]):
 
     def append_many(self, events: Sequence[ConsentEvent]) -> int:
         """Insert a batch with binary COPY in one transaction."""
+        events = check_batch(events)
         with self._db.write("importing consent events") as conn:
             return copy_rows(
                 conn,

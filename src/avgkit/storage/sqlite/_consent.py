@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, Final
 
-from avgkit.consent._values import ConsentEvent, Evidence
+from avgkit.consent._values import ConsentEvent, Evidence, check_batch
 from avgkit.storage._sql import SQLITE, SqlConsentStore
 from avgkit.storage._sql._consent import TRACK, with_seq
 from avgkit.storage.sqlite._db import Database
@@ -205,6 +205,7 @@ class SqliteConsentStore(SqlConsentStore[Database]):
 
     def append_many(self, events: Sequence[ConsentEvent]) -> int:
         """Insert a batch in one transaction."""
+        events = check_batch(events)
         purposes = [(purpose,) for purpose in {event.purpose for event in events}]
         with self._db.write("importing consent events") as conn:
             conn.executemany(_ADD_PURPOSE, purposes)
