@@ -104,6 +104,24 @@ class HostData(Protocol):
         """
         ...
 
+    def collected_before(
+        self, sources: frozenset[str], *, before: datetime
+    ) -> Iterator[HostRecord]:
+        """Stream the records of ``sources`` (camera footage, support mail) made before ``before``.
+
+        For retention rules on records rather than on subjects (``Trigger.COLLECTION``). Only
+        dated records (``HostRecord.at``) count; the records may belong to no subject at all.
+        """
+        ...
+
+    def erase_record(self, source: str, key: str, *, keep: bool = False) -> HostErasure:
+        """Delete one record (by its ``source`` and ``key``), or with ``keep`` strip it.
+
+        ``keep`` (or a fiscal record) keeps the record without its personal values. A record
+        that is gone already reports zero, so a sweep can be repeated after a crash.
+        """
+        ...
+
     def inactive_since(
         self, activity_types: frozenset[str], *, before: datetime
     ) -> Iterator[SubjectId]:

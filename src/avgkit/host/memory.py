@@ -202,6 +202,38 @@ class MemoryHostData:
                         seen.setdefault(owner)
         return iter(list(seen))
 
+    def collected_before(
+        self, sources: frozenset[str], *, before: datetime
+    ) -> Iterator[HostRecord]:
+        """The dated records of ``sources`` made before ``before``."""
+        when = _validators.aware(before, "before")
+        wanted = frozenset(sources)
+        with self._lock:
+            found = [
+                stored.record
+                for stored in self._records
+                if stored.record.source in wanted
+                and stored.record.at is not None
+                and stored.record.at < when
+            ]
+        return iter(found)
+
+    def erase_record(self, source: str, key: str, *, keep: bool = False) -> HostErasure:
+        """Delete the record ``key`` of ``source``, or strip its values (``keep``, fiscal)."""
+        with self._lock:
+            for index, stored in enumerate(self._records):
+                if stored.record.source != source or stored.record.key != key:
+                    continue
+                if keep or stored.record.fiscal:
+                    if not stored.record.values:
+                        return HostErasure()
+                    stored.record = attrs.evolve(stored.record, values={})
+                    stored.owners = {}
+                    return HostErasure(anonymised=1)
+                del self._records[index]
+                return HostErasure(deleted=1)
+        return HostErasure()
+
     def inactive_since(
         self, activity_types: frozenset[str], *, before: datetime
     ) -> Iterator[SubjectId]:

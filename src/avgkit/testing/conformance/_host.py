@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 import attrs
 import pytest
 
-from avgkit.host import HostData, HostSubject, SubjectKind
+from avgkit.host import HostData, HostErasure, HostSubject, SubjectKind
 from avgkit.subjects import SubjectId
 
 
@@ -170,3 +170,34 @@ class HostDataContract(abc.ABC):
                 if (last := s.last_active(types)) is None or last < cutoff
             }
             assert set(host.inactive_since(types, before=cutoff)) == expected
+
+    def test_collected_before_lists_dated_records_of_the_sources_asked(self) -> None:
+        """collected_before() finds the buyer's dated records by source, and only before."""
+        host, scenario = self.make_host()
+        mine = [r for r in host.records(scenario.buyer) if r.at is not None]
+        assert mine, "the scenario's buyer must have at least one dated record"
+        sources = frozenset(r.source for r in mine)
+        later = max(r.at for r in mine if r.at is not None) + timedelta(seconds=1)
+        found = list(host.collected_before(sources, before=later))
+        assert all(r.source in sources and r.at is not None and r.at < later for r in found)
+        assert {(r.source, r.key) for r in mine} <= {(r.source, r.key) for r in found}
+        earliest = min(r.at for r in mine if r.at is not None)
+        assert not [r for r in host.collected_before(sources, before=earliest) if r.at == earliest]
+        assert not list(host.collected_before(frozenset({"avgkit-no-such-source"}), before=later))
+
+    def test_erase_record_deletes_one_record_and_converges(self) -> None:
+        """erase_record() removes one record (a fiscal one is kept stripped); twice is a no-op."""
+        host, scenario = self.make_host()
+        dated = [r for r in host.records(scenario.bystander)] + [
+            r for r in host.records(scenario.buyer) if r.fiscal
+        ]
+        for record in dated:
+            outcome = host.erase_record(record.source, record.key)
+            if record.fiscal:
+                assert (outcome.anonymised, outcome.deleted) == (1, 0)
+            else:
+                assert (outcome.anonymised, outcome.deleted) == (0, 1)
+            again = host.erase_record(record.source, record.key)
+            assert (again.anonymised, again.deleted) == (0, 0)
+        self.assert_nothing_left(host, scenario, scenario.bystander)
+        assert host.erase_record("avgkit-no-such-source", "x") == HostErasure()
