@@ -245,3 +245,454 @@ def test_the_concurrency_contract_fails_a_store_that_hands_out_duplicate_seqs(tm
         contract.test_concurrent_threads_lose_no_event_and_share_no_sequence_number()
     (store,) = contract._made
     assert store.count() == 400  # every event was kept: counting alone cannot see the race
+
+
+# --------------------------------------------------------------------------- erasure: forget()
+
+RAW = "cust-7731-scan"  # distinctive, so that a scan finding it cannot be a coincidence
+ORDER = "ord-556677-scan"
+REF = "sr1:" + "0123456789abcdef" * 2
+EARLIER_REF = "sr1:" + "e" * 32
+
+
+def _ordered_event(subject, minutes, *, kind="given", purpose="newsletter", order_ref=ORDER):
+    from datetime import UTC, datetime, timedelta
+
+    from avgkit.consent import Channel, ConsentAction, ConsentEvent, Evidence, hash_wording
+
+    return ConsentEvent(
+        subject=subject,
+        purpose=purpose,
+        kind=ConsentAction(kind),
+        at=datetime(2024, 1, 1, tzinfo=UTC) + timedelta(minutes=minutes),
+        evidence=Evidence(
+            channel=Channel.WEBSHOP,
+            notice_version="v1",
+            wording_sha256=hash_wording("x"),
+            order_ref=order_ref,
+        ),
+    )
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgresql"])
+def store_url(request, tmp_path):
+    """A fresh store set URL of each adapter."""
+    if request.param == "memory":
+        return "memory://"
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/avg.db"
+    return request.getfixturevalue("pg_url")
+
+
+def _snapshot(consent):
+    """Everything the store answers, seqs and order refs included (equality ignores seq)."""
+    from datetime import UTC, datetime
+
+    events = consent.events(
+        since=datetime(2000, 1, 1, tzinfo=UTC), until=datetime(2100, 1, 1, tzinfo=UTC)
+    )
+    return [(e.seq, e.subject, e) for e in events], consent.count()
+
+
+def _a_ledger_with_an_earlier_erasure(consent):
+    from avgkit.subjects import SubjectId
+
+    consent.append(_ordered_event("cust-old", 0))
+    assert consent.forget(SubjectId("cust-old"), EARLIER_REF) == 1
+    consent.append(_ordered_event(RAW, 1))
+    consent.append(_ordered_event(RAW, 2, kind="objected", purpose="evaluation_mail"))
+    consent.append(_ordered_event("cust-2", 3, order_ref="ord-other"))
+
+
+class _BlockFailedError(RuntimeError):
+    pass
+
+
+def _then_fail(work):
+    """Run ``work``, then raise as a failing service would inside its block."""
+    work()
+    raise _BlockFailedError
+
+
+def test_a_forget_in_a_rolled_back_block_restores_the_raw_id_events_exactly(store_url):
+    """Appends and forget()s in an atomic() block that raises leave the ledger as it was."""
+    from avgkit.subjects import SubjectId
+
+    with open_stores(store_url) as stores:
+        consent = stores.consent
+        _a_ledger_with_an_earlier_erasure(consent)
+        before = _snapshot(consent)
+
+        def block():
+            consent.append(_ordered_event(RAW, 4, kind="withdrawn"))
+            assert consent.forget(SubjectId(RAW), REF) == 3
+            assert consent.forget(SubjectId("cust-2"), EARLIER_REF) == 1
+            consent.append(_ordered_event(REF, 5, order_ref=None))
+            assert list(consent.history(SubjectId(RAW))) == []
+
+        with pytest.raises(_BlockFailedError), stores.atomic():
+            _then_fail(block)
+        assert _snapshot(consent) == before
+        orders = [e.evidence.order_ref for e in consent.history(SubjectId(RAW))]
+        assert orders == [ORDER, ORDER]
+        assert len(list(consent.history(SubjectId(EARLIER_REF)))) == 1
+        assert list(consent.history(SubjectId(REF))) == []
+        # The store still works normally afterwards: new seqs come after every kept one.
+        latest = consent.append(_ordered_event(RAW, 6))
+        assert latest.seq > max(seq for seq, _, _ in before[0])
+        assert consent.forget(SubjectId(RAW), REF) == 3
+
+
+def test_a_failing_inner_block_undoes_only_its_own_forget(store_url):
+    """Nested blocks: the inner forget() is undone, the outer block's writes are kept."""
+    from avgkit.subjects import SubjectId
+
+    with open_stores(store_url) as stores:
+        consent = stores.consent
+        _a_ledger_with_an_earlier_erasure(consent)
+        with stores.atomic():
+            assert consent.forget(SubjectId("cust-2"), EARLIER_REF) == 1
+            kept = _snapshot(consent)
+            with pytest.raises(_BlockFailedError), stores.atomic():
+                _then_fail(lambda: consent.forget(SubjectId(RAW), REF))
+            assert _snapshot(consent) == kept
+        assert _snapshot(consent) == kept
+        assert len(list(consent.history(SubjectId(EARLIER_REF)))) == 2
+        assert len(list(consent.history(SubjectId(RAW)))) == 2
+
+
+def _values_holding(values, needles):
+    found = set()
+    for value in values:
+        text = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+        if isinstance(text, str):
+            found |= {needle for needle in needles if needle in text}
+    return found
+
+
+def _sqlite_scan(path, needles):
+    """Every value of every table in the SQLite file that holds one of ``needles``."""
+    conn = sqlite3.connect(path)
+    try:
+        tables = [n for (n,) in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        assert "consent_events" in tables
+        found = {}
+        for table in tables:
+            rows = conn.execute(f'SELECT * FROM "{table}"').fetchall()
+            hits = _values_holding([v for row in rows for v in row], needles)
+            if hits:
+                found[table] = hits
+        return found
+    finally:
+        conn.close()
+
+
+def _postgres_scan(server_url, schema, needles):
+    """Every column of every table in ``schema`` (from information_schema) holding a needle."""
+    import psycopg
+    from psycopg import sql
+
+    found = {}
+    with psycopg.connect(server_url) as conn:
+        columns = conn.execute(
+            "SELECT c.table_name, c.column_name, c.data_type FROM information_schema.columns AS c "
+            "JOIN information_schema.tables AS t USING (table_schema, table_name) "
+            "WHERE c.table_schema = %s AND t.table_type = 'BASE TABLE'",
+            (schema,),
+        ).fetchall()
+        assert any(table == "consent_events" for table, _, _ in columns)
+        for table, column, data_type in columns:
+            # Bytes are searched as bytes; every other type through its text form.
+            test = (
+                "position(convert_to(%s, 'UTF8') in {col}) > 0"
+                if data_type == "bytea"
+                else "position(%s in {col}::text) > 0"
+            )
+            for needle in needles:
+                query = sql.SQL("SELECT count(*) FROM {tbl} WHERE " + test).format(
+                    tbl=sql.Identifier(schema, table), col=sql.Identifier(column)
+                )
+                (n,) = conn.execute(query, (needle,)).fetchone()
+                if n:
+                    found.setdefault(table, set()).add(needle)
+    return found
+
+
+def _erase_through_a_kit(url):
+    """Consent given through the services (audit entries too), then re-keyed; the reference."""
+    from avgkit import Kit
+    from avgkit.consent import Channel, Evidence, hash_wording
+    from avgkit.presets import ticketing
+    from avgkit.subjects import SubjectId
+
+    evidence = Evidence(
+        channel=Channel.WEBSHOP,
+        notice_version="v1",
+        wording_sha256=hash_wording("x"),
+        order_ref=ORDER,
+    )
+    with Kit.open(url, inventory=ticketing.inventory()) as kit:
+        kit.consent.give(RAW, "newsletter", evidence)
+        kit.consent.withdraw(RAW, "newsletter", evidence)
+        kit.consent.give("cust-2", "newsletter", evidence)
+        reference = kit.audit.subject_ref(RAW)
+        yield kit
+        assert kit.stores.consent.forget(SubjectId(RAW), reference) == 2
+        assert [e.subject for e in kit.consent.history(reference)] == [reference] * 2
+        assert list(kit.consent.history(RAW)) == []
+        yield kit
+
+
+def test_after_forget_no_sqlite_table_holds_the_raw_id_or_the_order_ref(tmp_path):
+    """A scan of every value of every table of the file finds neither (it did before)."""
+    path = tmp_path / "avg.db"
+    steps = _erase_through_a_kit(f"sqlite:///{path}")
+    next(steps)
+    assert _sqlite_scan(path, {RAW, ORDER}) == {"consent_events": {RAW, ORDER}}
+    next(steps)
+    steps.close()
+    # cust-2's order ref is the same string: only the erased subject's rows lost it.
+    assert _sqlite_scan(path, {RAW}) == {}
+    conn = sqlite3.connect(path)
+    refs = conn.execute("SELECT count(*) FROM consent_events WHERE order_ref IS NOT NULL")
+    assert refs.fetchone()[0] == 1
+    conn.close()
+
+
+def test_after_forget_the_sqlite_files_hold_no_copy_of_the_raw_id(tmp_path):
+    """The WAL is checkpointed and freed space zeroed: not even a stale page keeps the id.
+
+    Checked while the store is still open (closing checkpoints the WAL anyway).
+    """
+    path = tmp_path / "avg.db"
+    steps = _erase_through_a_kit(f"sqlite:///{path}")
+    next(steps)
+    assert any(RAW.encode() in file.read_bytes() for file in tmp_path.iterdir())
+    next(steps)
+    for file in tmp_path.iterdir():
+        assert RAW.encode() not in file.read_bytes(), file.name
+    steps.close()
+
+
+def test_after_forget_no_postgres_column_holds_the_raw_id_or_the_order_ref(pg_server, pg_url):
+    """A scan of every column of every table of the schema finds neither (it did before)."""
+    from avgkit.storage.postgres import parse_url
+
+    schema = parse_url(pg_url).schema
+    steps = _erase_through_a_kit(pg_url)
+    next(steps)
+    assert _postgres_scan(pg_server, schema, {RAW, ORDER}) == {"consent_events": {RAW, ORDER}}
+    next(steps)
+    steps.close()
+    assert _postgres_scan(pg_server, schema, {RAW}) == {}
+    with psycopg_connect(pg_server) as conn:
+        (refs,) = conn.execute(
+            f'SELECT count(*) FROM "{schema}".consent_events WHERE order_ref IS NOT NULL'
+        ).fetchone()
+    assert refs == 1
+
+
+def psycopg_connect(url):
+    import psycopg
+
+    return psycopg.connect(url)
+
+
+# The append-only triggers, by direct SQL: only the re-keying passes.
+
+_REFUSED_UPDATES = (
+    "UPDATE consent_events SET kind = 'withdrawn'",
+    "UPDATE consent_events SET at = at + 1",
+    "UPDATE consent_events SET subject = 'cust-2'",
+    "UPDATE consent_events SET subject = 'cust-2', order_ref = NULL",
+    f"UPDATE consent_events SET subject = '{REF.upper()}', order_ref = NULL",
+    f"UPDATE consent_events SET subject = '{REF[:-1]}', order_ref = NULL",
+    f"UPDATE consent_events SET subject = '{REF}x', order_ref = NULL",
+    f"UPDATE consent_events SET subject = '{REF}'",
+    f"UPDATE consent_events SET subject = '{REF}', order_ref = NULL, kind = 'withdrawn'",
+    f"UPDATE consent_events SET subject = '{REF}', order_ref = NULL, purpose = 'x'",
+    f"UPDATE consent_events SET subject = '{REF}', order_ref = NULL, expires_at = at + 1",
+    "DELETE FROM consent_events",
+)
+_REKEY = f"UPDATE consent_events SET subject = '{REF}', order_ref = NULL"
+_REREKEY = f"UPDATE consent_events SET subject = '{EARLIER_REF}', order_ref = NULL"
+
+
+_SHA = "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881"  # of "x"
+
+
+def _sqlite_row(path):
+    conn = sqlite3.connect(path)
+    conn.execute("INSERT INTO consent_purposes (purpose) VALUES ('newsletter')")
+    conn.execute(
+        "INSERT INTO consent_evidence (id, channel, notice_version, wording_sha256, actor, "
+        f"staff_key) VALUES (1, 'api', 'v1', '{_SHA}', 'subject', '')"
+    )
+    conn.execute(
+        "INSERT INTO consent_events (subject, purpose, kind, track, at, evidence, order_ref) "
+        "VALUES ('cust-1', 'newsletter', 'given', 0, 0, 1, 'ord-1')"
+    )
+    conn.commit()
+    return conn
+
+
+def _sqlite_row_values(conn):
+    return conn.execute("SELECT * FROM consent_events").fetchall()
+
+
+def _check_sqlite_trigger(conn):
+    before = _sqlite_row_values(conn)
+    for statement in _REFUSED_UPDATES:
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            conn.execute(statement)
+    assert _sqlite_row_values(conn) == before
+    conn.execute(_REKEY)
+    conn.commit()
+    ((seq, subject, *rest),) = _sqlite_row_values(conn)
+    assert (subject, rest[5]) == (REF, None)
+    assert (seq, *rest[:5], *rest[6:]) == (before[0][0], *before[0][2:7], *before[0][8:])
+    for statement in (_REREKEY, "UPDATE consent_events SET kind = 'withdrawn'"):
+        with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+            conn.execute(statement)
+
+
+def test_the_sqlite_trigger_lets_only_the_rekeying_through(tmp_path):
+    """UPDATEs of other columns, to a non-reference, from a reference, and DELETEs: refused."""
+    with open_stores(f"sqlite:///{tmp_path}/avg.db"):
+        pass
+    conn = _sqlite_row(tmp_path / "avg.db")
+    _check_sqlite_trigger(conn)
+    conn.close()
+
+
+def test_an_sqlite_file_made_by_the_old_migrations_gets_the_new_trigger(tmp_path):
+    """A file at consent schema version 1 refuses the re-keying; reopened, it is upgraded."""
+    from avgkit.subjects import SubjectId
+
+    path = str(tmp_path / "avg.db")
+    db = Database(path)
+    db.migrate("consent", MIGRATIONS[:1])
+    assert db.schema_version("consent") == 1
+    db.close()
+    conn = _sqlite_row(path)
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        conn.execute(_REKEY)
+    conn.close()
+    store = SqliteConsentStore(Database(path))
+    assert store._db.schema_version("consent") == len(MIGRATIONS) == 2
+    conn = sqlite3.connect(path)
+    triggers = conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall()
+    assert sorted(n for (n,) in triggers if n.startswith("consent_events")) == [
+        "consent_events_no_delete",
+        "consent_events_no_update",
+    ]
+    _check_sqlite_trigger(conn)  # re-keys the row by hand, as forget() would
+    conn.close()
+    assert [e.subject for e in store.history(SubjectId(REF))] == [REF]
+    store._db.close()
+
+
+def _postgres_row(db):
+    with db.write("inserting a test row") as conn:
+        conn.execute(
+            "INSERT INTO consent_events (subject, purpose, kind, track, at, channel, "
+            "notice_version, wording_sha256, actor, order_ref) VALUES ('cust-1', 'newsletter', "
+            f"'given', 0, '2024-01-01T00:00Z', 'api', 'v1', '{_SHA}', 'subject', 'ord-1')"
+        )
+
+
+def _postgres_rows(db):
+    with db.read("reading test rows") as conn:
+        return conn.execute("SELECT * FROM consent_events").fetchall()
+
+
+def _check_postgres_trigger(db):
+    from avgkit.errors import StorageError
+
+    postgres_only = (
+        "UPDATE consent_events SET at = at + interval '1 microsecond'",
+        f"UPDATE consent_events SET subject = '{REF}', order_ref = NULL, expires_at = at",
+        f"UPDATE consent_events SET subject = '{REF}', order_ref = NULL, staff_key = 'x'",
+        "TRUNCATE consent_events",
+    )
+    refused = [s for s in _REFUSED_UPDATES if "at + 1" not in s] + list(postgres_only)
+    before = _postgres_rows(db)
+    for statement in refused:
+        with pytest.raises(StorageError, match="SQLSTATE 42501"), db.write("tampering") as conn:
+            conn.execute(statement)
+    assert _postgres_rows(db) == before
+    with db.write("re-keying by hand") as conn:
+        conn.execute(_REKEY)
+    (after,) = _postgres_rows(db)
+    columns = [c.name for c in _postgres_columns(db)]
+    changed = {c for c, old, new in zip(columns, before[0], after, strict=True) if old != new}
+    assert changed == {"subject", "order_ref"}
+    assert after[columns.index("subject")] == REF
+    assert after[columns.index("order_ref")] is None
+    for statement in (_REREKEY, "UPDATE consent_events SET kind = 'withdrawn'"):
+        with pytest.raises(StorageError, match="SQLSTATE 42501"), db.write("tampering") as conn:
+            conn.execute(statement)
+
+
+def _postgres_columns(db):
+    with db.read("reading the columns") as conn:
+        cursor = conn.execute("SELECT * FROM consent_events LIMIT 0")
+        return cursor.description
+
+
+def test_the_postgres_trigger_lets_only_the_rekeying_through(pg_url):
+    """UPDATEs of other columns, to a non-reference, from a reference, DELETE and TRUNCATE:
+    refused; the re-keying changes exactly subject and order_ref."""
+    with open_stores(pg_url) as stores:
+        db = stores.consent._db
+        _postgres_row(db)
+        _check_postgres_trigger(db)
+
+
+def test_a_postgres_schema_made_by_the_old_migrations_gets_the_new_trigger(pg_url):
+    """A schema at consent version 1 refuses the re-keying; reopened, it is upgraded."""
+    from avgkit.errors import StorageError
+    from avgkit.storage.postgres import PostgresConsentStore
+    from avgkit.storage.postgres._consent import MIGRATIONS as PG_MIGRATIONS
+    from avgkit.storage.postgres._db import Database as PgDatabase
+    from avgkit.subjects import SubjectId
+
+    db = PgDatabase(pg_url)
+    db.migrate("consent", PG_MIGRATIONS[:1])
+    assert db.schema_version("consent") == 1
+    _postgres_row(db)
+    with pytest.raises(StorageError, match="SQLSTATE 42501"), db.write("re-keying") as conn:
+        conn.execute(_REKEY)
+    db.close()
+    store = PostgresConsentStore(PgDatabase(pg_url))
+    try:
+        assert store._db.schema_version("consent") == len(PG_MIGRATIONS) == 2
+        assert store.forget(SubjectId("cust-1"), REF) == 1
+        (event,) = store.history(SubjectId(REF))
+        assert event.evidence.order_ref is None
+        tampering = store._db.write("tampering")
+        with pytest.raises(StorageError, match="SQLSTATE 42501"), tampering as conn:
+            conn.execute("DELETE FROM consent_events")
+    finally:
+        store._db.close()
+
+
+def test_a_refused_rekeying_error_quotes_no_stored_value(tmp_path, pg_url):
+    """The trigger's refusal reaches callers as a StorageError naming no value, no cause."""
+    from avgkit.errors import StorageError
+
+    for url in (f"sqlite:///{tmp_path}/avg.db", pg_url):
+        with open_stores(url) as stores:
+            stores.consent.append(_ordered_event(RAW, 0))
+            db = stores.consent._db
+            p = db.dialect.placeholder
+            with pytest.raises(StorageError) as caught, db.write("re-keying") as conn:
+                conn.execute(
+                    f"UPDATE consent_events SET subject = {p} WHERE subject = {p}",
+                    ("cust-2", RAW),
+                )
+            error = caught.value
+            assert error.__cause__ is None
+            assert error.__context__ is None
+            for needle in (RAW, ORDER, "cust-2"):
+                assert needle not in str(error)

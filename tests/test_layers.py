@@ -26,6 +26,11 @@ SERVICES = {
     "avgkit.pseudonym",
     "avgkit.pseudonym._service",
     "avgkit.consent_records",
+    "avgkit.erasure",
+    "avgkit.erasure._service",
+    "avgkit.retention",
+    "avgkit.retention._plan",
+    "avgkit.retention._execute",
 }
 
 

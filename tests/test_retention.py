@@ -94,7 +94,7 @@ def test_unknown_kinds_triggers_and_actions_are_named():
         inactive_accounts(trigger="idle")
     with pytest.raises(ValidationError, match="action"):
         inactive_accounts(action="shred")
-    with pytest.raises(ValidationError, match="no subject kind"):
+    with pytest.raises(ValidationError, match="either to subject kinds"):
         inactive_accounts(applies_to=())
 
 

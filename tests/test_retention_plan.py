@@ -65,13 +65,18 @@ def test_the_plan_lists_what_is_due_and_nothing_else(kit):
     plan = planned(kit)
     assert set(plan) == {"idle", "idle-with-ticket", "guest-past", "guest-soon", "relation"}
     idle = plan["idle"]
-    assert (idle.rule, idle.action, idle.due) == (
+    # The policy promises a warning 30 days before deletion: none was sent, so the warning
+    # is what is due (from 31 January), not the deletion (1 March).
+    assert (idle.rule, idle.action, idle.due, idle.warning) == (
         "inactive_accounts",
         Action.DELETE,
-        datetime(2024, 3, 1, tzinfo=UTC),
+        datetime(2024, 1, 31, tzinfo=UTC),
+        True,
     )
     assert not idle.deferred
-    assert idle.reason == "no login, newsletter_read, purchase since 2022-03-01"
+    assert idle.reason == (
+        "no login, newsletter_read, purchase since 2022-03-01; warn before 2024-03-01"
+    )
     assert plan["guest-past"].due == NOW - timedelta(days=1)
     assert plan["relation"].due == datetime(2023, 12, 31, tzinfo=UTC)
 

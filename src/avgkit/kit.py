@@ -26,6 +26,7 @@ from avgkit.audit import AuditLog
 from avgkit.breach import BreachOptions, BreachRegister
 from avgkit.clock import Clock, SystemClock
 from avgkit.consent import ConsentLedger, ConsentOptions, Decision
+from avgkit.erasure import Erasure
 from avgkit.errors import StorageError, ValidationError
 from avgkit.host import HostData
 from avgkit.inventory import Inventory
@@ -108,6 +109,7 @@ class Kit:
         self._host = host
         self._retention_policy = retention_policy
         self._retention: RetentionPlanner | None = None
+        self._erasure: Erasure | None = None
         self.stores = stores
         self.inventory = inventory
         self.clock: Clock = SystemClock() if clock is None else clock
@@ -185,8 +187,37 @@ class Kit:
                     "(e.g. avgkit.presets.ticketing.retention_policy()) to Kit.open"
                 )
                 raise ValidationError(msg)
-            self._retention = RetentionPlanner(self._retention_policy, self.host, self.clock)
+            self._retention = RetentionPlanner(
+                self._retention_policy,
+                self.host,
+                self.clock,
+                store=self.stores.retention,
+                erasure=self.erasure if self.stores.erasures is not None else None,
+                audit=self.audit,
+            )
         return self._retention
+
+    @property
+    def erasure(self) -> Erasure:
+        """Erasure (Art. 17), for retention and for requests: ``kit.erasure.erase(subject)``.
+
+        Raises:
+            ValidationError: the kit was opened without ``host=``.
+            StorageError: the store set keeps no erasure log (a plugin adapter without one).
+
+        .. versionadded:: 0.2.0
+        """
+        if self._erasure is None:
+            self._erasure = Erasure(
+                stores=self.stores,
+                host=self.host,
+                inventory=self.inventory,
+                audit=self.audit,
+                ledger=self._consent,
+                pseudonyms=self.pseudonyms,
+                clock=self.clock,
+            )
+        return self._erasure
 
     @property
     def breaches(self) -> BreachRegister:

@@ -21,6 +21,7 @@ from avgkit.audit._chain import (
     check_details,
     verify_chain,
 )
+from avgkit.errors import ValidationError
 from avgkit.subjects import SubjectId, subject_id
 
 if TYPE_CHECKING:
@@ -62,6 +63,23 @@ class AuditLog:
             self._reference_secret(), b"avgkit.subject-ref\n" + sid.encode(), "sha256"
         )
         return "sr1:" + digest.hexdigest()[:32]
+
+    def keyed_ref(self, domain: str, value: str) -> str:
+        """A keyed pseudonym of ``value`` in ``domain``, under the same secret as references.
+
+        ``"kr1:"`` and 32 hex characters of HMAC-SHA-256; the erasure's suppression list
+        keeps e-mail addresses this way (``keyed_ref("suppression", normalised_email)``), so
+        that a later import can be checked against it without the address being stored.
+
+        .. versionadded:: 0.2.0
+        """
+        _validators.key(domain, "domain")
+        if not isinstance(value, str) or not value:
+            msg = "keyed_ref() takes a non-empty text value"
+            raise ValidationError(msg)
+        message = f"avgkit.keyed.{domain}\n".encode() + value.encode("utf-8", "surrogatepass")
+        digest = hmac.new(self._reference_secret(), message, "sha256")
+        return "kr1:" + digest.hexdigest()[:32]
 
     def _reference_secret(self) -> bytes:
         # Loaded (or created) once per log. atomic() loads it before opening its block, so

@@ -7,6 +7,7 @@ the storage adapters are tested against.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any, Final
@@ -33,6 +34,9 @@ from avgkit.subjects import SubjectId, subject_id
 
 _NOTICE_MAX: Final = 100
 _ORDER_REF_MAX: Final = 128
+REFERENCE_PREFIX: Final = "sr1:"
+"""How every pseudonymous subject reference starts (see :func:`subject_reference`)."""
+_REFERENCE: Final = re.compile(r"\Asr1:[0-9a-f]{32}\Z")
 _NO_LEDGER_BASES: Final = frozenset(
     {LawfulBasis.CONTRACT, LawfulBasis.LEGAL_OBLIGATION, LawfulBasis.VITAL_INTERESTS}
 )
@@ -542,3 +546,49 @@ def check_batch(events: object) -> Sequence[ConsentEvent]:
             msg = f"item {index} of the batch is a {type(event).__name__}, not a ConsentEvent"
             raise ValidationError(msg)
     return events
+
+
+def subject_reference(value: object) -> SubjectId:
+    """Return ``value`` if it is a pseudonymous subject reference, else refuse it.
+
+    A reference is what :meth:`avgkit.audit.AuditLog.subject_ref` returns: ``"sr1:"`` and 32
+    lower-case hex characters. Erased subjects' consent events are kept under it.
+
+    Raises:
+        ValidationError: ``value`` is anything else; the message describes it only by type
+            and length (it may be a raw subject id passed in the wrong place).
+
+    .. versionadded:: 0.2.0
+    """
+    if not isinstance(value, str) or not _REFERENCE.match(value):
+        # Not shown(), which quotes key-like text: a raw subject id ("cust-1042") passed in
+        # the wrong place is key-like, and must not reach a log line.
+        got = f"a {len(value)}-character string" if isinstance(value, str) else type(value).__name__
+        msg = (
+            "a subject reference must be 'sr1:' and 32 lower-case hex characters, as "
+            f"AuditLog.subject_ref() returns; got {got}"
+        )
+        raise ValidationError(msg)
+    return SubjectId(value)
+
+
+def check_forget(subject: object, reference: object) -> tuple[SubjectId, SubjectId]:
+    """Return the arguments of :meth:`ConsentStore.forget() <avgkit.storage.ConsentStore.forget>`.
+
+    Stores call it before writing: ``subject`` must be a subject id that is not itself a
+    reference (no id starting with ``"sr1:"``: the stores' triggers tell raw ids and
+    references apart by that prefix), and ``reference`` a :func:`subject_reference`.
+
+    Raises:
+        ValidationError: either is malformed; neither value is repeated in the message.
+
+    .. versionadded:: 0.2.0
+    """
+    sid = subject_id(subject)
+    if sid.startswith(REFERENCE_PREFIX):
+        msg = (
+            "forget() takes the host's raw subject id and its reference; the subject given "
+            "already starts with 'sr1:', like a reference (were its events re-keyed already?)"
+        )
+        raise ValidationError(msg)
+    return sid, subject_reference(reference)

@@ -59,6 +59,11 @@ class Channel(Bilingual):
     """Through the host's API (an app, a partner integration)."""
     EMAIL_LINK = Term("email_link", nl="link in e-mail", en="e-mail link")
     """A link in an e-mail: a double opt-in confirmation or an unsubscribe link."""
+    ERASURE = Term("erasure", nl="wissing", en="erasure")
+    """Withdrawn by avgkit as part of the subject's erasure (on request or by retention).
+
+    .. versionadded:: 0.2.0
+    """
 
 
 class Actor(Bilingual):

@@ -139,6 +139,11 @@ class HostCapabilities:
 
     inactive_since: bool = False
     """:meth:`~avgkit.host.HostData.inactive_since` answers in one query."""
+    activity_types: frozenset[str] | None = attrs.field(
+        default=None, converter=attrs.converters.optional(frozenset)
+    )
+    """The activity types the host records (``None``: not said). A retention rule counting
+    a type the host never records is refused: its subjects would all look idle."""
 
 
 @attrs.frozen(kw_only=True)

@@ -10,13 +10,24 @@ retention, an open request). Periods are calendar periods.
 .. versionadded:: 0.2.0
 """
 
-from avgkit.retention._plan import CONTRACT_END, PlannedAction, RetentionPlanner
+from avgkit.retention._execute import ExecutionSummary, Progress
+from avgkit.retention._plan import (
+    CONTRACT_END,
+    Leftover,
+    RetentionPlan,
+    RetentionPlanner,
+    WarnCallback,
+)
 from avgkit.retention._values import (
     Action,
+    ClaimedAction,
     Hold,
     HoldReason,
+    Outcome,
+    PlannedAction,
     RetentionPolicy,
     RetentionRule,
+    StoredHold,
     Trigger,
     check_period,
 )
@@ -24,12 +35,20 @@ from avgkit.retention._values import (
 __all__ = [
     "CONTRACT_END",
     "Action",
+    "ClaimedAction",
+    "ExecutionSummary",
     "Hold",
     "HoldReason",
+    "Leftover",
+    "Outcome",
     "PlannedAction",
+    "Progress",
+    "RetentionPlan",
     "RetentionPlanner",
     "RetentionPolicy",
     "RetentionRule",
+    "StoredHold",
     "Trigger",
+    "WarnCallback",
     "check_period",
 ]

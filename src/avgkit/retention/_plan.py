@@ -2,25 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import hashlib
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 import attrs
 
 from avgkit import _validators
 from avgkit.clock import Clock
-from avgkit.errors import ValidationError
+from avgkit.errors import PolicyError, ValidationError
 from avgkit.host import HostData, HostSubject
+from avgkit.retention._execute import Executor, WarnCallback
 from avgkit.retention._values import (
-    Action,
     Hold,
     HoldReason,
+    PlannedAction,
     RetentionPolicy,
     RetentionRule,
     Trigger,
 )
 from avgkit.subjects import SubjectId, subject_id
+
+if TYPE_CHECKING:
+    from avgkit.audit import AuditLog
+    from avgkit.erasure import Erasure
+    from avgkit.host import HostErasure
+    from avgkit.retention._execute import ExecutionSummary, Progress
+    from avgkit.storage import RetentionStore
 
 _MARGIN: Final = timedelta(days=4)
 
@@ -28,54 +37,92 @@ CONTRACT_END = "contract_end"
 """The activity type under which a host reports when a subject's contract ended."""
 
 
-@attrs.frozen(kw_only=True)
-class PlannedAction:
-    """One rule's action for one subject: due (or deferred by a hold), with its reason.
-
-    .. versionadded:: 0.2.0
-    """
-
-    subject: SubjectId
-    rule: str
-    """The key of the rule that decides."""
-    action: Action
-    due: datetime
-    """When the rule's period ran (or runs) out."""
-    reason: str
-    """Why, in words, without personal data: ``no purchase, login since 2022-03-01``."""
-    hold: HoldReason | None = None
-    """The hold that defers the action, if any."""
-    deferred_until: datetime | None = None
-    """Until when the hold defers it (``None`` with a hold: until it is released)."""
-
-    @property
-    def deferred(self) -> bool:
-        """Whether a hold keeps the action from being carried out now."""
-        return self.hold is not None
-
-
 def _day(value: datetime) -> str:
     return f"{value:%Y-%m-%d}"
 
 
+class RetentionPlan:
+    """A dry run of the retention policy at one instant: iterate it to stream the actions.
+
+    Each iteration asks the host afresh and changes nothing. Due actions come first per
+    rule; deferred ones (a hold, an upcoming visit) are listed too, marked
+    :attr:`PlannedAction.deferred`. :meth:`RetentionPlanner.execute` carries out the due
+    ones; the plan's :attr:`id` is the same for the same policy and instant, so running the
+    same plan again (after a crash, or from a second executor) resumes it.
+
+    .. versionadded:: 0.2.0
+    """
+
+    def __init__(self, planner: RetentionPlanner, at: datetime, holds: tuple[Hold, ...]) -> None:
+        self.at = at
+        """The instant the plan is made for."""
+        self.fingerprint = planner.policy.fingerprint
+        """The fingerprint of the policy it was made under."""
+        self.id = hashlib.sha256(f"{self.fingerprint}|{at.isoformat()}".encode()).hexdigest()[:32]
+        """Names the plan in the store: the same for the same policy and instant."""
+        self._planner = planner
+        self._holds = holds
+
+    def __repr__(self) -> str:
+        return f"RetentionPlan(id={self.id!r}, at={self.at.isoformat()!r})"
+
+    def __iter__(self) -> Iterator[PlannedAction]:
+        return self._planner.actions(self.at, self._holds)
+
+    def due(self) -> Iterator[PlannedAction]:
+        """Stream only the actions to carry out now (not deferred)."""
+        return (action for action in self if not action.deferred)
+
+
 class RetentionPlanner:
-    """``kit.retention``: when each subject's data falls due, and the plan of due actions.
+    """``kit.retention``: when each subject's data falls due, the plan, and its execution.
 
     Args:
         policy: the retention rules.
         host: the host's data.
         clock: the source of "now".
+        store: where holds, warnings and staged plans are kept (``kit.stores.retention``);
+            without one, the planner knows only the holds it is given, and no warning as
+            sent, and cannot execute.
+        erasure: ``kit.erasure``, which carries out delete and anonymise actions.
+        audit: the audit log executions are recorded in.
+
+    Raises:
+        PolicyError: a rule counts an activity type the host says it does not record.
 
     .. versionadded:: 0.2.0
     """
 
-    def __init__(self, policy: RetentionPolicy, host: HostData, clock: Clock) -> None:
+    def __init__(
+        self,
+        policy: RetentionPolicy,
+        host: HostData,
+        clock: Clock,
+        *,
+        store: RetentionStore | None = None,
+        erasure: Erasure | None = None,
+        audit: AuditLog | None = None,
+    ) -> None:
         if not isinstance(policy, RetentionPolicy):
             msg = f"policy must be a RetentionPolicy, got {type(policy).__name__}"
             raise ValidationError(msg)
+        known = host.capabilities.activity_types
+        if known is not None:
+            for rule in policy.rules:
+                unknown = sorted(rule.activity_types - known)
+                if unknown:
+                    msg = (
+                        f"retention rule {rule.key!r} counts activity types {unknown} that the "
+                        f"host does not record (it records {sorted(known)}); a subject would "
+                        "look idle while active: fix the rule or the host"
+                    )
+                    raise PolicyError(msg)
         self.policy = policy
         self._host = host
         self._clock = clock
+        self._store = store
+        self._erasure = erasure
+        self._audit = audit
 
     def __repr__(self) -> str:
         return f"RetentionPlanner(rules={[r.key for r in self.policy.rules]})"
@@ -83,6 +130,25 @@ class RetentionPlanner:
     def _now(self, at: datetime | None) -> datetime:
         now = self._clock.now() if at is None else at
         return _validators.aware(now, "at")
+
+    # ------------------------------------------------------------------ holds
+
+    @property
+    def store(self) -> RetentionStore:
+        """The retention store (holds, warnings, staged plans).
+
+        Raises:
+            ValidationError: the planner was made without one.
+        """
+        if self._store is None:
+            msg = (
+                "this retention planner has no store for holds and plans; use kit.retention "
+                "on a kit whose store set keeps them"
+            )
+            raise ValidationError(msg)
+        return self._store
+
+    # ------------------------------------------------------------------ one subject
 
     def _anchor(self, rule: RetentionRule, subject: HostSubject, at: datetime) -> datetime | None:
         if rule.trigger is Trigger.INACTIVITY:
@@ -101,6 +167,8 @@ class RetentionPlanner:
             return f"no {kinds} since {_day(anchor)}"
         if rule.trigger is Trigger.CONTRACT_END:
             return f"the contract ended on {_day(anchor)}"
+        if rule.trigger is Trigger.COLLECTION:
+            return f"collected on {_day(anchor)}"
         return f"the last event was on {_day(anchor)}"
 
     def dates(
@@ -118,52 +186,8 @@ class RetentionPlanner:
         found = self._host.subject(subject_id(subject))
         if found is None:
             return ()
-        actions = list(self._subject_actions(found, now, holds=()))
+        actions = list(self._subject_actions(found, now, holds=(), warnings=False))
         return tuple(sorted(actions, key=lambda a: (a.due, a.rule)))
-
-    def plan(
-        self, *, at: datetime | None = None, holds: Iterable[Hold] = ()
-    ) -> Iterator[PlannedAction]:
-        """Stream every action due at ``at`` (now by default): a dry run that changes nothing.
-
-        Deferred actions (an upcoming visit, a hold in ``holds``) are streamed too, marked
-        :attr:`PlannedAction.deferred`, so a venue sees what waits and until when. Actions
-        come rule by rule; an inactivity rule asks the host's ``inactive_since`` fast path
-        (one query) where the host offers it, and walks the subjects otherwise.
-
-        Raises:
-            ValidationError: ``at`` is naive, or ``holds`` holds something else than holds.
-        """
-        now = self._now(at)
-        by_subject: dict[SubjectId, list[Hold]] = {}
-        for hold in holds:
-            if not isinstance(hold, Hold):
-                msg = f"holds takes Hold values, got {type(hold).__name__}"
-                raise ValidationError(msg)
-            if hold.active(now):
-                by_subject.setdefault(hold.subject, []).append(hold)
-        for rule in self.policy.rules:
-            for subject in self._candidates(rule, now):
-                for action in self._subject_actions(
-                    subject, now, holds=by_subject.get(subject.id, ()), only=rule
-                ):
-                    if action.due <= now:
-                        yield action
-
-    def _candidates(self, rule: RetentionRule, now: datetime) -> Iterator[HostSubject]:
-        """The subjects ``rule`` may be due for: from the host's fast path where it has one."""
-        if rule.trigger is Trigger.INACTIVITY and self._host.capabilities.inactive_since:
-            # One query in the host finds the idle ones; a few days' margin makes it a
-            # superset whatever the calendar does, and the exact due date is checked after.
-            cutoff = now - rule.period + _MARGIN
-            for sid in self._host.inactive_since(rule.activity_types, before=cutoff):
-                subject = self._host.subject(sid)
-                if subject is not None and subject.kind in rule.applies_to:
-                    yield subject
-            return
-        for subject in self._host.subjects():
-            if subject.kind in rule.applies_to:
-                yield subject
 
     def _subject_actions(
         self,
@@ -172,12 +196,13 @@ class RetentionPlanner:
         *,
         holds: Iterable[Hold],
         only: RetentionRule | None = None,
+        warnings: bool = True,
     ) -> Iterator[PlannedAction]:
         rules = self.policy.for_kind(subject.kind) if only is None else (only,)
         if not rules:
             return
         upcoming = self._host.event_dates(subject.id, after=now)
-        explicit = list(holds)
+        explicit = [h for h in holds if h.reason is not HoldReason.FISCAL_RETENTION]
         for rule in rules:
             anchor = self._anchor(rule, subject, now)
             if anchor is None:
@@ -188,14 +213,289 @@ class RetentionPlanner:
                 action=rule.action,
                 due=rule.due(anchor),
                 reason=self._reason(rule, anchor),
+                anchor=anchor,
             )
+            if warnings and rule.warn_before is not None:
+                base = self._with_warning(rule, base, anchor, now)
             if upcoming:
                 # Seed 002: a visitor with an upcoming event keeps their data until after it.
                 yield attrs.evolve(
                     base, hold=HoldReason.UPCOMING_VISIT, deferred_until=max(upcoming)
                 )
             elif explicit:
-                first = explicit[0]
+                first = next((h for h in explicit if h.until is None), None) or max(
+                    explicit, key=lambda h: h.until or now
+                )
                 yield attrs.evolve(base, hold=first.reason, deferred_until=first.until)
             else:
                 yield base
+
+    def _with_warning(
+        self, rule: RetentionRule, action: PlannedAction, anchor: datetime, now: datetime
+    ) -> PlannedAction:
+        """The warning while none was sent for this trigger; after it, the action, in time.
+
+        Nobody is deleted without the warning the policy promises: the action falls due
+        ``warn_before`` after the warning was actually sent, at the earliest.
+        """
+        assert rule.warn_before is not None  # noqa: S101 - the caller checked
+        warning_due = action.due - rule.warn_before
+        warned = None
+        if self._store is not None and action.subject is not None and warning_due <= now:
+            warned = self._store.warned_at(action.subject, rule.key, anchor)
+        if warned is None:
+            return attrs.evolve(
+                action,
+                warning=True,
+                due=warning_due,
+                reason=f"{action.reason}; warn before {_day(action.due)}",
+            )
+        return attrs.evolve(action, due=max(action.due, warned + rule.warn_before))
+
+    # ------------------------------------------------------------------ the plan
+
+    def plan(self, *, at: datetime | None = None, holds: Iterable[Hold] = ()) -> RetentionPlan:
+        """The plan at ``at`` (now by default): a dry run that changes nothing.
+
+        Iterate it to stream the actions. Holds placed with :meth:`hold` count, and so do
+        those passed in ``holds``. An inactivity rule asks the host's ``inactive_since``
+        fast path (one query) where the host offers it, and walks the subjects otherwise.
+        A rule with a warning first plans the warning; its action comes once the warning
+        was sent and its period has run.
+
+        Raises:
+            ValidationError: ``at`` is naive, or ``holds`` holds something else than holds.
+        """
+        now = self._now(at)
+        given = []
+        for hold in holds:
+            if not isinstance(hold, Hold):
+                msg = f"holds takes Hold values, got {type(hold).__name__}"
+                raise ValidationError(msg)
+            given.append(hold)
+        return RetentionPlan(self, now, tuple(given))
+
+    def actions(self, now: datetime, holds: tuple[Hold, ...]) -> Iterator[PlannedAction]:
+        """Stream the plan's actions at ``now`` (what iterating a :class:`RetentionPlan` does)."""
+        by_subject: dict[SubjectId, list[Hold]] = {}
+        stored = () if self._store is None else (h.hold for h in self._store.active_holds(now))
+        for hold in (*holds, *stored):
+            if hold.active(now):
+                by_subject.setdefault(hold.subject, []).append(hold)
+        for rule in self.policy.rules:
+            if rule.records:
+                yield from self._record_actions(rule, now)
+                continue
+            for subject in self._candidates(rule, now):
+                for action in self._subject_actions(
+                    subject, now, holds=by_subject.get(subject.id, ()), only=rule
+                ):
+                    if action.due <= now:
+                        yield action
+
+    def _record_actions(self, rule: RetentionRule, now: datetime) -> Iterator[PlannedAction]:
+        cutoff = now - rule.period + _MARGIN
+        for record in self._host.collected_before(rule.records, before=cutoff):
+            if record.at is None or rule.due(record.at) > now:
+                continue
+            yield PlannedAction(
+                rule=rule.key,
+                action=rule.action,
+                due=rule.due(record.at),
+                reason=self._reason(rule, record.at),
+                source=record.source,
+                record_key=record.key,
+                anchor=record.at,
+            )
+
+    def _candidates(self, rule: RetentionRule, now: datetime) -> Iterator[HostSubject]:
+        """The subjects ``rule`` may be due for: from the host's fast path where it has one."""
+        if rule.trigger is Trigger.INACTIVITY and self._host.capabilities.inactive_since:
+            # One query in the host finds the idle ones; a few days' margin makes it a
+            # superset whatever the calendar does, and the exact due date is checked after.
+            # A warning falls due before the action, so the window opens that much earlier.
+            cutoff = now - rule.period + _MARGIN
+            if rule.warn_before is not None:
+                cutoff = cutoff + rule.warn_before + _MARGIN
+            for sid in self._host.inactive_since(rule.activity_types, before=cutoff):
+                subject = self._host.subject(sid)
+                if subject is not None and subject.kind in rule.applies_to:
+                    yield subject
+            return
+        for subject in self._host.subjects():
+            if subject.kind in rule.applies_to:
+                yield subject
+
+    # ------------------------------------------------------------------ for the executor
+
+    def host_subject(self, subject: SubjectId) -> HostSubject | None:
+        """The subject as the host reports it now (``None``: gone)."""
+        return self._host.subject(subject)
+
+    def subject_action(
+        self, subject: HostSubject, rule_key: str, now: datetime
+    ) -> PlannedAction | None:
+        """What ``rule_key`` plans for ``subject`` at ``now``, with stored holds and warnings."""
+        rule = self.policy.rule(rule_key)
+        holds = (
+            () if self._store is None else [h.hold for h in self._store.holds_for(subject.id, now)]
+        )
+        return next(iter(self._subject_actions(subject, now, holds=holds, only=rule)), None)
+
+    def erase_record(self, source: str, key: str, *, keep: bool) -> HostErasure:
+        """Delete (or with ``keep`` strip) one host record."""
+        return self._host.erase_record(source, key, keep=keep)
+
+    def execute(
+        self,
+        plan: RetentionPlan | str,
+        *,
+        progress: Callable[[Progress], None] | None = None,
+        warn: WarnCallback | None = None,
+        executor: str | None = None,
+        batch: int = 50,
+        lease: timedelta = timedelta(minutes=15),
+    ) -> ExecutionSummary:
+        """Carry out a plan's due actions through the host, each subject atomically.
+
+        The plan is staged in avgkit's store first (once: a second call, or a second
+        executor, finds it staged). Executors then claim actions ``batch`` at a time, so
+        several processes or machines can work through one plan on PostgreSQL without two
+        taking the same subject; a claim older than ``lease`` counts as abandoned (its
+        executor died) and is taken over. Before acting, each action is checked again
+        against the host and the holds: a subject active since the plan was made, or held,
+        is left alone. Deletion and anonymisation go through :meth:`kit.erasure.erase()
+        <avgkit.erasure.Erasure.erase>`; review actions are flagged in the audit log;
+        warnings call ``warn`` and start the grace period. Every step is idempotent, so
+        running the same plan again, after a crash half-way, converges to the same end
+        state and never counts an action twice.
+
+        Args:
+            plan: a plan from :meth:`plan`, or the id of one staged before (another
+                executor's).
+            progress: called after each action with a :class:`Progress`.
+            warn: called to warn a subject before a rule with ``warn_before`` acts (send
+                the e-mail); required when such a warning is due.
+            executor: this executor's name in claims (default: host, process, random).
+            batch: actions claimed at a time.
+            lease: how long a claim is honoured before another executor takes it over.
+
+        Returns:
+            The plan's summary, over all executors.
+
+        Raises:
+            PolicyError: the plan was made under another policy than this planner's.
+            NotFound: ``plan`` is an id no plan was staged under.
+            ValidationError: a warning is due and ``warn`` is not given; a bad ``batch``
+                or ``lease``.
+        """
+        from_plan = self._executor(warn)
+        plan_id = from_plan.stage(plan)
+        return from_plan.run(
+            plan_id, executor=executor, batch=batch, lease=lease, progress=progress
+        )
+
+    def stage(self, plan: RetentionPlan) -> str:
+        """Stage a plan for executors without carrying anything out; returns its id.
+
+        Raises:
+            PolicyError: the plan was made under another policy.
+        """
+        return self._executor(None).stage(plan)
+
+    def _executor(self, warn: WarnCallback | None) -> Executor:
+        if self._erasure is None or self._audit is None:
+            msg = (
+                "this retention planner cannot execute: it has no erasure service; use "
+                "kit.retention on a kit opened with host= and retention_policy="
+            )
+            raise ValidationError(msg)
+        return Executor(
+            self, self.store, self._erasure, self._audit, now=self._clock.now, warn=warn
+        )
+
+    # ------------------------------------------------------------------ leftovers
+
+    def leftovers(
+        self, *, at: datetime | None = None, grace: timedelta = timedelta(days=7)
+    ) -> tuple[Leftover, ...]:
+        """What is past its retention date by more than ``grace`` and was not swept.
+
+        Counted per rule and, for event-date rules, per event date: a venue sees the
+        clean-ups it forgot (the quick registrations of a performance months ago). Deferred
+        actions are not leftovers: a hold keeps them on purpose.
+
+        Raises:
+            ValidationError: ``at`` is naive or ``grace`` negative.
+        """
+        now = self._now(at)
+        if not isinstance(grace, timedelta) or grace < timedelta(0):
+            msg = "grace must be a non-negative timedelta, e.g. timedelta(days=7)"
+            raise ValidationError(msg)
+        counts: dict[tuple[str, str | None], list[datetime]] = {}
+        triggers = {rule.key: rule.trigger for rule in self.policy.rules}
+        for action in self.plan(at=now).due():
+            if action.warning or action.due > now - grace:
+                continue
+            event = None
+            if triggers[action.rule] is Trigger.EVENT_DATE and action.anchor is not None:
+                event = _day(action.anchor)
+            counts.setdefault((action.rule, event), []).append(action.due)
+        return tuple(
+            Leftover(rule=rule, event=event, count=len(dues), oldest_due=min(dues))
+            for (rule, event), dues in sorted(
+                counts.items(), key=lambda kv: (kv[0][0], kv[0][1] or "")
+            )
+        )
+
+    # ------------------------------------------------------------------ execution
+
+    def hold(
+        self,
+        subject: SubjectId | str,
+        reason: HoldReason | str,
+        *,
+        until: datetime | None = None,
+        at: datetime | None = None,
+    ) -> int:
+        """Place a hold on the subject's data; returns its number (for :meth:`release`).
+
+        Raises:
+            ValidationError: no reason or an unknown one, a naive ``until``, or an
+                ``until`` that is not after now.
+        """
+        now = self._now(at)
+        hold = Hold(subject=subject, reason=reason, until=until)
+        if hold.until is not None and hold.until <= now:
+            msg = "a hold's until must lie after now; a hold that has lapsed holds nothing"
+            raise ValidationError(msg)
+        return self.store.place_hold(hold, now).id
+
+    def release(self, hold_id: int, *, at: datetime | None = None) -> None:
+        """Release a hold: the deferred action runs in the next plan.
+
+        Raises:
+            NotFound: no hold has that number.
+        """
+        self.store.release_hold(hold_id, self._now(at))
+
+    def holds(self, subject: SubjectId | str, *, at: datetime | None = None) -> tuple[Hold, ...]:
+        """The subject's holds in force at ``at`` (now)."""
+        return tuple(h.hold for h in self.store.holds_for(subject_id(subject), self._now(at)))
+
+
+@attrs.frozen(kw_only=True)
+class Leftover:
+    """Data past its retention date that was not swept (:meth:`RetentionPlanner.leftovers`).
+
+    .. versionadded:: 0.2.0
+    """
+
+    rule: str
+    event: str | None
+    """For an event-date rule, the event's date (``2024-03-01``); else ``None``."""
+    count: int
+    oldest_due: datetime
+
+
+__all__ = ["CONTRACT_END", "Leftover", "RetentionPlan", "RetentionPlanner", "WarnCallback"]

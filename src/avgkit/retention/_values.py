@@ -8,6 +8,7 @@ on the last day of February.
 from __future__ import annotations
 
 import enum
+import hashlib
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Final
@@ -89,6 +90,10 @@ def check_period(value: object, what: str) -> relativedelta:
     return value
 
 
+def _period_text(period: relativedelta) -> str:
+    return ",".join(f"{unit}={getattr(period, unit)}" for unit in _RELATIVE_UNITS)
+
+
 def _to_period(value: object) -> relativedelta:
     return check_period(value, "a retention period")
 
@@ -133,13 +138,24 @@ def _check_key(_instance: object, _attribute: object, value: str) -> None:
     _validators.key(value, "retention rule")
 
 
+def _to_sources(value: object) -> frozenset[str]:
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, Iterable):
+        msg = f"records takes the host's record sources, got {type(value).__name__}"
+        raise ValidationError(msg)
+    return frozenset(_validators.key(item, "record source") for item in items)
+
+
 @attrs.frozen(kw_only=True)
 class RetentionRule:
     """One retention rule: to whom it applies, from when its period runs, and what then.
 
     Args:
         key: the rule's name (``"inactive_accounts"``), shown in plans and reports.
-        applies_to: the subject kinds it covers (one or several).
+        applies_to: the subject kinds it covers (one or several); or else
+        records: the host's record sources it covers (``{"camera_outside"}``,
+            ``{"support_mail_bank_details"}``), with a collection trigger: footage and mail
+            are swept record by record, whoever they belong to.
         trigger: the instant its period runs from.
         period: how long after the trigger the data may stay (a calendar period).
         action: what is done when the period has run.
@@ -151,24 +167,24 @@ class RetentionRule:
     Raises:
         ValidationError: a period is not positive, an activity type is missing for an
             inactivity rule or given for another trigger, the warning is not shorter than the
-            period, or a kind cannot have the trigger (an attendee has no contract).
+            period, a kind cannot have the trigger (an attendee has no contract, a subject
+            no collection time), or the rule names both kinds and records, or neither.
 
     .. versionadded:: 0.2.0
     """
 
     key: str = attrs.field(validator=_check_key)
-    applies_to: frozenset[SubjectKind] = attrs.field(converter=_to_kinds)
+    applies_to: frozenset[SubjectKind] = attrs.field(factory=frozenset, converter=_to_kinds)
     trigger: Trigger = attrs.field(converter=_to_trigger)
     period: relativedelta = attrs.field(converter=_to_period)
     action: Action = attrs.field(converter=_to_action)
     activity_types: frozenset[str] = attrs.field(factory=frozenset, converter=_to_types)
     warn_before: relativedelta | None = attrs.field(default=None, converter=_to_optional_period)
+    records: frozenset[str] = attrs.field(factory=frozenset, converter=_to_sources)
 
     def __attrs_post_init__(self) -> None:
         """Refuse combinations that cannot work."""
-        if not self.applies_to:
-            msg = f"retention rule {self.key!r} applies to no subject kind; name at least one"
-            raise ValidationError(msg)
+        self._check_scope()
         if self.trigger is Trigger.INACTIVITY and not self.activity_types:
             msg = (
                 f"retention rule {self.key!r} is triggered by inactivity but names no activity "
@@ -195,6 +211,47 @@ class RetentionRule:
                     "shorten warn_before"
                 )
                 raise ValidationError(msg)
+
+    def _check_scope(self) -> None:
+        if bool(self.applies_to) == bool(self.records):
+            msg = (
+                f"retention rule {self.key!r} must apply either to subject kinds "
+                "(applies_to='account') or to the host's records (records={'camera_outside'}), "
+                "not both and not neither"
+            )
+            raise ValidationError(msg)
+        if self.records and self.trigger is not Trigger.COLLECTION:
+            msg = (
+                f"retention rule {self.key!r} applies to records, which only a collection "
+                f"trigger can time (its trigger is {self.trigger.value!r})"
+            )
+            raise ValidationError(msg)
+        if self.applies_to and self.trigger is Trigger.COLLECTION:
+            msg = (
+                f"retention rule {self.key!r}: a subject has no collection time of its own; "
+                "apply a collection rule to records (records={'support_mail'})"
+            )
+            raise ValidationError(msg)
+        if self.records and self.warn_before is not None:
+            msg = f"retention rule {self.key!r} applies to records, which nobody can be warned of"
+            raise ValidationError(msg)
+        if self.records and self.action is Action.REVIEW:
+            msg = f"retention rule {self.key!r}: records are deleted or anonymised, not reviewed"
+            raise ValidationError(msg)
+
+    def describe(self) -> str:
+        """A canonical one-line description (what a policy's fingerprint is made of)."""
+        parts = [
+            self.key,
+            ",".join(sorted(k.value for k in self.applies_to)),
+            ",".join(sorted(self.records)),
+            self.trigger.value,
+            _period_text(self.period),
+            self.action.value,
+            ",".join(sorted(self.activity_types)),
+            "" if self.warn_before is None else _period_text(self.warn_before),
+        ]
+        return "|".join(parts)
 
     def due(self, anchor: datetime) -> datetime:
         """When the action falls due for data whose trigger instant is ``anchor`` (aware)."""
@@ -277,14 +334,14 @@ class RetentionPolicy:
             seen[rule.key] = rule
         for index, first in enumerate(self.rules):
             for second in self.rules[index + 1 :]:
-                shared = first.applies_to & second.applies_to
+                shared = (first.applies_to & second.applies_to) or (first.records & second.records)
                 same_case = (
                     shared
                     and first.trigger is second.trigger
                     and first.activity_types == second.activity_types
                 )
                 if same_case and (first.period != second.period or first.action != second.action):
-                    kinds = sorted(kind.value for kind in shared)
+                    kinds = sorted(str(kind) for kind in shared)
                     msg = (
                         f"retention rules {first.key!r} and {second.key!r} contradict each other "
                         f"for {kinds} on trigger {first.trigger.value!r}: they differ in period "
@@ -304,7 +361,120 @@ class RetentionPolicy:
         msg = f"no retention rule {key!r}; the policy has {sorted(r.key for r in self.rules)}"
         raise PolicyError(msg)
 
+    @property
+    def fingerprint(self) -> str:
+        """A hash of the rules: a plan made under one policy is refused under another."""
+        text = "\n".join(sorted(rule.describe() for rule in self.rules))
+        return hashlib.sha256(text.encode()).hexdigest()[:32]
+
     def for_kind(self, kind: SubjectKind | str) -> tuple[RetentionRule, ...]:
         """The rules covering subjects of ``kind``, in the policy's order."""
         wanted = SubjectKind(kind)
         return tuple(rule for rule in self.rules if wanted in rule.applies_to)
+
+
+class Outcome(enum.StrEnum):
+    """What became of one planned action when it was carried out.
+
+    .. versionadded:: 0.2.0
+    """
+
+    ERASED = "erased"
+    """The subject was erased (or anonymised) through the host and in avgkit."""
+    RECORD_REMOVED = "record_removed"
+    """A record (footage, a mail) was deleted or stripped."""
+    FLAGGED = "flagged"
+    """Flagged for review: a person decides."""
+    WARNED = "warned"
+    """The subject was warned; the action waits out the grace period."""
+    DEFERRED = "deferred"
+    """A hold came up after planning: nothing was done."""
+    SKIPPED = "skipped"
+    """No longer due when its turn came (new activity, gone from the host already)."""
+
+
+def _to_due(value: object) -> datetime:
+    return _validators.aware(value, "due")
+
+
+def _to_optional_subject(value: object) -> SubjectId | None:
+    return None if value is None else subject_id(value)
+
+
+@attrs.frozen(kw_only=True)
+class PlannedAction:
+    """One rule's action for one subject or one record: due (or deferred by a hold).
+
+    A subject rule's action names ``subject``; a record rule's names ``source`` and
+    ``record_key`` instead.
+
+    .. versionadded:: 0.2.0
+    """
+
+    subject: SubjectId | None = attrs.field(default=None, converter=_to_optional_subject)
+    rule: str
+    """The key of the rule that decides."""
+    action: Action = attrs.field(converter=_to_action)
+    due: datetime = attrs.field(converter=_to_due)
+    """When the rule's period ran (or runs) out."""
+    reason: str
+    """Why, in words, without personal data: ``no purchase, login since 2022-03-01``."""
+    hold: HoldReason | None = None
+    """The hold that defers the action, if any."""
+    deferred_until: datetime | None = None
+    """Until when the hold defers it (``None`` with a hold: until it is released)."""
+    warning: bool = False
+    """This is the warning that goes before the action, not the action itself."""
+    source: str | None = None
+    """For a record rule: the host's record source."""
+    record_key: str | None = attrs.field(default=None, repr=False)
+    """For a record rule: the record's key in its source."""
+    anchor: datetime | None = None
+    """The trigger instant the due date was computed from (a warning is tied to it)."""
+
+    def __attrs_post_init__(self) -> None:
+        """Refuse an action that names neither a subject nor a record, or both."""
+        if (self.subject is None) == (self.source is None or self.record_key is None):
+            msg = "a planned action names either a subject or a record (source and record_key)"
+            raise ValidationError(msg)
+
+    @property
+    def deferred(self) -> bool:
+        """Whether a hold keeps the action from being carried out now."""
+        return self.hold is not None
+
+    @property
+    def item(self) -> str:
+        """The action's key within a plan (what executors claim): rule and target."""
+        target = (
+            f"s:{self.subject}"
+            if self.subject is not None
+            else f"r:{self.source}:{self.record_key}"
+        )
+        return f"{self.rule}|{'warn' if self.warning else 'act'}|{target}"
+
+
+@attrs.frozen(kw_only=True)
+class ClaimedAction:
+    """A staged action an executor has claimed from a stored plan.
+
+    .. versionadded:: 0.2.0
+    """
+
+    plan_id: str
+    number: int
+    """The action's number within its plan."""
+    action: PlannedAction
+
+
+@attrs.frozen(kw_only=True)
+class StoredHold:
+    """A hold as the store keeps it: with its number, when it was placed and released.
+
+    .. versionadded:: 0.2.0
+    """
+
+    id: int
+    hold: Hold
+    placed_at: datetime
+    released_at: datetime | None = None

@@ -39,14 +39,24 @@ if TYPE_CHECKING:
     from avgkit.audit._chain import AuditEntry
     from avgkit.breach._values import Breach
     from avgkit.consent._values import ConsentEvent, LatestEvents
+    from avgkit.erasure._values import ErasureEntry, ErasureNotice
     from avgkit.pseudonym._keys import KeyKind, StoredKey
+    from avgkit.retention._values import (
+        ClaimedAction,
+        Hold,
+        Outcome,
+        PlannedAction,
+        StoredHold,
+    )
     from avgkit.subjects import SubjectId
 
 __all__ = [
     "AuditStore",
     "BreachStore",
     "ConsentStore",
+    "ErasureStore",
     "KeyStore",
+    "RetentionStore",
     "StoreOpener",
     "StoreSet",
     "Transactional",
@@ -217,6 +227,8 @@ class ConsentStore(Protocol):
     Events are ordered by ``at``, then by ``seq`` (the order the store recorded them). The
     answers at an instant use the events with ``at`` at or before it; their meaning is
     :func:`avgkit.consent.replay`, which the conformance contract checks adapters against.
+    The one exception to "never changed" is :meth:`forget`, which re-keys an erased
+    subject's events to its pseudonymous reference.
 
     .. versionadded:: 0.1.0
     """
@@ -256,8 +268,175 @@ class ConsentStore(Protocol):
         """Stream, each once, the subjects whose latest objection-track event is an objection."""
         ...
 
+    def forget(self, subject: SubjectId, reference: str) -> int:
+        """Re-key every event of ``subject`` to its pseudonymous ``reference`` and drop order refs.
+
+        The one change the ledger allows, made on erasure: the consent evidence stays (proof
+        of consent, Art. 17(3)(e)) but is keyed by the subject's reference
+        (:meth:`avgkit.audit.AuditLog.subject_ref`) instead of the host's raw id, and loses
+        its order references. In one transaction every event of ``subject`` gets
+        ``subject = reference`` and ``order_ref = None``; ``seq``, purpose, kind, ``at`` and
+        the rest of the evidence stay. Afterwards ``history(subject)`` is empty and
+        :meth:`history` of the reference returns the events; :meth:`latest`,
+        :meth:`audience` and :meth:`objectors` no longer know the raw id. Returns how many
+        events were re-keyed: 0 when there are none, so a repeated erasure converges.
+
+        Raises:
+            ValidationError: ``reference`` is not ``"sr1:"`` and 32 lower-case hex
+                characters, or ``subject`` already starts with ``"sr1:"``; nothing changes.
+
+        .. versionadded:: 0.2.0
+        """
+        ...
+
     def count(self) -> int:
         """Return the number of stored events."""
+        ...
+
+
+@runtime_checkable
+class RetentionStore(Protocol):
+    """Holds, warnings sent, and staged retention plans with their executors' claims.
+
+    Holds and warnings name the host's subject id while the subject lives;
+    :meth:`forget_subject` drops them when the subject is erased, and a finished action
+    keeps only the subject's reference.
+
+    .. versionadded:: 0.2.0
+    """
+
+    def place_hold(self, hold: Hold, at: datetime) -> StoredHold:
+        """Store a new hold placed at ``at``; returns it with its number."""
+        ...
+
+    def release_hold(self, hold_id: int, at: datetime) -> StoredHold:
+        """Release hold ``hold_id`` at ``at`` (again: no change). NotFound if unknown."""
+        ...
+
+    def holds_for(self, subject: SubjectId, at: datetime) -> tuple[StoredHold, ...]:
+        """The subject's holds in force at ``at`` (placed, not released, not lapsed)."""
+        ...
+
+    def active_holds(self, at: datetime) -> Iterator[StoredHold]:
+        """Stream every hold in force at ``at``."""
+        ...
+
+    def warned_at(self, subject: SubjectId, rule: str, anchor: datetime) -> datetime | None:
+        """When the subject was warned of ``rule``'s action for the trigger at ``anchor``."""
+        ...
+
+    def record_warning(self, subject: SubjectId, rule: str, anchor: datetime, at: datetime) -> None:
+        """Remember that the subject was warned at ``at`` (a second call changes nothing)."""
+        ...
+
+    def forget_subject(self, subject: SubjectId, reference: str) -> int:
+        """Drop the subject's holds and warnings and re-key its staged actions, after erasure.
+
+        Staged actions then name the pseudonymous ``reference`` instead of the host's id.
+        Returns the rows changed.
+        """
+        ...
+
+    def stage(
+        self, plan_id: str, fingerprint: str, at: datetime, actions: Iterator[PlannedAction]
+    ) -> int:
+        """Store a plan's actions for executors to claim, in one transaction.
+
+        Returns how many were staged; 0 (reading nothing from ``actions``) when the plan was
+        staged before, so every executor may call it.
+        """
+        ...
+
+    def plan_fingerprint(self, plan_id: str) -> str | None:
+        """The policy fingerprint a staged plan was made under (``None``: not staged)."""
+        ...
+
+    def claim(
+        self,
+        plan_id: str,
+        executor: str,
+        at: datetime,
+        *,
+        limit: int,
+        stale_before: datetime,
+    ) -> tuple[ClaimedAction, ...]:
+        """Claim up to ``limit`` unfinished actions of a plan for ``executor``.
+
+        An action is free when nobody claimed it, or its claim was made at or before
+        ``stale_before`` (its executor died). Two executors never get the same action from
+        one call each: on PostgreSQL the claim skips rows another transaction has locked.
+        """
+        ...
+
+    def finish(
+        self,
+        plan_id: str,
+        number: int,
+        outcome: Outcome,
+        at: datetime,
+        *,
+        subject_ref: str | None,
+    ) -> bool:
+        """Mark an action finished with ``outcome``; False if it was finished before.
+
+        With ``subject_ref`` the stored action's subject id is replaced by it.
+        """
+        ...
+
+    def outcomes(self, plan_id: str) -> dict[tuple[str, str, str], int]:
+        """Counted in the store: finished actions per (rule, action, outcome)."""
+        ...
+
+    def unfinished(self, plan_id: str) -> int:
+        """How many of the plan's actions are not finished."""
+        ...
+
+
+@runtime_checkable
+class ErasureStore(Protocol):
+    """The erasure log, the suppression list, and the outbox's erasure notices.
+
+    Everything here names subjects by their pseudonymous reference only.
+
+    .. versionadded:: 0.2.0
+    """
+
+    def begin(
+        self, entry: ErasureEntry, *, suppressions: Sequence[str], recipients: Sequence[str]
+    ) -> bool:
+        """Log an erasure as begun, with its suppression pseudonyms and one notice per recipient.
+
+        In one transaction. False (changing nothing) when the subject's erasure was begun
+        before: a repeated erasure neither adds notices nor counts twice.
+        """
+        ...
+
+    def complete(self, subject_ref: str, at: datetime) -> bool:
+        """Mark the subject's erasure complete; False if it was complete already."""
+        ...
+
+    def get(self, subject_ref: str) -> ErasureEntry | None:
+        """The subject's log entry, if it was ever erased."""
+        ...
+
+    def entries(self) -> Iterator[ErasureEntry]:
+        """Stream the log, oldest first."""
+        ...
+
+    def is_suppressed(self, pseudonym: str) -> bool:
+        """Whether ``pseudonym`` (of an e-mail address) belongs to an erased subject."""
+        ...
+
+    def erased_among(self, subject_refs: Sequence[str]) -> frozenset[str]:
+        """Those of ``subject_refs`` the log holds (one query per call)."""
+        ...
+
+    def notices(self, *, after: int = 0) -> Iterator[ErasureNotice]:
+        """Stream the outbox's erasure notices with ``seq`` above ``after``."""
+        ...
+
+    def count(self) -> int:
+        """How many subjects the log holds."""
         ...
 
 
@@ -314,6 +493,10 @@ class StoreSet:
     """The consent ledger's events (``None`` if the adapter keeps none)."""
     breaches: BreachStore | None = None
     """The breach register (``None`` if the adapter keeps none)."""
+    retention: RetentionStore | None = None
+    """Holds, warnings and staged retention plans (``None`` if the adapter keeps none)."""
+    erasures: ErasureStore | None = None
+    """The erasure log, suppression list and erasure notices (``None``: none kept)."""
     closer: Callable[[], None] = attrs.field(default=lambda: None, repr=False)
     transaction: Callable[[], AbstractContextManager[None]] | None = attrs.field(
         default=None, repr=False

@@ -19,11 +19,12 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from avgkit.consent._values import ConsentEvent, LatestEvents, check_batch, replay
+from avgkit.consent._values import ConsentEvent, LatestEvents, check_batch, check_forget, replay
 from avgkit.consent._vocab import ConsentAction
 from avgkit.errors import ConflictError, NotFound, ValidationError
 from avgkit.storage import StoreSet
 from avgkit.storage._memory_breaches import MemoryBreachStore
+from avgkit.storage._memory_retention import MemoryErasureStore, MemoryRetentionStore
 from avgkit.storage._memory_unit import MemoryUnitOfWork
 
 if TYPE_CHECKING:
@@ -37,7 +38,9 @@ __all__ = [
     "MemoryAuditStore",
     "MemoryBreachStore",
     "MemoryConsentStore",
+    "MemoryErasureStore",
     "MemoryKeyStore",
+    "MemoryRetentionStore",
     "MemoryUnitOfWork",
     "open_url",
 ]
@@ -312,6 +315,52 @@ class MemoryConsentStore:
             if objected:
                 yield subject
 
+    def forget(self, subject: SubjectId, reference: str) -> int:
+        """Re-key the subject's events to ``reference``, without order refs; return how many."""
+        raw, ref = check_forget(subject, reference)
+        with self._lock:
+            mine = self._by_subject.get(raw)
+            if not mine:
+                return 0
+            before = self._by_subject.get(ref)
+            changed: list[tuple[int, ConsentEvent]] = []
+            for event in mine:
+                # _add() numbers events by their place in the list and only the newest is
+                # ever removed, so an event's seq is its place plus one.
+                index = (event.seq or 0) - 1
+                rekeyed = attrs.evolve(
+                    event, subject=ref, evidence=attrs.evolve(event.evidence, order_ref=None)
+                )
+                changed.append((index, event))
+                self._events[index] = rekeyed
+            # Kept in recording order, as _add() builds it: _remove_last() relies on the
+            # newest event being last.
+            merged = sorted(
+                (*(before or ()), *(self._events[i] for i, _ in changed)), key=lambda e: e.seq or 0
+            )
+            self._by_subject[ref] = merged
+            del self._by_subject[raw]
+            self._unit.changed(lambda: self._unforget(raw, mine, ref, before, changed))
+            return len(changed)
+
+    def _unforget(
+        self,
+        raw: str,
+        mine: list[ConsentEvent],
+        ref: str,
+        before: list[ConsentEvent] | None,
+        changed: list[tuple[int, ConsentEvent]],
+    ) -> None:
+        # Undone newest first, so the lists are as forget() left them: put back the very
+        # objects it replaced.
+        for index, event in changed:
+            self._events[index] = event
+        self._by_subject[raw] = mine
+        if before is None:
+            del self._by_subject[ref]
+        else:
+            self._by_subject[ref] = before
+
     def count(self) -> int:
         """Return the number of events."""
         with self._lock:
@@ -351,5 +400,7 @@ def open_url(url: str) -> StoreSet:
         keys=MemoryKeyStore(unit=unit),
         consent=MemoryConsentStore(unit=unit),
         breaches=MemoryBreachStore(unit=unit),
+        retention=MemoryRetentionStore(unit=unit),
+        erasures=MemoryErasureStore(unit=unit),
         transaction=unit.atomic,
     )

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Final, Generic, TypeVar
 
-from avgkit.consent._values import ConsentEvent, Evidence, LatestEvents
+from avgkit.consent._values import ConsentEvent, Evidence, LatestEvents, check_forget
 from avgkit.consent._vocab import Actor, Channel, ConsentAction
 from avgkit.storage._sql._db import SqlDatabase
 from avgkit.subjects import SubjectId
@@ -166,6 +166,24 @@ class SqlConsentStore(abc.ABC, Generic[DB]):
     def objectors(self, purpose: str, at: datetime) -> Iterator[SubjectId]:
         """Stream the subjects with an objection to ``purpose`` in force at ``at``."""
         return self._subjects(self.objectors_sql, purpose, at)
+
+    def forget(self, subject: SubjectId, reference: str) -> int:
+        """Re-key the subject's events to ``reference`` without order refs, in one ``UPDATE``.
+
+        The append-only trigger lets exactly this change through: only ``subject`` and
+        ``order_ref`` change, from a raw id to a reference and to ``NULL``.
+        """
+        raw, ref = check_forget(subject, reference)
+        rekey = (
+            f"UPDATE consent_events AS e SET subject = {self._p}, order_ref = NULL "  # noqa: S608 - fixed names and placeholders only
+            f"WHERE {self.history_where}"
+        )
+        with self._db.write("re-keying an erased subject's consent events") as conn:
+            changed = conn.execute(rekey, (ref, raw)).rowcount
+            # The rows' old versions (the raw id, the order refs) must not linger in the
+            # files: SQLite checkpoints its WAL once this commits.
+            self._db.scrub()
+        return int(changed)
 
     def count(self) -> int:
         """Return the number of events."""

@@ -168,6 +168,9 @@ class Dialect:
     """Takes that lock if free, returning one boolean column."""
     page_size: int = 1000
     """Rows per keyset page of the shared stores."""
+    skip_locked: str = ""
+    """Ends a ``SELECT`` whose rows a concurrent transaction may be claiming: lock the rows
+    taken, skip those locked (empty where a write holds the whole database)."""
 
     def params(self, count: int) -> str:
         """``count`` placeholders, comma-separated."""
@@ -238,6 +241,7 @@ POSTGRESQL: Final = Dialect(
     append_only=_plpgsql_trigger,
     statements=_whole,  # one execute() runs a whole script, $$ bodies included
     lock_sql="SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+    skip_locked="FOR UPDATE SKIP LOCKED",
     try_lock_sql="SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))",
 )
 """psycopg 3: ``timestamptz``, ``bytea``, ``boolean``, advisory locks."""

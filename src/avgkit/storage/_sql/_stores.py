@@ -12,6 +12,7 @@ from avgkit.storage._sql._audit import SqlAuditStore
 from avgkit.storage._sql._breaches import SqlBreachStore
 from avgkit.storage._sql._db import SqlDatabase
 from avgkit.storage._sql._keys import SqlKeyStore
+from avgkit.storage._sql._retention import SqlErasureStore, SqlRetentionStore
 
 __all__ = ["store_set"]
 
@@ -31,6 +32,8 @@ def store_set(url: str, db: DB, consent: Callable[[DB], ConsentStore]) -> StoreS
             keys=SqlKeyStore(db),
             breaches=SqlBreachStore(db),
             consent=consent(db),
+            retention=SqlRetentionStore(db),
+            erasures=SqlErasureStore(db),
             closer=db.close,
             transaction=db.atomic,
             joiner=db.joined,

@@ -47,6 +47,31 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE INDEX consent_events_by_time ON consent_events (at, seq);
     """
     + POSTGRESQL.append_only("consent", "consent_events", "consent events are append-only"),
+    # 2: erasure re-keys a subject's events to its reference (ConsentStore.forget). The row
+    # trigger lets exactly that through: subject from a raw id to 'sr1:' and 32 hex digits,
+    # order_ref to NULL, every other column (compared as jsonb, so a column added later is
+    # covered too) as it was. TRUNCATE keeps the old function, which refuses everything.
+    """
+    DROP TRIGGER consent_events_append_only ON consent_events;
+    CREATE FUNCTION avgkit_consent_rekey_only() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF TG_OP = 'UPDATE' THEN
+            IF NEW.subject ~ '^sr1:[0-9a-f]{32}$'
+                AND OLD.subject NOT LIKE 'sr1:%'
+                AND NEW.order_ref IS NULL
+                AND to_jsonb(NEW) - 'subject' - 'order_ref'
+                    = to_jsonb(OLD) - 'subject' - 'order_ref'
+            THEN
+                RETURN NEW;
+            END IF;
+        END IF;
+        RAISE EXCEPTION 'consent events are append-only (% refused)', TG_OP
+            USING ERRCODE = 'insufficient_privilege';
+    END;
+    $$;
+    CREATE TRIGGER consent_events_append_only BEFORE UPDATE OR DELETE ON consent_events
+        FOR EACH ROW EXECUTE FUNCTION avgkit_consent_rekey_only();
+    """,
 )
 
 # Column name and binary COPY type of every inserted column, in order.

@@ -77,6 +77,26 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TABLE consent_purposes (purpose TEXT PRIMARY KEY) WITHOUT ROWID;
     """
     + _TRIGGERS,
+    # 2: erasure re-keys a subject's events to its reference (ConsentStore.forget). The
+    # trigger lets exactly that through: subject from a raw id to 'sr1:' and 32 hex digits,
+    # order_ref to NULL, every other column as it was. IS compares NULLs too, and a NULL
+    # verdict (which WHEN would read as "do not fire") refuses.
+    """
+    DROP TRIGGER consent_events_no_update;
+    CREATE TRIGGER consent_events_no_update BEFORE UPDATE ON consent_events
+    WHEN NOT coalesce(
+        NEW.subject GLOB 'sr1:*' AND length(NEW.subject) = 36
+        AND NOT (substr(NEW.subject, 5) GLOB '*[^0-9a-f]*')
+        AND NOT (OLD.subject GLOB 'sr1:*')
+        AND NEW.order_ref IS NULL
+        AND NEW.seq IS OLD.seq AND NEW.purpose IS OLD.purpose AND NEW.kind IS OLD.kind
+        AND NEW.track IS OLD.track AND NEW.at IS OLD.at AND NEW.evidence IS OLD.evidence
+        AND NEW.confirmed_at IS OLD.confirmed_at AND NEW.expires_at IS OLD.expires_at,
+        0)
+    BEGIN
+        SELECT RAISE(ABORT, 'consent events are append-only');
+    END;
+    """,
 )
 
 _INSERT: Final = (

@@ -31,6 +31,8 @@ from avgkit.testing.strategies import consent_histories
 T0 = datetime(2024, 3, 1, 9, 30, 15, 123456, tzinfo=UTC)
 _HASH = hash_wording("Ja, ik wil de nieuwsbrief ontvangen.")
 _EVIDENCE = Evidence(channel=Channel.WEBSHOP, notice_version="2023-11-10", wording_sha256=_HASH)
+_REF = "sr1:" + "0123456789abcdef" * 2  # what AuditLog.subject_ref() returns: 32 hex digits
+_OTHER_REF = "sr1:" + "f" * 32
 
 
 def _ev(
@@ -47,6 +49,16 @@ def _ev(
         kind=kind,
         at=T0 + timedelta(minutes=minutes),
         evidence=evidence,
+    )
+
+
+def _ordered(minutes: int) -> Evidence:
+    """Evidence of an order's checkout: an order ref, a double opt-in, an expiry."""
+    return attrs.evolve(
+        _EVIDENCE,
+        order_ref="ord-1042",
+        confirmed_at=T0 + timedelta(minutes=minutes + 1),
+        expires_at=T0 + timedelta(days=365),
     )
 
 
@@ -340,6 +352,120 @@ class ConsentStoreContract(ContractBase[ConsentStore]):
             assert all(a < b for a, b in itertools.pairwise(ordered))
         # Odd appends withdraw: each thread's last event (i = 99) is a withdrawal.
         assert list(store.audience("newsletter", T0 + timedelta(hours=1))) == []
+
+    def _erasable(self, store: ConsentStore) -> list[ConsentEvent]:
+        """cust-1's events on two purposes, each track, with order refs; cust-2's beside."""
+        store.append(_ev("cust-2", GIVEN, 0, evidence=attrs.evolve(_EVIDENCE, order_ref="o-7")))
+        return [
+            store.append(_ev("cust-1", GIVEN, 0, evidence=_ordered(0))),
+            store.append(_ev("cust-1", OBJECTED, 5, purpose="evaluation_mail")),
+            store.append(_ev("cust-1", GIVEN, 5, purpose="evaluation_mail", evidence=_ordered(5))),
+            store.append(
+                _ev("cust-1", WITHDRAWN, 10, evidence=attrs.evolve(_EVIDENCE, order_ref="o-9"))
+            ),
+        ]
+
+    def test_forget_rekeys_a_subjects_events_to_its_reference_without_order_refs(self) -> None:
+        """forget() moves every event to the reference, drops order_ref, keeps the rest."""
+        store = self.store()
+        mine = self._erasable(store)
+        others = list(store.history(SubjectId("cust-2")))
+        assert store.forget(SubjectId("cust-1"), _REF) == len(mine)
+        assert list(store.history(SubjectId("cust-1"))) == []
+        rekeyed = list(store.history(SubjectId(_REF)))
+        expected = [
+            attrs.evolve(e, subject=_REF, evidence=attrs.evolve(e.evidence, order_ref=None))
+            for e in sorted(mine, key=lambda e: (e.at, e.seq or 0))
+        ]
+        assert rekeyed == expected
+        # seq is not part of equality: the events keep their place in the ledger too.
+        assert [e.seq for e in rekeyed] == [e.seq for e in expected]
+        assert all(e.evidence.order_ref is None for e in rekeyed)
+        assert store.count() == len(mine) + 1
+        assert list(store.history(SubjectId("cust-2"))) == others
+        assert others[0].evidence.order_ref == "o-7"
+        period = list(store.events(since=T0, until=T0 + timedelta(hours=1)))
+        assert [e.seq for e in period] == sorted(e.seq or 0 for e in [*mine, *others])
+
+    def test_after_forget_no_answer_knows_the_raw_id(self) -> None:
+        """latest(), audience() and objectors() answer for the reference, not the raw id."""
+        store = self.store()
+        mine = self._erasable(store)
+        store.forget(SubjectId("cust-1"), _REF)
+        later = T0 + timedelta(hours=1)
+        for purpose in ("newsletter", "evaluation_mail"):
+            assert store.latest(SubjectId("cust-1"), purpose, later) == LatestEvents()
+            assert "cust-1" not in set(store.audience(purpose, later))
+            assert "cust-1" not in set(store.objectors(purpose, later))
+        gone = attrs.evolve(mine[3], subject=_REF, evidence=_EVIDENCE)
+        assert store.latest(SubjectId(_REF), "newsletter", later) == LatestEvents(
+            consent=gone, ever_given=True
+        )
+        assert set(store.objectors("evaluation_mail", later)) == {_REF}
+        assert set(store.audience("newsletter", T0)) == {"cust-2", _REF}
+
+    def test_forget_again_rekeys_nothing(self) -> None:
+        """A repeated erasure returns 0 and changes nothing; so does a subject with no events."""
+        store = self.store()
+        self._erasable(store)
+        assert store.forget(SubjectId("cust-1"), _REF) == 4
+        before = list(store.events(since=T0, until=T0 + timedelta(hours=1)))
+        assert store.forget(SubjectId("cust-1"), _REF) == 0
+        assert store.forget(SubjectId("nobody"), _OTHER_REF) == 0
+        after = list(store.events(since=T0, until=T0 + timedelta(hours=1)))
+        assert after == before
+        assert [e.seq for e in after] == [e.seq for e in before]
+
+    def test_forget_adds_to_what_the_reference_already_holds(self) -> None:
+        """Events recorded under the raw id after an erasure join the reference's, in order."""
+        store = self.store()
+        self._erasable(store)
+        store.forget(SubjectId("cust-1"), _REF)
+        again = store.append(
+            _ev("cust-1", GIVEN, 7, evidence=attrs.evolve(_EVIDENCE, order_ref="o"))
+        )
+        assert store.forget(SubjectId("cust-1"), _REF) == 1
+        history = list(store.history(SubjectId(_REF)))
+        assert len(history) == 5
+        assert [(e.at, e.seq or 0) for e in history] == sorted((e.at, e.seq or 0) for e in history)
+        (moved,) = (e for e in history if e.seq == again.seq)
+        assert moved.evidence.order_ref is None
+        assert list(store.history(SubjectId("cust-1"))) == []
+
+    def test_forget_refuses_what_is_not_a_reference_and_changes_nothing(self) -> None:
+        """A malformed reference, or a subject that is a reference already: ValidationError.
+
+        The message never repeats the value, and no event changes.
+        """
+        store = self.store()
+        mine = self._erasable(store)
+        refused: list[tuple[object, object]] = [
+            ("cust-1", bad)
+            for bad in (
+                "cust-1042",
+                "sr1:" + "AB" * 16,
+                "sr1:" + "ab" * 15,
+                "sr1:" + "ab" * 17,
+                "sr1:" + "ab" * 16 + "\n",
+                "sr2:" + "ab" * 16,
+                " " + _REF,
+                "",
+                None,
+                b"sr1:" + b"ab" * 16,
+            )
+        ]
+        refused += [(_REF, _OTHER_REF), ("sr1:cust-1", _REF), ("", _REF), (None, _REF)]
+        for subject, reference in refused:
+            with pytest.raises(ValidationError) as caught:
+                store.forget(subject, reference)  # type: ignore[arg-type]
+            for value in (subject, reference):
+                if isinstance(value, str) and value.strip():
+                    assert value.strip() not in str(caught.value), "the message shows a value"
+        assert list(store.history(SubjectId("cust-1"))) == mine
+        assert [e.evidence.order_ref for e in store.history(SubjectId("cust-1"))] == [
+            e.evidence.order_ref for e in mine
+        ]
+        assert list(store.history(SubjectId(_REF))) == []
 
     def test_answers_match_a_replay_at_every_instant(self) -> None:
         """latest(), audience() and objectors() equal a pure replay of the events, always."""

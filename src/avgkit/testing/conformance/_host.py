@@ -188,7 +188,7 @@ class HostDataContract(abc.ABC):
     def test_erase_record_deletes_one_record_and_converges(self) -> None:
         """erase_record() removes one record (a fiscal one is kept stripped); twice is a no-op."""
         host, scenario = self.make_host()
-        dated = [r for r in host.records(scenario.bystander)] + [
+        dated = list(host.records(scenario.bystander)) + [
             r for r in host.records(scenario.buyer) if r.fiscal
         ]
         for record in dated:
