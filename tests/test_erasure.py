@@ -313,3 +313,32 @@ def test_naive_instants_are_refused(world):
     with pytest.raises(ValidationError, match="naive"):
         kit.erasure.erase(scenario.buyer, at=datetime(2024, 1, 1))  # noqa: DTZ001
     assert kit.erasure.entry(scenario.buyer) is None
+
+
+def test_the_subjects_a_breach_touched_come_from_the_host(world):
+    from avgkit.breach import BreachFacts, BreachKind, Headcount
+
+    kit, _host, scenario = world
+    facts = BreachFacts(
+        summary="A mailing list went to the wrong partner.",
+        system="mail platform",
+        categories=("EmailAddress",),
+        subjects=Headcount(minimum=1, maximum=5),
+        subject_group="visitors",
+        contact_details_known=True,
+        root_cause="Selected by hand.",
+        occurred_from=NOW - timedelta(days=3),
+        kinds=(BreachKind.CONFIDENTIALITY,),
+        likely_consequences="Phishing.",
+        measures_taken="Deleted.",
+        contact_point="the privacy desk",
+    )
+    breach = kit.breaches.record(facts, discovered_at=NOW - timedelta(hours=2))
+    found = list(kit.breaches.subjects_to_inform(breach.id))
+    assert scenario.buyer in found
+    assert scenario.bystander in found
+    assert len(found) == len(set(found))
+    with Kit.open("memory://", inventory=ticketing.inventory()) as hostless:
+        again = hostless.breaches.record(facts, discovered_at=NOW - timedelta(hours=2))
+        with pytest.raises(ValidationError, match="host="):
+            list(hostless.breaches.subjects_to_inform(again.id))

@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from avgkit.errors import PolicyError, ValidationError
 from avgkit.host import SubjectKind
+from avgkit.presets import ticketing
 from avgkit.retention import Action, Hold, HoldReason, RetentionPolicy, RetentionRule, Trigger
 
 ACTIVITY = {"purchase", "login", "newsletter_read"}
@@ -162,3 +163,74 @@ def test_the_ticketing_preset_carries_the_seeds_rules():
     assert policy.rule("quick_registrations").trigger is Trigger.EVENT_DATE
     assert policy.rule("contact_persons").period == relativedelta(years=7)
     assert ticketing.retention_policy() is policy
+
+
+def test_the_ticketing_preset_holds_the_seeds_rules():
+    policy = ticketing.retention_policy()
+    periods = {rule.key: rule.period for rule in policy.rules}
+    assert periods["camera_outside"] == relativedelta(days=7)
+    assert periods["camera_inside"] == relativedelta(days=30)
+    assert periods["support_mail_bank_details"] == relativedelta(months=2)
+    assert periods["support_mail"] == relativedelta(years=7)
+    assert periods["fiscal_records"] == relativedelta(years=7)
+    assert policy.rule("fiscal_records").records == {"orders", "payments"}
+    assert policy.rule("inactive_accounts").warn_before == relativedelta(days=30)
+    seven = ticketing.retention_policy(inactive_after=relativedelta(years=7))
+    assert seven.rule("inactive_accounts").period == relativedelta(years=7)
+    assert seven.fingerprint != policy.fingerprint
+
+
+def test_record_rules_refuse_what_records_cannot_have():
+    with pytest.raises(ValidationError, match="collection trigger"):
+        RetentionRule(
+            key="mail",
+            records="support_mail",
+            trigger="inactivity",
+            activity_types="login",
+            period=relativedelta(days=1),
+            action="delete",
+        )
+    with pytest.raises(ValidationError, match="no collection time"):
+        RetentionRule(
+            key="acc",
+            applies_to="account",
+            trigger="collection",
+            period=relativedelta(days=1),
+            action="delete",
+        )
+    with pytest.raises(ValidationError, match="not reviewed"):
+        RetentionRule(
+            key="mail",
+            records="support_mail",
+            trigger="collection",
+            period=relativedelta(days=1),
+            action="review",
+        )
+    with pytest.raises(ValidationError, match="not both"):
+        RetentionRule(
+            key="both",
+            applies_to="account",
+            records="support_mail",
+            trigger="collection",
+            period=relativedelta(days=1),
+            action="delete",
+        )
+
+
+def test_two_record_rules_for_one_source_with_different_periods_contradict():
+    def rule(key, days):
+        return RetentionRule(
+            key=key,
+            records="camera_outside",
+            trigger="collection",
+            period=relativedelta(days=days),
+            action="delete",
+        )
+
+    with pytest.raises(PolicyError, match="'a' and 'b' contradict"):
+        RetentionPolicy([rule("a", 7), rule("b", 30)])
+
+
+def test_the_fingerprint_ignores_rule_order_but_not_content():
+    rules = ticketing.retention_policy().rules
+    assert RetentionPolicy(tuple(reversed(rules))).fingerprint == RetentionPolicy(rules).fingerprint

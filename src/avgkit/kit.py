@@ -151,6 +151,7 @@ class Kit:
                 processor_notice=breaches.processor_notice,
                 processor_notice_by_recipient=breaches.processor_notice_by_recipient,
                 large_volume=breaches.large_volume,
+                host=host,
             )
         )
 

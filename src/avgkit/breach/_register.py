@@ -32,8 +32,10 @@ from avgkit.errors import NotFound, PolicyError, ValidationError
 if TYPE_CHECKING:
     from avgkit.audit import AuditLog
     from avgkit.clock import Clock
+    from avgkit.host import HostData
     from avgkit.inventory import Inventory
     from avgkit.storage import BreachStore
+    from avgkit.subjects import SubjectId
 
 
 # --------------------------------------------------------------------------- service
@@ -70,7 +72,9 @@ class BreachRegister:
         processor_notice: timedelta = PROCESSOR_NOTICE_DEADLINE,
         processor_notice_by_recipient: Mapping[str, timedelta] | None = None,
         large_volume: int = DEFAULT_LARGE_VOLUME,
+        host: HostData | None = None,
     ) -> None:
+        self._host = host
         self._store = store
         self._inventory = inventory
         self._clock = clock
@@ -140,6 +144,37 @@ class BreachRegister:
     def assess(self, breach: Breach | str) -> Assessment:
         """Propose whether to notify the authority and the people concerned (see :func:`assess`)."""
         return assess(self._breach(breach), self._inventory, large_volume=self._large_volume)
+
+    def subjects_to_inform(
+        self, breach: Breach | str, *, at: datetime | None = None
+    ) -> Iterator[SubjectId]:
+        """Stream, each once, the subjects whose data the breach may have touched (Art. 34).
+
+        Resolved through the host's data: the subjects holding data of the breach's
+        categories during its period (from ``occurred_from`` to ``occurred_until``, or to
+        ``at``/now while it lasts). Whether they must be told is the assessment's question
+        (:meth:`assess`); this is whom to tell once it says so.
+
+        Raises:
+            ValidationError: the register was made without the host's data (open the kit
+                with ``host=``).
+            NotFound: no such breach.
+
+        .. versionadded:: 0.2.0
+        """
+        if self._host is None:
+            msg = (
+                "this breach register cannot reach the host's data; open the kit with host= "
+                "to find the subjects a breach touched"
+            )
+            raise ValidationError(msg)
+        known = self._breach(breach).facts
+        until = known.occurred_until
+        if until is None:
+            until = _validators.aware(self._clock.now() if at is None else at, "at")
+        return self._host.subjects_with(
+            frozenset(known.categories), since=known.occurred_from, until=until
+        )
 
     def processor_term(self, processor: str) -> timedelta:
         """The term within which ``processor`` must notify (its own, or the default).

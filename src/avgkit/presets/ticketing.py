@@ -57,22 +57,53 @@ def inventory() -> Inventory:
 
 
 @cache
-def retention_policy() -> RetentionPolicy:
-    """The seeds' retention rules per kind of subject, as one policy.
+def retention_policy(
+    *, inactive_after: relativedelta | None = None, warn_before: relativedelta | None = None
+) -> RetentionPolicy:
+    """The seeds' retention rules, per kind of subject and per kind of record, as one policy.
 
-    * ``inactive_accounts``: an account with no purchase, login or newsletter read for 2
-      calendar years is deleted (the processing agreement's maximum for inactive accounts;
-      the vendor's "no transaction for 2 years");
+    Subjects:
+
+    * ``inactive_accounts``: an account with no purchase, login or newsletter read for
+      ``inactive_after`` (2 calendar years by default: the processing agreement's maximum
+      for inactive accounts, the vendor's "no transaction for 2 years"; a venue promising 5
+      or 7 years passes ``relativedelta(years=7)``) is deleted, after a warning
+      ``warn_before`` ahead (30 days by default);
     * ``quick_registrations``: a quick registration at the box office is deleted the day
       after the performance it was for;
     * ``contact_persons``: a business relation's contact data goes 7 years after the
-      contract ends.
+      contract ends (with the relation's support mail).
 
-    Review the periods against your own privacy statement (a venue promising 7 years of
-    inactivity uses ``relativedelta(years=7)``).
+    Records (whoever they belong to):
+
+    * ``camera_outside`` / ``camera_inside``: camera footage, 7 days outside, 30 days
+      inside;
+    * ``support_mail_bank_details``: support mail holding bank details, 2 months;
+    * ``support_mail``: other support mail, 7 years (the longest term it can have: mail of
+      a relation goes with the relation, 7 years after the contract);
+    * ``fiscal_records``: orders and payments, kept anonymised after an erasure and deleted
+      7 years after they were made (Dutch AWR art. 52).
+
+    A host names its records by these sources (``HostRecord.source``); a host without
+    footage simply reports none. Review the periods against your own privacy statement.
 
     .. versionadded:: 0.2.0
+    .. versionchanged:: 0.2.0
+       Record rules for footage, support mail and fiscal records; ``inactive_after=`` and
+       ``warn_before=``.
     """
+    idle = relativedelta(years=2) if inactive_after is None else inactive_after
+    warning = relativedelta(days=30) if warn_before is None else warn_before
+
+    def records(key: str, sources: set[str], period: relativedelta) -> RetentionRule:
+        return RetentionRule(
+            key=key,
+            records=sources,
+            trigger=Trigger.COLLECTION,
+            period=period,
+            action=Action.DELETE,
+        )
+
     return RetentionPolicy(
         (
             RetentionRule(
@@ -80,9 +111,9 @@ def retention_policy() -> RetentionPolicy:
                 applies_to="account",
                 trigger=Trigger.INACTIVITY,
                 activity_types={"purchase", "login", "newsletter_read"},
-                period=relativedelta(years=2),
+                period=idle,
                 action=Action.DELETE,
-                warn_before=relativedelta(days=30),
+                warn_before=warning,
             ),
             RetentionRule(
                 key="quick_registrations",
@@ -98,5 +129,12 @@ def retention_policy() -> RetentionPolicy:
                 period=relativedelta(years=7),
                 action=Action.DELETE,
             ),
+            records("camera_outside", {"camera_outside"}, relativedelta(days=7)),
+            records("camera_inside", {"camera_inside"}, relativedelta(days=30)),
+            records(
+                "support_mail_bank_details", {"support_mail_bank_details"}, relativedelta(months=2)
+            ),
+            records("support_mail", {"support_mail"}, relativedelta(years=7)),
+            records("fiscal_records", {"orders", "payments"}, relativedelta(years=7)),
         )
     )
