@@ -178,6 +178,7 @@ class Erasure:
         honour_holds: bool = True,
         actor: str = "system",
         at: datetime | None = None,
+        and_then: Callable[[], None] | None = None,
     ) -> ErasureOutcome:
         """Erase ``subject`` in the host and in avgkit, unless a hold defers it.
 
@@ -189,6 +190,9 @@ class Erasure:
             honour_holds: ``False`` only to re-erase after a restore (:meth:`replay`).
             actor: who asked (an audit actor key: ``"system"``, ``"dsar"``, a staff key).
             at: the instant (now by default).
+            and_then: called inside the erasure's last unit of work, so that the caller's
+                own bookkeeping (a retention action marked done) commits with it. Not
+                called when the erasure is deferred.
 
         Returns:
             What was done, or the deferral when a hold keeps the data for now (nothing is
@@ -234,8 +238,12 @@ class Erasure:
                     details={"cause": cause, "recipients": len(recipients)},
                 )
         host = self._host.anonymise(sid) if keep else self._host.delete(sid)
-        shredded = self._pseudonyms.shred(sid, actor=actor)
+        # With the keys apart, shredding commits on its own (intent first); otherwise it is
+        # part of the last unit of work below.
+        shredded = self._pseudonyms.shred(sid, actor=actor) if self._pseudonyms.keys_apart else None
         with self._audit.atomic():
+            if shredded is None:
+                shredded = self._pseudonyms.shred(sid, actor=actor)
             withdrawn = self._withdraw_all(sid, now)
             rekeyed = 0 if self._consent is None else self._consent.forget(sid, ref)
             self._retention.forget_subject(sid, ref)
@@ -254,6 +262,8 @@ class Erasure:
                     "repeated": not (begun and completed),
                 },
             )
+            if and_then is not None:
+                and_then()
         return ErasureOutcome(
             subject_ref=ref,
             host=host,

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, TypeVar
 
 import jsonschema
 from jsonschema.exceptions import best_match
+from referencing import Registry, Resource
 
 from avgkit import _validators
 from avgkit._validators import KEY_PATTERN, InvalidAttributeError
@@ -63,11 +64,29 @@ def _validator() -> jsonschema.Draft202012Validator:
     return jsonschema.Draft202012Validator(schema())
 
 
+@cache
+def _section_validator(name: str) -> jsonschema.Draft202012Validator:
+    # The section's schema refers to the root's definitions (#/$defs/key, ...), so it is
+    # checked through a reference into the registered root rather than as a schema of its own.
+    root = schema()
+    registry: Registry[Any] = Registry().with_resource(root["$id"], Resource.from_contents(root))
+    reference = {"$ref": f"{root['$id']}#/properties/{name}"}
+    return jsonschema.Draft202012Validator(reference, registry=registry)
+
+
 # --------------------------------------------------------------------------- reading
 
 
 def parts_from_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read, parse and validate a ``.toml`` or ``.json`` policy file; the inventory's parts."""
+    return parts_from_mapping(document_from_file(path))
+
+
+def document_from_file(path: str | os.PathLike[str]) -> object:
+    """Read and parse a ``.toml`` or ``.json`` policy file, not yet validated.
+
+    Every error is a :class:`ValidationError` naming the file (never its content).
+    """
     file = Path(path)
     suffix = file.suffix.lower()
     if suffix not in {".toml", ".json"}:
@@ -87,7 +106,7 @@ def parts_from_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         msg = f"policy file {file.name!r} is not UTF-8 text (byte {exc.start} is invalid)"
         raise ValidationError(msg) from None
-    return parts_from_mapping(parse(text, "toml" if suffix == ".toml" else "json", file.name))
+    return parse(text, "toml" if suffix == ".toml" else "json", file.name)
 
 
 class _DuplicateKeyError(ValueError):
@@ -145,6 +164,25 @@ def parts_from_mapping(data: object) -> dict[str, Any]:
         msg = "(top level): expected a table"
         raise ValidationError(msg)
     return _build_parts(document)
+
+
+def section_from_mapping(data: object, name: str) -> object | None:
+    """The top-level section ``name`` of a parsed policy file, validated against the schema.
+
+    ``None`` if the file has no such section. Only that section is checked (the rest is the
+    inventory's, see :func:`parts_from_mapping`); errors name the dotted path from the top of
+    the file (``retention[1].period``), as :func:`parts_from_mapping` does.
+    """
+    if not isinstance(data, Mapping):
+        msg = f"(top level): expected {_TYPE_WORDS['object']}, got {_kind(data)}"
+        raise ValidationError(msg)
+    if name not in data:
+        return None
+    section = _normalise(data[name], (name,), 1)
+    error = best_match(_section_validator(name).iter_errors(section))
+    if error is not None:
+        raise ValidationError(_describe(error, (name,)))
+    return section
 
 
 def _normalise(value: object, path: tuple[str | int, ...], depth: int) -> object:
@@ -207,9 +245,14 @@ def _kind(value: object) -> str:
     return _JSON_TYPES.get(type(value), f"a {type(value).__name__}")
 
 
-def _describe(error: jsonschema.ValidationError) -> str:  # noqa: PLR0911 - one per keyword
-    """A message naming where and what was expected, without repeating the value."""
-    path = _dotted(error.absolute_path)
+def _describe(  # noqa: PLR0911 - one per keyword
+    error: jsonschema.ValidationError, prefix: tuple[str | int, ...] = ()
+) -> str:
+    """A message naming where and what was expected, without repeating the value.
+
+    ``prefix`` is the path of the validated instance inside the file, for a section.
+    """
+    path = _dotted((*prefix, *error.absolute_path))
     keyword = error.validator
     subschema = error.schema if isinstance(error.schema, Mapping) else {}
     expected = subschema.get("description")

@@ -489,6 +489,14 @@ class Pseudonyms:
             )
             raise IntegrityError(msg) from None
 
+    @property
+    def keys_apart(self) -> bool:
+        """Whether the keys live in another store set than the audit log (``keys_url=``).
+
+        .. versionadded:: 0.2.0
+        """
+        return self._keys_apart is not None
+
     def shred(self, subject: SubjectId | str, *, actor: str = "system") -> bool:
         """Destroy the subject's data key for good; return whether a key was destroyed.
 

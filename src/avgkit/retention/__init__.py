@@ -5,7 +5,8 @@ purchase, login or newsletter read for 2 years are deleted" (an inactivity trigg
 "quick registrations at the box office are deleted the day after the performance" (an event
 date), "contact persons 7 years after the contract ends". A :class:`Hold` keeps one subject's
 data past its date for a stated reason (an upcoming visit, a payment dispute, fiscal
-retention, an open request). Periods are calendar periods.
+retention, an open request). Periods are calendar periods. The rules can sit in the
+inventory's policy file, as its ``retention`` section: :func:`policy_from_file`.
 
 .. versionadded:: 0.2.0
 """
@@ -18,6 +19,7 @@ from avgkit.retention._plan import (
     RetentionPlanner,
     WarnCallback,
 )
+from avgkit.retention._policyfile import policy_from_file, policy_from_mapping
 from avgkit.retention._values import (
     Action,
     ClaimedAction,
@@ -51,4 +53,6 @@ __all__ = [
     "Trigger",
     "WarnCallback",
     "check_period",
+    "policy_from_file",
+    "policy_from_mapping",
 ]

@@ -181,19 +181,39 @@ class Executor:
             claimed = self._store.claim(plan_id, name, now, limit=batch, stale_before=now - lease)
             if not claimed:
                 break
-            remaining = self._store.unfinished(plan_id)
-            for item in claimed:
-                self._carry_out(item)
-                done += 1
-                remaining -= 1
-                if progress is not None:
-                    progress(Progress(done=done, remaining=max(remaining, 0)))
+            done = self._batch(claimed, done, self._store.unfinished(plan_id), progress)
         return ExecutionSummary(
             plan_id=plan_id,
             counts=self._store.outcomes(plan_id),
             done_here=done,
             remaining=self._store.unfinished(plan_id),
         )
+
+    def _batch(
+        self,
+        claimed: tuple[ClaimedAction, ...],
+        done: int,
+        remaining: int,
+        progress: Callable[[Progress], None] | None,
+    ) -> int:
+        """Carry out one claimed batch; return the running count of actions done."""
+        records = [item for item in claimed if item.action.subject is None]
+        if records:
+            # Records go one by one in the host (each idempotent), and are marked done
+            # together: one commit for the batch instead of one per record.
+            for item in records:
+                self._remove_record(item)
+            with self._audit.atomic():
+                for item in records:
+                    self._finish(item, Outcome.RECORD_REMOVED, None)
+        for item in claimed:
+            if item.action.subject is not None:
+                self._carry_out(item)
+            done += 1
+            remaining -= 1
+            if progress is not None:
+                progress(Progress(done=done, remaining=max(remaining, 0)))
+        return done
 
     # ------------------------------------------------------------------ one action
 
@@ -217,9 +237,7 @@ class Executor:
 
     def _carry_out(self, item: ClaimedAction) -> None:
         action = item.action
-        if action.subject is None:
-            self._remove_record(item)
-            return
+        assert action.subject is not None  # noqa: S101 - records are handled per batch
         if _is_reference(action.subject):
             # The erasure itself re-keyed this row to the reference: it happened already.
             self._finish(item, Outcome.ERASED, action.subject, known=False)
@@ -229,8 +247,12 @@ class Executor:
         entry = self._erasure.entry(sid)
         if entry is not None and not entry.complete:
             # A crash came between the erasure's steps: complete it.
-            self._erasure.erase(sid, cause=entry.cause, honour_holds=False)
-            self._finish(item, Outcome.ERASED, subject_ref)
+            self._erasure.erase(
+                sid,
+                cause=entry.cause,
+                honour_holds=False,
+                and_then=lambda: self._finish(item, Outcome.ERASED, subject_ref),
+            )
             return
         current = self._still_due(action)
         if current is None:
@@ -246,11 +268,10 @@ class Executor:
                 sid,
                 cause=f"retention:{action.rule}",
                 keep_records=current.action is Action.ANONYMISE,
+                and_then=lambda: self._finish(item, Outcome.ERASED, subject_ref),
             )
             if outcome.deferred is not None:
                 self._finish(item, Outcome.DEFERRED, None)
-            else:
-                self._finish(item, Outcome.ERASED, subject_ref)
 
     def _still_due(self, action: PlannedAction) -> PlannedAction | None:
         """The action as the host and the holds say now, or ``None`` if it is not due."""
@@ -285,4 +306,3 @@ class Executor:
         self._planner.erase_record(
             action.source, action.record_key, keep=action.action is Action.ANONYMISE
         )
-        self._finish(item, Outcome.RECORD_REMOVED, None)

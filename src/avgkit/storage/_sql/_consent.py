@@ -182,7 +182,8 @@ class SqlConsentStore(abc.ABC, Generic[DB]):
             changed = conn.execute(rekey, (ref, raw)).rowcount
             # The rows' old versions (the raw id, the order refs) must not linger in the
             # files: SQLite checkpoints its WAL once this commits.
-            self._db.scrub()
+            if changed:
+                self._db.scrub()
         return int(changed)
 
     def count(self) -> int:

@@ -288,9 +288,12 @@ class SqlRetentionStore:
         with self._db.write("forgetting a subject's holds") as conn:
             gone = conn.execute(f"DELETE FROM retention_holds WHERE subject = {p}", (subject,))  # noqa: S608 - fixed names and placeholders only
             warned = conn.execute(f"DELETE FROM retention_warnings WHERE subject = {p}", (subject,))  # noqa: S608 - fixed names and placeholders only
+            # An open action's item ends in "|s:<subject>": it must name the reference too,
+            # or the host's id would outlive the erasure there (a finished one's is done:<n>).
             moved = conn.execute(
-                f"UPDATE retention_actions SET subject = {p} WHERE subject = {p}",  # noqa: S608
-                (reference, subject),
+                f"UPDATE retention_actions SET subject = {p}, item = replace(item, {p}, {p}) "  # noqa: S608
+                f"WHERE subject = {p}",
+                (reference, f"|s:{subject}", f"|s:{reference}", subject),
             )
         return max(gone.rowcount, 0) + max(warned.rowcount, 0) + max(moved.rowcount, 0)
 
@@ -391,20 +394,25 @@ class SqlRetentionStore:
         p = d.placeholder
         returned = ", ".join(c if c in {"number", "warning"} else d.column(c) for c in _STAGED)
         with self._db.write("claiming retention actions") as conn:
+            # The free rows are picked once, in a materialised CTE: as an IN subquery,
+            # PostgreSQL may rescan it for every row of a nested-loop join, and each rescan
+            # skips the rows this statement already updated and locks the next ones, so one
+            # claim took far more than ``limit`` actions.
             rows = conn.execute(
-                f"UPDATE retention_actions SET claimed_by = {p}, claimed_at = {p} "  # noqa: S608
-                f"WHERE plan_id = {p} AND number IN ("
-                f"SELECT number FROM retention_actions WHERE plan_id = {p} "
+                f"WITH picked AS MATERIALIZED (SELECT number FROM retention_actions "  # noqa: S608
+                f"WHERE plan_id = {p} "
                 f"AND finished_at IS NULL AND (claimed_at IS NULL OR claimed_at <= {p}) "
                 f"ORDER BY number LIMIT {p} {d.skip_locked}) "
+                f"UPDATE retention_actions SET claimed_by = {p}, claimed_at = {p} "
+                f"WHERE plan_id = {p} AND number IN (SELECT number FROM picked) "
                 f"RETURNING {returned}",
                 (
-                    executor,
-                    d.instant_in(at),
-                    plan_id,
                     plan_id,
                     d.instant_in(stale_before),
                     limit,
+                    executor,
+                    d.instant_in(at),
+                    plan_id,
                 ),
             ).fetchall()
         claimed = [self._claimed(plan_id, row) for row in rows]

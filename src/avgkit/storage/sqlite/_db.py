@@ -152,7 +152,8 @@ class Database(SqlDatabase):
         """
         with self._lock:
             if self._depth:
-                self._pending.append(callback)
+                if callback not in self._pending:  # one checkpoint covers every deletion
+                    self._pending.append(callback)
                 return
         callback()
 
