@@ -21,7 +21,8 @@ The contract classes are not named ``Test*``, so pytest collects only your subcl
 
 .. versionadded:: 0.1.0
 .. versionchanged:: 0.2.0
-   :class:`StoreSetContract` and :class:`FailingOpen`.
+   :class:`StoreSetContract` and :class:`FailingOpen`; :class:`RetentionStoreContract` and
+   :class:`ErasureStoreContract`.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from avgkit.testing.conformance._breaches import BreachStoreContract
 from avgkit.testing.conformance._consent import ConsentStoreContract
 from avgkit.testing.conformance._host import HostDataContract, HostScenario
 from avgkit.testing.conformance._keys import KeyStoreContract
+from avgkit.testing.conformance._retention import ErasureStoreContract, RetentionStoreContract
 from avgkit.testing.conformance._store_set import FailingOpen, StoreSetContract
 
 __all__ = [
@@ -39,9 +41,11 @@ __all__ = [
     "BreachStoreContract",
     "Capabilities",
     "ConsentStoreContract",
+    "ErasureStoreContract",
     "FailingOpen",
     "HostDataContract",
     "HostScenario",
     "KeyStoreContract",
+    "RetentionStoreContract",
     "StoreSetContract",
 ]
