@@ -28,6 +28,8 @@ lint: $(STAMP)
 
 types: $(STAMP)
 	$(BIN)/mypy --strict src
+	MYPYPATH=examples $(BIN)/mypy --strict examples/ticketshop examples/ticketshop_walkthrough.py \
+		benchmarks/retention_plan.py
 
 docs: $(STAMP)
 	$(BIN)/sphinx-build -W --keep-going -q -b html docs build/docs

@@ -1,0 +1,216 @@
+"""Retention plan at scale: the inactive-accounts rule against hand-written SQL on the shop.
+
+Builds (and caches under ``build/bench/``) a reference ticket shop of ``--visitors`` visitors
+(1,000,000 by default; examples/ticketshop), then times, in the same run and taking turns,
+best of ``--runs``:
+
+(a) ``kit.retention.plan(at=now)`` under a policy of only the preset's ``inactive_accounts``
+    rule, through ``TicketShopHost``, consuming the stream;
+(b) one hand-written SQL query on the shop finding the same accounts;
+
+checks that both find the same subjects, prints the ratio (target: the plan at most 2x the
+SQL) and the plan's peak memory (tracemalloc, in a separate run; target < 200 MB), and breaks
+the plan's time down into the host calls it makes.
+
+    python benchmarks/retention_plan.py                      # 1,000,000 visitors
+    python benchmarks/retention_plan.py --visitors 20000     # a quick smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import resource
+import sqlite3
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from dateutil.relativedelta import relativedelta
+
+from avgkit import Kit
+from avgkit.presets import ticketing
+from avgkit.retention import RetentionPolicy
+from avgkit.testing import ManualClock
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "examples"))  # the reference ticket shop
+
+from ticketshop import (  # noqa: E402
+    DEFAULT_NOW,
+    DEFAULT_SEED,
+    TicketShopHost,
+    generate,
+    schema,
+    to_micros,
+)
+
+NOW = DEFAULT_NOW
+RATIO_TARGET = 2.0
+MEMORY_TARGET_MB = 200
+CACHE = ROOT / "build" / "bench"
+RULE = ticketing.retention_policy().rule("inactive_accounts")
+WARN = RULE.warn_before or relativedelta()
+
+# What a developer would write against the shop: accounts whose last purchase, login or
+# newsletter read is old enough for the rule's warning (nobody has been warned yet, so the
+# plan's first action for each idle account is its warning, due warn_before ahead).
+HAND_WRITTEN = """
+SELECT id FROM (
+    SELECT v.id AS id, max(
+        coalesce((SELECT max(o.created_at) FROM orders AS o WHERE o.buyer_id = v.id), :never),
+        coalesce((SELECT max(l.at) FROM logins AS l WHERE l.visitor_id = v.id), :never),
+        coalesce((SELECT max(n.at) FROM newsletter_reads AS n WHERE n.visitor_id = v.id),
+                 :never)) AS last
+    FROM visitors AS v WHERE v.kind = 'account')
+WHERE last > :never AND last <= :cutoff
+"""
+
+
+def shop_file(visitors: int, seed: int) -> tuple[Path, dict[str, Any]]:
+    """The cached shop for these parameters (built first if missing), and its build facts."""
+    sources = b"".join(
+        Path(module.__file__ or "").read_bytes()
+        for module in (schema, sys.modules["ticketshop.generate"])
+    )
+    version = hashlib.sha256(sources).hexdigest()[:10]
+    path = CACHE / f"ticketshop-{visitors}-s{seed}-{version}.db"
+    facts_file = path.with_suffix(".json")
+    if path.exists() and facts_file.exists():
+        return path, {**json.loads(facts_file.read_text("utf-8")), "cached": True}
+    CACHE.mkdir(parents=True, exist_ok=True)
+    building = path.with_suffix(".building")
+    made = generate(building, visitors, now=NOW, seed=seed, replace=True)
+    building.rename(path)
+    facts = {"seconds": made.seconds, "rows": made.rows, "bytes": path.stat().st_size}
+    facts_file.write_text(json.dumps(facts), "utf-8")
+    return path, {**facts, "cached": False}
+
+
+def timed(work: Callable[[], Any]) -> tuple[float, Any]:
+    started = time.perf_counter()
+    result = work()
+    return time.perf_counter() - started, result
+
+
+def run(visitors: int, seed: int, runs: int, out: Any = None) -> dict[str, float]:
+    """Build or reuse the shop, measure and print; return the measured numbers."""
+    out = out or sys.stdout
+    path, facts = shop_file(visitors, seed)
+    rows = sum(facts["rows"].values())
+    how = "cached" if facts["cached"] else "built now"
+    print(
+        f"shop: {visitors:,} visitors, {rows:,} rows, {facts['bytes'] / 2**20:,.0f} MiB "
+        f"({how}; generated in {facts['seconds']:.1f} s)",
+        file=out,
+    )
+    policy = RetentionPolicy([RULE])
+    cutoff = to_micros(NOW + WARN - RULE.period)
+    sql_conn = sqlite3.connect(path)
+    with (
+        tempfile.TemporaryDirectory(prefix="avgkit-bench-") as tmp,
+        TicketShopHost(path, ticketing.inventory()) as host,
+        Kit.open(
+            f"sqlite:///{Path(tmp) / 'avgkit.db'}",
+            inventory=ticketing.inventory(),
+            host=host,
+            retention_policy=policy,
+            clock=ManualClock(NOW),
+        ) as kit,
+    ):
+
+        def plan() -> set[str]:
+            return {str(action.subject) for action in kit.retention.plan(at=NOW)}
+
+        def hand_written() -> set[str]:
+            params = {"never": -(2**63), "cutoff": cutoff}
+            return {row[0] for row in sql_conn.execute(HAND_WRITTEN, params)}
+
+        best_plan = best_sql = float("inf")
+        planned: set[str] = set()
+        found: set[str] = set()
+        for _ in range(runs):  # taking turns, so both see the same cache state
+            spent, planned = timed(plan)
+            best_plan = min(best_plan, spent)
+            spent, found = timed(hand_written)
+            best_sql = min(best_sql, spent)
+        if planned != found:
+            msg = (
+                f"the plan and the hand-written query disagree: {len(planned - found)} only in "
+                f"the plan, {len(found - planned)} only in the query"
+            )
+            raise SystemExit(msg)
+        ratio = best_plan / best_sql
+        print(f"hand-written SQL: {best_sql:.2f} s for {len(found):,} accounts", file=out)
+        print(f"retention plan:   {best_plan:.2f} s for {len(planned):,} accounts", file=out)
+        print(f"ratio: {ratio:.1f}x the hand-written query (target <= {RATIO_TARGET}x)", file=out)
+
+        # Peak memory of a plan run that only counts what streams by.
+        rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        tracemalloc.start()
+        counted = sum(1 for _ in kit.retention.plan(at=NOW))
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        rss_growth = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before
+        peak_mb = peak / 2**20
+        print(
+            f"plan peak memory: {peak_mb:.1f} MiB traced ({counted:,} actions streamed; "
+            f"max RSS grew {rss_growth / 1024:.0f} MiB) (target < {MEMORY_TARGET_MB} MB)",
+            file=out,
+        )
+
+        breakdown(host, best_plan, out)
+        verdict = "met" if ratio <= RATIO_TARGET and peak_mb < MEMORY_TARGET_MB else "MISSED"
+        print(f"targets {verdict}: ratio <= {RATIO_TARGET}, peak < {MEMORY_TARGET_MB} MB", file=out)
+    sql_conn.close()
+    return {"ratio": ratio, "plan": best_plan, "sql": best_sql, "peak_mb": peak_mb}
+
+
+def breakdown(host: TicketShopHost, plan_seconds: float, out: Any) -> None:
+    """Time the host calls one plan makes: one statement, then a call or two per candidate."""
+    types = RULE.activity_types
+    margin = timedelta(days=4)  # the planner's margin around its cutoff, as it applies it
+    before = NOW - RULE.period + margin + WARN + margin
+    spent_idle, candidates = timed(lambda: list(host.inactive_since(types, before=before)))
+    spent_subject, subjects = timed(lambda: [host.subject(sid) for sid in candidates])
+    accounts = [s for s in subjects if s is not None and s.kind in RULE.applies_to]
+    spent_events, _ = timed(lambda: [host.event_dates(s.id, after=NOW) for s in accounts])
+    each_subject = spent_subject / max(1, len(candidates)) * 1e6
+    each_event = spent_events / max(1, len(accounts)) * 1e6
+    rest = plan_seconds - spent_idle - spent_subject - spent_events
+    print("breakdown of one plan:", file=out)
+    print(
+        f"  inactive_since, one statement: {spent_idle:7.2f} s, {len(candidates):,} ids", file=out
+    )
+    print(
+        f"  subject() per id:              {spent_subject:7.2f} s, {len(candidates):,} calls "
+        f"({each_subject:.0f} us each)",
+        file=out,
+    )
+    print(
+        f"  event_dates() per account:     {spent_events:7.2f} s, {len(accounts):,} calls "
+        f"({each_event:.0f} us each)",
+        file=out,
+    )
+    print(f"  the planner itself, the rest:  {rest:7.2f} s", file=out)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the arguments and run the benchmark."""
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--visitors", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    parser.add_argument("--runs", type=int, default=3)
+    args = parser.parse_args(argv)
+    run(args.visitors, args.seed, args.runs)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
