@@ -17,6 +17,7 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/avgkit demo --db build/demo.db
+	$(BIN)/python examples/ticketshop_walkthrough.py
 
 test: $(STAMP)
 	$(BIN)/pytest
