@@ -326,3 +326,27 @@ def test_a_rule_counting_an_activity_the_host_never_records_is_refused():
         pytest.raises(PolicyError, match="newsletter_read"),
     ):
         _ = kit.retention
+
+
+def test_old_fiscal_records_are_stripped_once_and_not_listed_again():
+    host = MemoryHostData(ticketing.inventory())
+    host.add_subject(HostSubject(id="v1", kind="account", last_activity={"login": NOW}))
+    for years, key in ((8, "P-old"), (2, "P-new")):
+        host.add_record(
+            "v1",
+            HostRecord(
+                source="payments",
+                key=key,
+                values={"name": "Somebody", "bank_account": "NL91ABNA0417164300"},
+                at=NOW.replace(year=NOW.year - years),
+                fiscal=True,
+            ),
+        )
+    policy = RetentionPolicy([ticketing.retention_policy().rule("fiscal_records")])
+    with open_kit("memory://", host, policy=policy) as kit:
+        assert [a.record_key for a in kit.retention.plan()] == ["P-old"]
+        summary = kit.retention.execute(kit.retention.plan())
+        assert summary.counts == {("fiscal_records", "anonymise", "record_removed"): 1}
+        kept = {r.key: r.values for r in host.records("v1")}
+        assert kept == {"P-new": kept["P-new"]}  # the stripped one names nobody any more
+        assert list(kit.retention.plan()) == []

@@ -604,7 +604,7 @@ class TicketShopHost:
         # attrs' optional(frozenset) converter leaves mypy an unsolved element type.
         return HostCapabilities(
             inactive_since=True,
-            activity_types=ACTIVITY_TYPES,  # type: ignore[arg-type]
+            activity_types=ACTIVITY_TYPES,
         )
 
     def subjects(self) -> Iterator[HostSubject]:
@@ -729,12 +729,18 @@ class TicketShopHost:
     def collected_before(
         self, sources: frozenset[str], *, before: datetime
     ) -> Iterator[HostRecord]:
-        """The records of ``sources`` made before ``before``, with all their personal values."""
+        """The records of ``sources`` made before ``before`` that still hold personal values.
+
+        A fiscal record stripped already (its amounts kept) is not listed again.
+        """
         wanted = _names(sources, "sources")
         params = {"before": _instant(before, "before")}
         for name in sorted(wanted & SOURCES.keys()):
             source = SOURCES[name]
-            sql = source.select(f"{source.at} < :before")
+            condition = f"{source.at} < :before"
+            if source.fiscal and source.strip:
+                condition = f"{condition} AND {source.any_set(source.strip)}"
+            sql = source.select(condition)
             for row in self._stream(sql, params, f"listing {name}"):
                 yield self._record(source, row, source.values)
 

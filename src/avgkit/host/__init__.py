@@ -111,6 +111,8 @@ class HostData(Protocol):
 
         For retention rules on records rather than on subjects (``Trigger.COLLECTION``). Only
         dated records (``HostRecord.at``) count; the records may belong to no subject at all.
+        A fiscal record already stripped by :meth:`erase_record` is left out: it holds
+        nothing personal any more, so a sweep does not list it again and again.
         """
         ...
 

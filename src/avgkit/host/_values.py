@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from types import MappingProxyType
 from typing import Any
@@ -128,6 +128,10 @@ class HostRecord:
         return frozenset(v for v in self.values.values() if isinstance(v, str) and v)
 
 
+def _to_type_set(value: Iterable[str] | None) -> frozenset[str] | None:
+    return None if value is None else frozenset(value)
+
+
 @attrs.frozen(kw_only=True)
 class HostCapabilities:
     """Optional fast paths a :class:`~avgkit.host.HostData` offers.
@@ -139,9 +143,7 @@ class HostCapabilities:
 
     inactive_since: bool = False
     """:meth:`~avgkit.host.HostData.inactive_since` answers in one query."""
-    activity_types: frozenset[str] | None = attrs.field(
-        default=None, converter=attrs.converters.optional(frozenset)
-    )
+    activity_types: frozenset[str] | None = attrs.field(default=None, converter=_to_type_set)
     """The activity types the host records (``None``: not said). A retention rule counting
     a type the host never records is refused: its subjects would all look idle."""
 

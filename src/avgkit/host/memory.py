@@ -205,7 +205,7 @@ class MemoryHostData:
     def collected_before(
         self, sources: frozenset[str], *, before: datetime
     ) -> Iterator[HostRecord]:
-        """The dated records of ``sources`` made before ``before``."""
+        """The dated records of ``sources`` made before ``before`` (stripped ones left out)."""
         when = _validators.aware(before, "before")
         wanted = frozenset(sources)
         with self._lock:
@@ -215,6 +215,7 @@ class MemoryHostData:
                 if stored.record.source in wanted
                 and stored.record.at is not None
                 and stored.record.at < when
+                and not (stored.record.fiscal and not stored.record.values)
             ]
         return iter(found)
 

@@ -81,8 +81,9 @@ def retention_policy(
     * ``support_mail_bank_details``: support mail holding bank details, 2 months;
     * ``support_mail``: other support mail, 7 years (the longest term it can have: mail of
       a relation goes with the relation, 7 years after the contract);
-    * ``fiscal_records``: orders and payments, kept anonymised after an erasure and deleted
-      7 years after they were made (Dutch AWR art. 52).
+    * ``fiscal_records``: orders and payments, kept for 7 years after they were made (Dutch
+      AWR art. 52), then stripped of every personal value; the amounts stay for the
+      accounts. (An erasure before then anonymises them at once.)
 
     A host names its records by these sources (``HostRecord.source``); a host without
     footage simply reports none. Review the periods against your own privacy statement.
@@ -135,6 +136,12 @@ def retention_policy(
                 "support_mail_bank_details", {"support_mail_bank_details"}, relativedelta(months=2)
             ),
             records("support_mail", {"support_mail"}, relativedelta(years=7)),
-            records("fiscal_records", {"orders", "payments"}, relativedelta(years=7)),
+            RetentionRule(
+                key="fiscal_records",
+                records={"orders", "payments"},
+                trigger=Trigger.COLLECTION,
+                period=relativedelta(years=7),
+                action=Action.ANONYMISE,
+            ),
         )
     )
