@@ -1,9 +1,10 @@
-"""The reference ticket shop: generate a shop, put avgkit on it, and plan its retention.
+"""The reference ticket shop: generate a shop, put avgkit on it, and run its retention.
 
 Generates a SQLite ticket shop of 2,000 visitors (examples/ticketshop), opens avgkit over it
-with the ticketing preset's retention rules, and prints the dry-run plan: how many actions
-each rule has, due or deferred, and when one visitor's data falls due. Nothing personal is
-printed: subjects appear by their key in the shop.
+with the ticketing preset's retention rules, and prints the dry-run plan (how many actions
+each rule has, due or deferred, and when one visitor's data falls due), then executes it
+(warnings, erasures, swept records) and erases one visitor on request. Nothing personal is
+printed: subjects appear by their key in the shop or their pseudonymous reference.
 
 Run: python examples/ticketshop_walkthrough.py
 """
@@ -37,7 +38,7 @@ def kind_of(action: PlannedAction) -> str:
 
 
 def main() -> None:
-    """Generate a shop, plan its retention, and show one visitor's dates."""
+    """Generate a shop, plan and execute its retention, and erase one visitor."""
     with tempfile.TemporaryDirectory() as tmp:
         shop = Path(tmp) / "shop.db"
         made = generate(shop, VISITORS, now=NOW)
@@ -76,6 +77,33 @@ def main() -> None:
                         print(f"  {date.rule}: {date.action.value} on {date.due:%Y-%m-%d}")
                         print(f"    because: {date.reason}")
                     break
+
+            # Carry the plan out: warnings go through the shop's mailer (here: counted),
+            # deletions through kit.erasure, records swept; the summary counts each once.
+            warned: list[str] = []
+            summary = kit.retention.execute(
+                kit.retention.plan(at=NOW), warn=lambda subject, _action: warned.append(subject)
+            )
+            print(f"\nexecuted: {summary.total():,} actions, {len(warned):,} warning mails")
+            for (rule, action, outcome), count in sorted(summary.counts.items()):
+                print(f"  {rule:<26} {action:<9} {outcome:<16} {count:>6,}")
+
+            # A visitor asks to be erased (Art. 17): one call, then nothing of them is left.
+            target = next(
+                s.id for s in host.subjects() if s.kind == "account" and s.id not in warned
+            )
+            outcome = kit.erasure.erase(target)
+            if outcome.deferred is not None:
+                until = outcome.deferred.until
+                when = "" if until is None else f" until {until:%Y-%m-%d}"
+                print(f"\nerasure of {target}: deferred ({outcome.deferred.reason}{when})")
+            else:
+                print(
+                    f"\nerasure of {target}: {outcome.host.deleted} records deleted, "
+                    f"{outcome.host.anonymised} kept anonymised (orders, payments), "
+                    f"{outcome.notices} recipients told; now known as {outcome.subject_ref}"
+                )
+            print(f"audit chain verified: {kit.audit.verify().entries:,} entries")
 
 
 if __name__ == "__main__":
