@@ -92,16 +92,16 @@ def main() -> None:
             target = next(
                 s.id for s in host.subjects() if s.kind == "account" and s.id not in warned
             )
-            outcome = kit.erasure.erase(target)
-            if outcome.deferred is not None:
-                until = outcome.deferred.until
+            erased = kit.erasure.erase(target)
+            if erased.deferred is not None:
+                until = erased.deferred.until
                 when = "" if until is None else f" until {until:%Y-%m-%d}"
-                print(f"\nerasure of {target}: deferred ({outcome.deferred.reason}{when})")
+                print(f"\nerasure of {target}: deferred ({erased.deferred.reason}{when})")
             else:
                 print(
-                    f"\nerasure of {target}: {outcome.host.deleted} records deleted, "
-                    f"{outcome.host.anonymised} kept anonymised (orders, payments), "
-                    f"{outcome.notices} recipients told; now known as {outcome.subject_ref}"
+                    f"\nerasure of {target}: {erased.host.deleted} records deleted, "
+                    f"{erased.host.anonymised} kept anonymised (orders, payments), "
+                    f"{erased.notices} recipients told; now known as {erased.subject_ref}"
                 )
             print(f"audit chain verified: {kit.audit.verify().entries:,} entries")
 
