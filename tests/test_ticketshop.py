@@ -36,6 +36,7 @@ from ticketshop import (
 generator = importlib.import_module("ticketshop.generate")  # the module, not the function
 
 NOW = datetime(2024, 6, 1, 12, tzinfo=UTC)
+ACCOUNTS = frozenset({SubjectKind.ACCOUNT})
 EVENT = NOW + timedelta(days=20)
 PAST = NOW - timedelta(days=30)
 TYPES = frozenset({"purchase", "login", "newsletter_read"})
@@ -271,9 +272,11 @@ def test_event_dates_after_leaves_out_the_past(host, listed):
 def test_inactive_since_agrees_with_the_activity_of_every_subject(host, listed, cutoff, types):
     kinds = frozenset(types)
     expected = {s.id for s in listed if (last := s.last_active(kinds)) is None or last < cutoff}
-    found = list(host.inactive_since(kinds, before=cutoff))
+    found = [s.id for s in host.inactive_since(kinds, before=cutoff)]
     assert len(found) == len(set(found))
     assert set(found) == expected
+    accounts = {s.id for s in host.inactive_since(kinds, before=cutoff, kinds=ACCOUNTS)}
+    assert accounts == {s.id for s in listed if s.id in expected and s.kind == "account"}
 
 
 def test_subjects_pages_by_key_and_streams(generated):

@@ -30,7 +30,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -772,19 +772,68 @@ class TicketShopHost:
             ).rowcount
         return HostErasure(deleted=deleted)
 
-    def inactive_since(
-        self, activity_types: frozenset[str], *, before: datetime
-    ) -> Iterator[SubjectId]:
-        """The subjects with none of ``activity_types`` at or after ``before``: one statement.
+    def upcoming(
+        self, subjects: Sequence[SubjectId], *, after: datetime
+    ) -> dict[SubjectId, datetime]:
+        """Each subject's last performance after ``after``, for a batch: one statement."""
+        ids = [_lookup_id(subject) for subject in subjects]
+        if not ids:
+            return {}
+        marks = ", ".join("?" * len(ids))
+        sql = (
+            "SELECT orders.buyer_id, max(performances.starts_at) FROM orders "
+            "JOIN tickets ON tickets.order_id = orders.id "
+            "JOIN performances ON performances.id = tickets.performance_id "
+            f"WHERE orders.buyer_id IN ({marks}) AND performances.starts_at > ? "
+            "GROUP BY orders.buyer_id "
+            "UNION ALL SELECT tickets.attendee_id, max(performances.starts_at) FROM tickets "
+            "JOIN performances ON performances.id = tickets.performance_id "
+            f"WHERE tickets.attendee_id IN ({marks}) AND performances.starts_at > ? "
+            "GROUP BY tickets.attendee_id"
+        )
+        at = _instant(after, "after")
+        found: dict[SubjectId, datetime] = {}
+        for sid, starts in self._all(sql, (*ids, at, *ids, at), "reading upcoming events"):
+            when = from_micros(starts)
+            key = SubjectId(sid)
+            if key not in found or when > found[key]:
+                found[key] = when
+        return found
 
-        Per visitor, one index probe per activity type asked (no Python loop over subjects);
-        attendees who are not visitors have no activity, so they are always listed. Types the
-        shop does not record count as never done.
+    def inactive_since(
+        self,
+        activity_types: frozenset[str],
+        *,
+        before: datetime,
+        kinds: frozenset[SubjectKind] | None = None,
+    ) -> Iterator[HostSubject]:
+        """The subjects (of ``kinds``) with none of ``activity_types`` since ``before``.
+
+        One statement: per visitor, one index probe per activity type asked (no Python loop
+        over subjects), with the last activity per type as :meth:`subject` reports it;
+        attendees who are not visitors have no activity, so they are always listed. Types
+        the shop does not record count as never done.
         """
         types = _names(activity_types, "activity_types")
-        params = {"before": _instant(before, "before")}
+        wanted = None if kinds is None else {SubjectKind(kind).value for kind in kinds}
+        params: dict[str, object] = {"before": _instant(before, "before")}
         active = [_ACTIVE_SINCE[kind] for kind in sorted(types & _ACTIVE_SINCE.keys())]
         idle = " AND ".join(f"NOT {condition}" for condition in active) or "1"
-        sql = f"SELECT visitors.id FROM visitors WHERE {idle} UNION ALL {_ATTENDEES}"
-        for (sid,) in self._stream(sql, params, "finding inactive subjects"):
-            yield SubjectId(sid)
+        parts = []
+        visitor_kinds = None if wanted is None else sorted(wanted - {"attendee"})
+        if visitor_kinds is None or visitor_kinds:
+            where = idle
+            if visitor_kinds is not None:
+                names = ", ".join(f":k{n}" for n in range(len(visitor_kinds)))
+                where = f"visitors.kind IN ({names}) AND {idle}"
+                params.update({f"k{n}": kind for n, kind in enumerate(visitor_kinds)})
+            parts.append(f"SELECT {_SUBJECT_COLUMNS} FROM visitors WHERE {where}")
+        if wanted is None or "attendee" in wanted:
+            parts.append(
+                f"SELECT attendee_id, 'attendee', NULL, NULL, NULL, NULL FROM ({_ATTENDEES})"
+            )
+        if not parts:
+            return
+        sql = " UNION ALL ".join(parts)
+        for row in self._stream(sql, params, "finding inactive subjects"):
+            yield self._subject(row)

@@ -15,7 +15,7 @@ data of given categories was held in a period (for a breach).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
@@ -124,13 +124,29 @@ class HostData(Protocol):
         """
         ...
 
+    def upcoming(
+        self, subjects: Sequence[SubjectId], *, after: datetime
+    ) -> dict[SubjectId, datetime]:
+        """For a batch of subjects, the start of each one's last event after ``after``.
+
+        Subjects without an upcoming event are left out. One query per call: the plan asks
+        it for a page of candidates at a time instead of :meth:`event_dates` per subject.
+        """
+        ...
+
     def inactive_since(
-        self, activity_types: frozenset[str], *, before: datetime
-    ) -> Iterator[SubjectId]:
+        self,
+        activity_types: frozenset[str],
+        *,
+        before: datetime,
+        kinds: frozenset[SubjectKind] | None = None,
+    ) -> Iterator[HostSubject]:
         """Fast path (``capabilities.inactive_since``): subjects with no such activity since.
 
-        Every subject whose last activity of any of ``activity_types`` is before ``before``,
-        or who has none of them at all. Implementations without the capability may raise
-        :class:`NotImplementedError`; avgkit then walks :meth:`subjects`.
+        Every subject (of ``kinds``, all kinds by default) whose last activity of any of
+        ``activity_types`` is before ``before``, or who has none of them at all, with its
+        kind and last activity as :meth:`subjects` reports them, in one query.
+        Implementations without the capability may raise :class:`NotImplementedError`;
+        avgkit then walks :meth:`subjects`.
         """
         ...

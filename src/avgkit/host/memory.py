@@ -11,7 +11,7 @@ DPV category.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +19,13 @@ import attrs
 
 from avgkit import _validators
 from avgkit.errors import NotFound, ValidationError
-from avgkit.host._values import HostCapabilities, HostErasure, HostRecord, HostSubject
+from avgkit.host._values import (
+    HostCapabilities,
+    HostErasure,
+    HostRecord,
+    HostSubject,
+    SubjectKind,
+)
 from avgkit.inventory import Inventory
 from avgkit.subjects import SubjectId, subject_id
 
@@ -235,16 +241,34 @@ class MemoryHostData:
                 return HostErasure(deleted=1)
         return HostErasure()
 
+    def upcoming(
+        self, subjects: Sequence[SubjectId], *, after: datetime
+    ) -> dict[SubjectId, datetime]:
+        """The last event after ``after`` of each of ``subjects`` that has one."""
+        when = _validators.aware(after, "after")
+        found: dict[SubjectId, datetime] = {}
+        with self._lock:
+            for sid in subjects:
+                later = [t for t in self._events.get(sid, ()) if t > when]
+                if later:
+                    found[sid] = max(later)
+        return found
+
     def inactive_since(
-        self, activity_types: frozenset[str], *, before: datetime
-    ) -> Iterator[SubjectId]:
-        """Subjects whose last activity of ``activity_types`` is before ``before`` (or none)."""
+        self,
+        activity_types: frozenset[str],
+        *,
+        before: datetime,
+        kinds: frozenset[SubjectKind] | None = None,
+    ) -> Iterator[HostSubject]:
+        """Subjects (of ``kinds``) with no activity of ``activity_types`` since ``before``."""
         when = _validators.aware(before, "before")
         types = frozenset(activity_types)
         with self._lock:
             found = [
-                s.id
+                s
                 for s in self._subjects.values()
-                if (last := s.last_active(types)) is None or last < when
+                if (kinds is None or s.kind in kinds)
+                and ((last := s.last_active(types)) is None or last < when)
             ]
         return iter(found)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime, timedelta
+from itertools import islice
 from typing import TYPE_CHECKING, Final
 
 import attrs
@@ -32,6 +33,16 @@ if TYPE_CHECKING:
     from avgkit.storage import RetentionStore
 
 _MARGIN: Final = timedelta(days=4)
+_PAGE: Final = 500
+
+
+@attrs.frozen
+class _Known:
+    """What a page of the plan fetched in one query each, for its subjects."""
+
+    upcoming: Mapping[SubjectId, datetime]
+    warned: Mapping[tuple[SubjectId, datetime], datetime]
+
 
 CONTRACT_END = "contract_end"
 """The activity type under which a host reports when a subject's contract ended."""
@@ -197,60 +208,71 @@ class RetentionPlanner:
         holds: Iterable[Hold],
         only: RetentionRule | None = None,
         warnings: bool = True,
+        known: _Known | None = None,
     ) -> Iterator[PlannedAction]:
+        """The actions of ``subject``'s rules at ``now``, each built once.
+
+        ``known`` carries what a batch already fetched (the subject's last upcoming event,
+        the warnings sent); without it the host and the store are asked.
+        """
         rules = self.policy.for_kind(subject.kind) if only is None else (only,)
         if not rules:
             return
-        upcoming = self._host.event_dates(subject.id, after=now)
+        if known is None:
+            upcoming = self._host.event_dates(subject.id, after=now)
+            last_upcoming = max(upcoming) if upcoming else None
+        else:
+            last_upcoming = known.upcoming.get(subject.id)
         explicit = [h for h in holds if h.reason is not HoldReason.FISCAL_RETENTION]
+        hold: HoldReason | None = None
+        until: datetime | None = None
+        if last_upcoming is not None:
+            # Seed 002: a visitor with an upcoming event keeps their data until after it.
+            hold, until = HoldReason.UPCOMING_VISIT, last_upcoming
+        elif explicit:
+            first = next((h for h in explicit if h.until is None), None) or max(
+                explicit, key=lambda h: h.until or now
+            )
+            hold, until = first.reason, first.until
         for rule in rules:
             anchor = self._anchor(rule, subject, now)
             if anchor is None:
                 continue
-            base = PlannedAction(
+            due = rule.due(anchor)
+            reason = self._reason(rule, anchor)
+            warning = False
+            if warnings and rule.warn_before is not None:
+                # Nobody is deleted without the warning the policy promises: the action
+                # falls due warn_before after the warning was sent, at the earliest.
+                warning_due = due - rule.warn_before
+                warned = None
+                if warning_due <= now:
+                    warned = self._warned(subject.id, rule, anchor, known)
+                if warned is None:
+                    warning, reason = True, f"{reason}; warn before {_day(due)}"
+                    due = warning_due
+                else:
+                    due = max(due, warned + rule.warn_before)
+            yield PlannedAction(
                 subject=subject.id,
                 rule=rule.key,
                 action=rule.action,
-                due=rule.due(anchor),
-                reason=self._reason(rule, anchor),
+                due=due,
+                reason=reason,
                 anchor=anchor,
+                warning=warning,
+                hold=hold,
+                deferred_until=until,
             )
-            if warnings and rule.warn_before is not None:
-                base = self._with_warning(rule, base, anchor, now)
-            if upcoming:
-                # Seed 002: a visitor with an upcoming event keeps their data until after it.
-                yield attrs.evolve(
-                    base, hold=HoldReason.UPCOMING_VISIT, deferred_until=max(upcoming)
-                )
-            elif explicit:
-                first = next((h for h in explicit if h.until is None), None) or max(
-                    explicit, key=lambda h: h.until or now
-                )
-                yield attrs.evolve(base, hold=first.reason, deferred_until=first.until)
-            else:
-                yield base
 
-    def _with_warning(
-        self, rule: RetentionRule, action: PlannedAction, anchor: datetime, now: datetime
-    ) -> PlannedAction:
-        """The warning while none was sent for this trigger; after it, the action, in time.
-
-        Nobody is deleted without the warning the policy promises: the action falls due
-        ``warn_before`` after the warning was actually sent, at the earliest.
-        """
-        assert rule.warn_before is not None  # noqa: S101 - the caller checked
-        warning_due = action.due - rule.warn_before
-        warned = None
-        if self._store is not None and action.subject is not None and warning_due <= now:
-            warned = self._store.warned_at(action.subject, rule.key, anchor)
-        if warned is None:
-            return attrs.evolve(
-                action,
-                warning=True,
-                due=warning_due,
-                reason=f"{action.reason}; warn before {_day(action.due)}",
-            )
-        return attrs.evolve(action, due=max(action.due, warned + rule.warn_before))
+    def _warned(
+        self, subject: SubjectId, rule: RetentionRule, anchor: datetime, known: _Known | None
+    ) -> datetime | None:
+        if known is not None:
+            return known.warned.get((subject, anchor))
+        if self._store is None:
+            return None
+        return self._store.warned_at(subject, rule.key, anchor)
 
     # ------------------------------------------------------------------ the plan
 
@@ -286,7 +308,12 @@ class RetentionPlanner:
             if rule.records:
                 yield from self._record_actions(rule, now)
                 continue
-            for subject in self._candidates(rule, now):
+            if rule.trigger is Trigger.INACTIVITY and self._host.capabilities.inactive_since:
+                yield from self._idle_actions(rule, now, by_subject)
+                continue
+            for subject in self._host.subjects():
+                if subject.kind not in rule.applies_to:
+                    continue
                 for action in self._subject_actions(
                     subject, now, holds=by_subject.get(subject.id, ()), only=rule
                 ):
@@ -308,23 +335,39 @@ class RetentionPlanner:
                 anchor=record.at,
             )
 
-    def _candidates(self, rule: RetentionRule, now: datetime) -> Iterator[HostSubject]:
-        """The subjects ``rule`` may be due for: from the host's fast path where it has one."""
-        if rule.trigger is Trigger.INACTIVITY and self._host.capabilities.inactive_since:
-            # One query in the host finds the idle ones; a few days' margin makes it a
-            # superset whatever the calendar does, and the exact due date is checked after.
-            # A warning falls due before the action, so the window opens that much earlier.
-            cutoff = now - rule.period + _MARGIN
-            if rule.warn_before is not None:
-                cutoff = cutoff + rule.warn_before + _MARGIN
-            for sid in self._host.inactive_since(rule.activity_types, before=cutoff):
-                subject = self._host.subject(sid)
-                if subject is not None and subject.kind in rule.applies_to:
-                    yield subject
-            return
-        for subject in self._host.subjects():
-            if subject.kind in rule.applies_to:
-                yield subject
+    def _idle_actions(
+        self, rule: RetentionRule, now: datetime, holds: Mapping[SubjectId, list[Hold]]
+    ) -> Iterator[PlannedAction]:
+        """An inactivity rule through the host's fast path, a page of subjects at a time.
+
+        One query in the host finds the idle subjects of the rule's kinds; per page, one
+        query for their upcoming events and one for the warnings sent. A few days' margin
+        makes the query a superset whatever the calendar does; the exact due date is
+        checked after. A warning falls due before the action, so the window opens that much
+        earlier.
+        """
+        cutoff = now - rule.period + _MARGIN
+        if rule.warn_before is not None:
+            cutoff = cutoff + rule.warn_before + _MARGIN
+        stream = self._host.inactive_since(
+            rule.activity_types, before=cutoff, kinds=rule.applies_to
+        )
+        while page := list(islice(stream, _PAGE)):
+            ids = [subject.id for subject in page]
+            warned = (
+                self._store.warnings_for(rule.key, ids)
+                if self._store is not None and rule.warn_before is not None
+                else {}
+            )
+            known = _Known(upcoming=self._host.upcoming(ids, after=now), warned=warned)
+            for subject in page:
+                if subject.kind not in rule.applies_to:
+                    continue
+                for action in self._subject_actions(
+                    subject, now, holds=holds.get(subject.id, ()), only=rule, known=known
+                ):
+                    if action.due <= now:
+                        yield action
 
     # ------------------------------------------------------------------ for the executor
 

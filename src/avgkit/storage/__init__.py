@@ -325,6 +325,12 @@ class RetentionStore(Protocol):
         """When the subject was warned of ``rule``'s action for the trigger at ``anchor``."""
         ...
 
+    def warnings_for(
+        self, rule: str, subjects: Sequence[SubjectId]
+    ) -> dict[tuple[SubjectId, datetime], datetime]:
+        """For a batch of subjects, every warning of ``rule``: (subject, anchor) -> when sent."""
+        ...
+
     def record_warning(self, subject: SubjectId, rule: str, anchor: datetime, at: datetime) -> None:
         """Remember that the subject was warned at ``at`` (a second call changes nothing)."""
         ...

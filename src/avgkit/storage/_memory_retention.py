@@ -121,6 +121,21 @@ class MemoryRetentionStore(_Journaled):
             found = self._warnings.get((subject, rule, anchor))
             return found if isinstance(found, datetime) else None
 
+    def warnings_for(
+        self, rule: str, subjects: Sequence[SubjectId]
+    ) -> dict[tuple[SubjectId, datetime], datetime]:
+        """Every warning of ``rule`` to one of ``subjects``."""
+        wanted = set(subjects)
+        with self._lock:
+            return {
+                (key[0], key[2]): at
+                for key, at in self._warnings.items()
+                if isinstance(key, tuple)
+                and key[0] in wanted
+                and key[1] == rule
+                and isinstance(at, datetime)
+            }
+
     def record_warning(self, subject: SubjectId, rule: str, anchor: datetime, at: datetime) -> None:
         """Remember the warning (the first one counts)."""
         with self._lock:

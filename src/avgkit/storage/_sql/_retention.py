@@ -269,6 +269,27 @@ class SqlRetentionStore:
         except _UNDECODABLE:
             _malformed(f"a warning of rule {rule!r}")
 
+    def warnings_for(
+        self, rule: str, subjects: Sequence[SubjectId]
+    ) -> dict[tuple[SubjectId, datetime], datetime]:
+        """Every warning of ``rule`` to one of ``subjects``, in one query."""
+        if not subjects:
+            return {}
+        d = self._d
+        with self._db.read("reading warnings") as conn:
+            rows = conn.execute(
+                f"SELECT {d.column('subject')}, {d.column('anchor')}, {d.column('warned_at')} "  # noqa: S608 - fixed names and placeholders only
+                f"FROM retention_warnings WHERE rule = {d.placeholder} "
+                f"AND subject IN ({d.params(len(subjects))})",
+                (rule, *subjects),
+            ).fetchall()
+        try:
+            return {
+                (SubjectId(decode_text(s)), d.instant_out(a)): d.instant_out(w) for s, a, w in rows
+            }
+        except _UNDECODABLE:
+            _malformed(f"a warning of rule {rule!r}")
+
     def record_warning(self, subject: SubjectId, rule: str, anchor: datetime, at: datetime) -> None:
         """Remember the warning (a second call for the same trigger changes nothing)."""
         d = self._d

@@ -37,6 +37,9 @@ class HostScenario:
     """An instant after every record was made and before ``event_at``."""
 
 
+ACCOUNTS = frozenset({SubjectKind.ACCOUNT})
+
+
 class HostDataContract(abc.ABC):
     """Tests for a :class:`~avgkit.host.HostData`; subclass it and implement :meth:`make_host`.
 
@@ -163,13 +166,36 @@ class HostDataContract(abc.ABC):
         if not host.capabilities.inactive_since:
             pytest.skip("the host does not declare the 'inactive_since' capability")
         types = frozenset({"purchase", "login", "newsletter_read"})
+        listed = {s.id: s for s in host.subjects()}
         for cutoff in (scenario.now - timedelta(days=3650), scenario.now, scenario.event_at):
             expected = {
                 s.id
                 for s in host.subjects()
                 if (last := s.last_active(types)) is None or last < cutoff
             }
-            assert set(host.inactive_since(types, before=cutoff)) == expected
+            found = list(host.inactive_since(types, before=cutoff))
+            assert {s.id for s in found} == expected
+            assert len(found) == len(expected), "each subject once"
+            for subject in found:
+                assert subject == host.subject(subject.id)
+            accounts = {
+                s.id for s in host.inactive_since(types, before=cutoff, kinds=ACCOUNTS)
+            }
+            assert accounts == {sid for sid in expected if listed[sid].kind in ACCOUNTS}
+
+    def test_upcoming_gives_each_subjects_last_event_to_come(self) -> None:
+        """upcoming() answers for a batch: the last event after the instant, or nothing."""
+        host, scenario = self.make_host()
+        ids = [scenario.buyer, scenario.attendee, scenario.bystander]
+        found = host.upcoming(ids, after=scenario.now)
+        assert found[scenario.attendee] == max(
+            host.event_dates(scenario.attendee, after=scenario.now)
+        )
+        for sid in ids:
+            dates = host.event_dates(sid, after=scenario.now)
+            assert found.get(sid) == (max(dates) if dates else None)
+        assert host.upcoming(ids, after=scenario.event_at) == {}
+        assert host.upcoming([], after=scenario.now) == {}
 
     def test_collected_before_lists_dated_records_of_the_sources_asked(self) -> None:
         """collected_before() finds the buyer's dated records by source, and only before."""
