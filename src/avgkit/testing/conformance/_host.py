@@ -178,9 +178,7 @@ class HostDataContract(abc.ABC):
             assert len(found) == len(expected), "each subject once"
             for subject in found:
                 assert subject == host.subject(subject.id)
-            accounts = {
-                s.id for s in host.inactive_since(types, before=cutoff, kinds=ACCOUNTS)
-            }
+            accounts = {s.id for s in host.inactive_since(types, before=cutoff, kinds=ACCOUNTS)}
             assert accounts == {sid for sid in expected if listed[sid].kind in ACCOUNTS}
 
     def test_upcoming_gives_each_subjects_last_event_to_come(self) -> None:
