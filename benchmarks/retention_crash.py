@@ -159,7 +159,7 @@ def trial(number: int, work: Path, pristine: Path, pristine_db: Path, rng: rando
     if child.stdout is None:
         raise RuntimeError("the child has no stdout")
     child.stdout.readline()  # opened: the kill lands inside the execution
-    delay = rng.uniform(0.0, 2.5)
+    delay = rng.uniform(0.0, 1.8)
     time.sleep(delay)
     child.send_signal(signal.SIGKILL)
     child.wait()
