@@ -274,16 +274,6 @@ def _ordered_event(subject, minutes, *, kind="given", purpose="newsletter", orde
     )
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgresql"])
-def store_url(request, tmp_path):
-    """A fresh store set URL of each adapter."""
-    if request.param == "memory":
-        return "memory://"
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/avg.db"
-    return request.getfixturevalue("pg_url")
-
-
 def _snapshot(consent):
     """Everything the store answers, seqs and order refs included (equality ignores seq)."""
     from datetime import UTC, datetime

@@ -27,15 +27,6 @@ EVIDENCE = Evidence(
 )
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-def store_url(request, tmp_path):
-    if request.param == "memory":
-        return "memory://"
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'avgkit.db'}"
-    return request.getfixturevalue("pg_url")
-
-
 def open_kit(url, host, clock=None):
     return Kit.open(
         url,

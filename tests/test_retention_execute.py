@@ -51,15 +51,6 @@ def make_host(cls=MemoryHostData):
     return shop
 
 
-@pytest.fixture(params=["memory", "sqlite", "postgres"])
-def store_url(request, tmp_path):
-    if request.param == "memory":
-        return "memory://"
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'avgkit.db'}"
-    return request.getfixturevalue("pg_url")
-
-
 def open_kit(url, host, policy=None, clock=None):
     return Kit.open(
         url,

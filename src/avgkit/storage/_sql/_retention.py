@@ -18,6 +18,7 @@ from avgkit.retention._values import (
     PlannedAction,
     StoredHold,
 )
+from avgkit.storage._sql._codecs import opt_text
 from avgkit.storage._sql._db import SqlDatabase
 from avgkit.storage._sql._dialect import Dialect, decode_text
 from avgkit.storage._sql._errors import raise_clean
@@ -141,10 +142,6 @@ def erasure_migrations(d: Dialect) -> tuple[str, ...]:
 
 def _malformed(what: str) -> NoReturn:
     raise_clean(IntegrityError(f"{what} is malformed: it was changed outside avgkit"))
-
-
-def _opt_text(value: object) -> str | None:
-    return None if value is None else decode_text(value)
 
 
 class SqlRetentionStore:
@@ -387,14 +384,14 @@ class SqlRetentionStore:
         try:
             number, subject, rule, action, due, reason, warning, source, key, anchor = row
             planned = PlannedAction(
-                subject=_opt_text(subject),
+                subject=opt_text(subject),
                 rule=decode_text(rule),
                 action=Action(decode_text(action)),
                 due=d.instant_out(due),
                 reason=decode_text(reason),
                 warning=bool(warning),
-                source=_opt_text(source),
-                record_key=_opt_text(key),
+                source=opt_text(source),
+                record_key=opt_text(key),
                 anchor=self._opt_out(anchor),
             )
             return ClaimedAction(plan_id=plan_id, number=int(number), action=planned)

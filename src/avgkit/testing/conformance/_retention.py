@@ -253,6 +253,20 @@ class RetentionStoreContract(ContractBase[RetentionStore]):
         assert store.warned_at(SubjectId("cust-1"), "quick_registrations", anchor) is None
         assert store.warned_at(SubjectId("cust-2"), "inactive_accounts", anchor) is None
 
+    def test_warnings_for_answers_a_page_of_subjects_at_once(self) -> None:
+        """warnings_for() gives every warning of one rule to the subjects asked, keyed exactly."""
+        store = self.store()
+        anchor = T0 - timedelta(days=700, microseconds=3)
+        sent = T0 + timedelta(microseconds=42)
+        store.record_warning(SubjectId("cust-1"), "inactive_accounts", anchor, sent)
+        store.record_warning(SubjectId("cust-2"), "inactive_accounts", T0, sent)
+        store.record_warning(SubjectId("cust-1"), "quick_registrations", anchor, sent)
+        found = store.warnings_for("inactive_accounts", [SubjectId("cust-1"), SubjectId("x")])
+        assert found == {(SubjectId("cust-1"), anchor): sent}
+        both = store.warnings_for("inactive_accounts", [SubjectId("cust-1"), SubjectId("cust-2")])
+        assert set(both) == {(SubjectId("cust-1"), anchor), (SubjectId("cust-2"), T0)}
+        assert store.warnings_for("inactive_accounts", []) == {}
+
     def test_recording_a_warning_twice_keeps_the_first(self) -> None:
         """A second record_warning() for the same trigger changes nothing."""
         store = self.store()
