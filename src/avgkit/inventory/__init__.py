@@ -19,6 +19,7 @@ An :class:`Inventory` refuses contradictions with :class:`~avgkit.errors.PolicyE
 .. versionadded:: 0.1.0
 """
 
+from avgkit.inventory._authorities import AUTHORITIES, authority_for
 from avgkit.inventory._inventory import Inventory
 from avgkit.inventory._register import ProcessingActivity, ProcessingRegister, RegisterRecipient
 from avgkit.inventory._values import (
@@ -29,6 +30,7 @@ from avgkit.inventory._values import (
     Purpose,
     PurposeUse,
     Recipient,
+    SupervisoryAuthority,
     Texts,
     tag,
 )
@@ -36,6 +38,7 @@ from avgkit.inventory._vocab import (
     EEA_COUNTRIES,
     SUPPORTED_CATEGORIES,
     Art9Condition,
+    DataOrigin,
     IdentifierKind,
     LawfulBasis,
     RecipientRole,
@@ -46,11 +49,13 @@ from avgkit.inventory._vocab import (
 )
 
 __all__ = [
+    "AUTHORITIES",
     "EEA_COUNTRIES",
     "METADATA_KEY",
     "SUPPORTED_CATEGORIES",
     "Art9Condition",
     "Controller",
+    "DataOrigin",
     "Field",
     "FieldTag",
     "IdentifierKind",
@@ -64,9 +69,11 @@ __all__ = [
     "RecipientRole",
     "RegisterRecipient",
     "SpecialCategory",
+    "SupervisoryAuthority",
     "Texts",
     "TransferMechanism",
     "Treatment",
+    "authority_for",
     "category_label",
     "tag",
 ]

@@ -11,6 +11,7 @@ from avgkit import _dpv
 from avgkit._validators import opt, shown, to_tuple, v_instance, v_items
 from avgkit.errors import PolicyError
 from avgkit.inventory import _policyfile
+from avgkit.inventory._authorities import authority_for
 from avgkit.inventory._register import ProcessingActivity, ProcessingRegister, RegisterRecipient
 from avgkit.inventory._values import (
     Controller,
@@ -18,6 +19,7 @@ from avgkit.inventory._values import (
     Purpose,
     PurposeUse,
     Recipient,
+    SupervisoryAuthority,
     Texts,
     fields_from_class,
     to_optional_texts,
@@ -239,6 +241,18 @@ class Inventory:
     def categories(self) -> frozenset[str]:
         """The DPV personal-data terms the fields use (e.g. ``{"EmailAddress", "Name"}``)."""
         return frozenset(field.category for field in self.fields)
+
+    @property
+    def authority(self) -> SupervisoryAuthority:
+        """The controller's supervisory authority: declared, or that of its country.
+
+        Raises:
+            PolicyError: none is declared and avgkit knows none for the controller's country.
+
+        .. versionadded:: 0.2.0
+        """
+        declared = self.controller.authority
+        return declared if declared is not None else authority_for(self.controller.country)
 
     @property
     def third_country_recipients(self) -> tuple[Recipient, ...]:

@@ -27,10 +27,12 @@ from avgkit.inventory._values import (
     Field,
     Purpose,
     Recipient,
+    SupervisoryAuthority,
     Texts,
 )
 from avgkit.inventory._vocab import (
     Art9Condition,
+    DataOrigin,
     IdentifierKind,
     LawfulBasis,
     RecipientRole,
@@ -304,7 +306,14 @@ def _texts(path: str, value: Mapping[str, Any] | None) -> Texts | None:
 
 
 def _build_parts(document: dict[str, Any]) -> dict[str, Any]:
-    controller = _make("controller", Controller, document["controller"])
+    controller_values = dict(document["controller"])
+    if "authority" in controller_values:
+        authority = dict(controller_values["authority"])
+        authority["name"] = _texts("controller.authority.name", authority["name"])
+        controller_values["authority"] = _make(
+            "controller.authority", SupervisoryAuthority, authority
+        )
+    controller = _make("controller", Controller, controller_values)
     purposes = []
     for key, entry in document["purposes"].items():
         path = f"purposes.{key}"
@@ -324,6 +333,8 @@ def _build_parts(document: dict[str, Any]) -> dict[str, Any]:
             values["special_category"] = SpecialCategory(entry["special_category"])
         if "art9_condition" in entry:
             values["art9_condition"] = Art9Condition(entry["art9_condition"])
+        values["origin"] = DataOrigin(entry.get("origin", "provided"))
+        values["source"] = _texts(f"{path}.source", entry.get("source"))
         fields.append(_make(path, Field, {"key": key, **values}))
     recipients = []
     for key, entry in document.get("recipients", {}).items():
@@ -389,6 +400,7 @@ def parts_to_mapping(inventory: Declared) -> dict[str, Any]:
                 "country": c.country,
                 "dpo": c.dpo,
                 "representative": c.representative,
+                "authority": None if c.authority is None else c.authority.as_dict(),
             }
         ),
     }
@@ -405,6 +417,8 @@ def parts_to_mapping(inventory: Declared) -> dict[str, Any]:
                 "subject_categories": list(p.subject_categories),
                 "retention": None if p.retention is None else p.retention.as_dict(),
                 "dpv_purpose": p.dpv_purpose,
+                "automated_decisions": p.automated_decisions or None,
+                "legal_claims": p.legal_claims or None,
             }
         )
         for p in inventory.purposes
@@ -422,6 +436,8 @@ def parts_to_mapping(inventory: Declared) -> dict[str, Any]:
                 else f.special_category.value,
                 "art9_condition": None if f.art9_condition is None else f.art9_condition.value,
                 "description": None if f.description is None else f.description.as_dict(),
+                "origin": None if f.origin is DataOrigin.PROVIDED else f.origin.value,
+                "source": None if f.source is None else f.source.as_dict(),
             }
         )
         for f in inventory.fields

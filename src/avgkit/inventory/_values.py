@@ -30,6 +30,7 @@ from avgkit._validators import (
 from avgkit.errors import ValidationError
 from avgkit.inventory._vocab import (
     Art9Condition,
+    DataOrigin,
     IdentifierKind,
     LawfulBasis,
     RecipientRole,
@@ -121,6 +122,46 @@ class Texts:
         return {"nl": self.nl, "en": self.en}
 
 
+_MAX_URL: Final = 300
+
+
+def _v_url(_instance: object, attribute: attrs.Attribute[str], value: object) -> None:
+    if not isinstance(value, str) or not value.startswith("https://") or len(value) > _MAX_URL:
+        msg = f"{attribute.name} must be an https:// address of at most {_MAX_URL} characters"
+        raise ValidationError(msg)
+
+
+@attrs.frozen(kw_only=True)
+class SupervisoryAuthority:
+    """A data protection supervisory authority, as the access export and the notices name it.
+
+    Args:
+        country: ISO 3166-1 alpha-2 code of the country it supervises (``"NL"``).
+        name: Its name in Dutch and English (Belgium's has a name per language).
+        address: Its postal address.
+        website: Its website.
+        complaint_url: The page where a data subject lodges a complaint (Art. 77).
+
+    .. versionadded:: 0.2.0
+    """
+
+    country: str = attrs.field(validator=_v_country)
+    name: Texts = attrs.field(converter=_to_texts)
+    address: str = attrs.field(validator=v_text(500))
+    website: str = attrs.field(validator=_v_url)
+    complaint_url: str = attrs.field(validator=_v_url)
+
+    def as_dict(self) -> dict[str, object]:
+        """A JSON-ready mapping (for the access export)."""
+        return {
+            "country": self.country,
+            "name": self.name.as_dict(),
+            "address": self.address,
+            "website": self.website,
+            "complaint_url": self.complaint_url,
+        }
+
+
 @attrs.frozen(kw_only=True)
 class Controller:
     """The controller (the venue) for the Art. 30(1)(a) record.
@@ -132,8 +173,12 @@ class Controller:
         country: ISO 3166-1 alpha-2 code of its establishment (e.g. ``"NL"``).
         dpo: How to reach the data protection officer, if one is appointed.
         representative: The Art. 27 representative, if the controller has one.
+        authority: Its supervisory authority, when avgkit's table has none for ``country``
+            or another contact point applies (see :data:`~avgkit.inventory.AUTHORITIES`).
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       ``authority``.
     """
 
     name: str = attrs.field(validator=v_text(200))
@@ -142,6 +187,9 @@ class Controller:
     country: str = attrs.field(validator=_v_country)
     dpo: str | None = attrs.field(default=None, validator=opt(v_text(500)))
     representative: str | None = attrs.field(default=None, validator=opt(v_text(500)))
+    authority: SupervisoryAuthority | None = attrs.field(
+        default=None, validator=opt(v_instance(SupervisoryAuthority, "a SupervisoryAuthority"))
+    )
 
 
 @attrs.frozen(kw_only=True)
@@ -158,8 +206,15 @@ class Purpose:
         subject_categories: Keys of the categories of data subjects, e.g. ``("visitors",)``.
         retention: How long the data is kept, for the register (Art. 30(1)(f)).
         dpv_purpose: A DPV purpose IRI, e.g. ``https://w3id.org/dpv#DirectMarketing``.
+        automated_decisions: Whether it takes decisions based solely on automated processing
+            with legal or similarly significant effects (Art. 22); the access export says so.
+        legal_claims: Whether it serves the establishment, exercise or defence of legal
+            claims: the only processing besides storage that goes on while a subject has
+            restricted processing (Art. 18(2)).
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       ``automated_decisions`` and ``legal_claims``.
     """
 
     key: str = attrs.field(validator=v_key)
@@ -181,6 +236,8 @@ class Purpose:
         validator=opt(v_instance(Texts, "Texts (nl and en)")),
     )
     dpv_purpose: str | None = attrs.field(default=None, validator=opt(_v_iri))
+    automated_decisions: bool = attrs.field(default=False, validator=v_bool)
+    legal_claims: bool = attrs.field(default=False, validator=v_bool)
 
     @property
     def needs_consent(self) -> bool:
@@ -217,8 +274,14 @@ class Field:
         special_category: The Art. 9(1) category, if the data is special-category data.
         art9_condition: The Art. 9(2) condition that permits processing it.
         description: What the field holds, in Dutch and English.
+        origin: Where the data comes from (:class:`DataOrigin`): provided by the subject
+            (the default), observed, derived, or received from another party.
+        source: With ``origin="received"``, the party it comes from (Art. 14(2)(f)), in
+            Dutch and English.
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       ``origin`` and ``source``.
     """
 
     key: str = attrs.field(validator=v_key)
@@ -238,6 +301,28 @@ class Field:
         converter=to_optional_texts,
         validator=opt(v_instance(Texts, "Texts (nl and en)")),
     )
+    origin: DataOrigin = attrs.field(default=DataOrigin.PROVIDED, validator=v_member(DataOrigin))
+    source: Texts | None = attrs.field(
+        default=None,
+        converter=to_optional_texts,
+        validator=opt(v_instance(Texts, "Texts (nl and en)")),
+    )
+
+    @source.validator
+    def _check_source(self, attribute: attrs.Attribute[Any], value: object) -> None:
+        if self.origin is DataOrigin.RECEIVED and value is None:
+            fail(
+                self,
+                attribute,
+                "is required when origin is 'received': name the party the data comes from "
+                "(Art. 14(2)(f)), e.g. {nl = 'Ticketmaster', en = 'Ticketmaster'}",
+            )
+        if self.origin is not DataOrigin.RECEIVED and value is not None:
+            fail(
+                self,
+                attribute,
+                f"names another party, so origin must be 'received', not {str(self.origin)!r}",
+            )
 
     @generaliser.validator
     def _check_generaliser(self, attribute: attrs.Attribute[Any], value: object) -> None:

@@ -12,7 +12,7 @@ from typing import Final
 from avgkit import _dpv
 from avgkit._countries import EEA
 from avgkit._render import Lang, language
-from avgkit._vocab import Term, WithArticle
+from avgkit._vocab import Bilingual, Term, WithArticle
 
 EEA_COUNTRIES: Final[frozenset[str]] = EEA
 """ISO 3166-1 alpha-2 codes of the European Economic Area (EU 27, Iceland, Liechtenstein,
@@ -233,6 +233,31 @@ class Treatment(enum.StrEnum):
     """Replace the value by a keyed pseudonym."""
     KEEP = "keep"
     """Keep the value as it is."""
+
+
+class DataOrigin(Bilingual):
+    """Where a field's data comes from: the access export names the source (Art. 15(1)(g)).
+
+    Only provided and observed data is ported (Art. 20; derived data is not).
+
+    .. versionadded:: 0.2.0
+    """
+
+    PROVIDED = Term("provided", nl="Door u verstrekt", en="Provided by you")
+    """The subject gave it (a form, a checkout)."""
+    OBSERVED = Term("observed", nl="Waargenomen bij uw gebruik", en="Observed from your use")
+    """Recorded from the subject's use of the service (logins, newsletter reads, visits)."""
+    DERIVED = Term("derived", nl="Door ons afgeleid", en="Derived by us")
+    """Inferred or computed by the controller (a segment, a score)."""
+    RECEIVED = Term(
+        "received", nl="Van een andere partij ontvangen", en="Received from another party"
+    )
+    """Received from someone else (a ticketing partner, a co-organiser): the field names whom."""
+
+    @property
+    def portable(self) -> bool:
+        """Whether Art. 20 covers it: data the subject provided, knowingly or by their use."""
+        return self in {DataOrigin.PROVIDED, DataOrigin.OBSERVED}
 
 
 class RecipientRole(WithArticle):
