@@ -18,6 +18,9 @@ strongest:
   with a per-subject key becomes unreadable for good, in every backup too, once the key is
   shredded.
 * **k-anonymity** (:func:`k_anonymity`): the smallest group in an analysis extract.
+* **Passphrase sealing** (:func:`seal_file`, :func:`seal_bytes`, :func:`seal_stream` and
+  their ``open_*`` twins): an export or a file handed to a third party, sealed with scrypt
+  and AES-256-GCM under a passphrase agreed with the recipient.
 
 Keys are objects avgkit makes (:meth:`PseudonymKey.generate`); there is no default key.
 :class:`KeyRing` holds them oldest first: the newest makes values, the older ones verify,
@@ -26,6 +29,8 @@ and values can be moved to the newest (:meth:`Pseudonymiser.repseudonymise`). In
 set's :class:`~avgkit.storage.KeyStore`.
 
 .. versionadded:: 0.1.0
+.. versionchanged:: 0.2.0
+   Passphrase sealing.
 """
 
 from avgkit.errors import ShreddedKeyError
@@ -62,6 +67,17 @@ from avgkit.pseudonym._pseudo import (
     normalise_email,
     normalise_phone,
 )
+from avgkit.pseudonym._sealing import (
+    SEALED_VERSION,
+    SealCost,
+    is_sealed,
+    open_bytes,
+    open_file,
+    open_stream,
+    seal_bytes,
+    seal_file,
+    seal_stream,
+)
 from avgkit.pseudonym._service import SEAL_VERSION, Pseudonyms
 
 __all__ = [
@@ -69,6 +85,7 @@ __all__ = [
     "AMOUNT_BANDS",
     "GENERALISERS",
     "PSEUDONYM_VERSION",
+    "SEALED_VERSION",
     "SEAL_VERSION",
     "TOKEN_VERSION",
     "AgeBands",
@@ -85,6 +102,7 @@ __all__ = [
     "Pseudonymiser",
     "Pseudonyms",
     "RecordAnonymiser",
+    "SealCost",
     "ShreddedKeyError",
     "StoredKey",
     "SubjectKey",
@@ -93,9 +111,16 @@ __all__ = [
     "ValueKind",
     "birth_year",
     "email_domain",
+    "is_sealed",
     "k_anonymity",
     "normalise",
     "normalise_email",
     "normalise_phone",
+    "open_bytes",
+    "open_file",
+    "open_stream",
     "postcode_area",
+    "seal_bytes",
+    "seal_file",
+    "seal_stream",
 ]
