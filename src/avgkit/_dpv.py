@@ -146,6 +146,39 @@ TRANSFER_MECHANISMS: Final[dict[str, str | None]] = {
 SPECIAL_CATEGORY_PERSONAL_DATA: Final = DPV + "SpecialCategoryPersonalData"
 THIRD_COUNTRY: Final = DPV + "ThirdCountry"
 
+# Data subject requests: the right exercised (the eu-gdpr extension's article terms), the
+# request's state (DPV's RequestStatus concepts) and the Art. 12 justifications.
+REQUEST_RIGHTS: Final[dict[str, str]] = {
+    "access": GDPR + "A15",
+    "portability": GDPR + "A20",
+    "rectification": GDPR + "A16",
+    "erasure": GDPR + "A17",
+    "restriction": GDPR + "A18",
+    "objection": GDPR + "A21",
+}
+
+REQUEST_STATUSES: Final[dict[str, str]] = {
+    "received": DPV + "RequestInitiated",
+    "verified": DPV + "RequestAcknowledged",
+    "in_progress": DPV + "RequestAccepted",
+    "extended": DPV + "RequestActionDelayed",
+    "completed": DPV + "RequestFulfilled",
+    "refused": DPV + "RequestRejected",
+}
+
+REFUSAL_REASONS: Final[dict[str, str]] = {
+    "manifestly_unfounded": GDPR + "JustificationA12ManifestlyUnfounded",
+    "manifestly_excessive": GDPR + "JustificationA12ManifestlyExcessive",
+    "identity_not_established": GDPR + "JustificationA12IdentityFailure",
+    # Art. 17(3)(b): erasure refused because a legal obligation requires keeping the data.
+    "legal_obligation": DPV + "LegalObligation",
+}
+
+EXTENSION_REASONS: Final[dict[str, str]] = {
+    "complexity": GDPR + "JustificationA12Complexity",
+    "number_of_requests": GDPR + "JustificationA12HighVolume",
+}
+
 
 def used_iris() -> frozenset[str]:
     """Every IRI this module defines, for the test against the DPV term lists."""
@@ -154,4 +187,6 @@ def used_iris() -> frozenset[str]:
     iris.update(RECIPIENT_ROLES.values())
     iris.update(iri for iri in TRANSFER_MECHANISMS.values() if iri is not None)
     iris.update({SPECIAL_CATEGORY_PERSONAL_DATA, THIRD_COUNTRY})
+    for table in (REQUEST_RIGHTS, REQUEST_STATUSES, REFUSAL_REASONS, EXTENSION_REASONS):
+        iris.update(table.values())
     return frozenset(iris)

@@ -1,0 +1,453 @@
+"""Data subject requests and their history (values, no I/O).
+
+A :class:`SubjectRequest` is one request a data subject made under Art. 15-21 GDPR (access,
+portability, rectification, erasure, restriction, objection) in its current state; every
+change of state is a :class:`RequestTransition`, kept in order. The deadlines themselves
+(one month, extended by two, Art. 12(3)) are computed by the service; these values only
+check that what they hold fits together.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from types import MappingProxyType
+from typing import Any, Final
+
+import attrs
+
+from avgkit import _dpv, _validators
+from avgkit._validators import InvalidAttributeError, opt, to_utc, v_aware, v_whole
+from avgkit._vocab import Bilingual, Term, WithArticle
+from avgkit.errors import ValidationError
+from avgkit.subjects import SubjectId, subject_id
+
+__all__ = [
+    "MAX_DETAILS",
+    "MAX_DETAIL_LENGTH",
+    "MAX_NOTE_LENGTH",
+    "OPEN_STATUSES",
+    "ExtensionReason",
+    "Reason",
+    "RefusalReason",
+    "RequestKind",
+    "RequestStatus",
+    "RequestTransition",
+    "SubjectRequest",
+    "check_actor",
+    "check_request_id",
+    "reason_from_value",
+]
+
+MAX_DETAILS: Final = 100
+"""Most entries a request's :attr:`~SubjectRequest.details` may hold."""
+MAX_DETAIL_LENGTH: Final = 2000
+"""Longest value of one detail (a corrected address, say)."""
+MAX_NOTE_LENGTH: Final = 2000
+"""Longest note on a transition."""
+
+_REQUEST_ID: Final = re.compile(r"\A[A-Za-z0-9_-]{1,64}\Z")
+# A role, optionally with a key: "subject", "system", "staff:box_office_3", "processor:crm".
+_ACTOR: Final = re.compile(r"\A[a-z][a-z0-9_]{0,31}(?::[A-Za-z0-9_.-]{1,64})?\Z")
+
+
+class RequestKind(WithArticle):
+    """Which right a data subject exercises with a request.
+
+    Each member has its :attr:`article`, the DPV term of the :attr:`right` and a
+    :meth:`label` in Dutch and English.
+
+    .. versionadded:: 0.2.0
+    """
+
+    ACCESS = Term("access", nl="Recht op inzage", en="Right of access", article="Art. 15")
+    PORTABILITY = Term(
+        "portability",
+        nl="Recht op overdraagbaarheid van gegevens",
+        en="Right to data portability",
+        article="Art. 20",
+    )
+    RECTIFICATION = Term(
+        "rectification", nl="Recht op rectificatie", en="Right to rectification", article="Art. 16"
+    )
+    ERASURE = Term(
+        "erasure", nl="Recht op gegevenswissing", en="Right to erasure", article="Art. 17"
+    )
+    RESTRICTION = Term(
+        "restriction",
+        nl="Recht op beperking van de verwerking",
+        en="Right to restriction of processing",
+        article="Art. 18",
+    )
+    OBJECTION = Term("objection", nl="Recht van bezwaar", en="Right to object", article="Art. 21")
+
+    @property
+    def right(self) -> str:
+        """The DPV term of the right, e.g. ``https://w3id.org/dpv/legal/eu/gdpr#A15``."""
+        return _dpv.REQUEST_RIGHTS[self.value]
+
+
+class RequestStatus(Bilingual):
+    """Where a request stands.
+
+    ``RECEIVED`` until the subject's identity is verified; ``VERIFIED``, ``IN_PROGRESS`` and
+    ``EXTENDED`` (the deadline was extended, Art. 12(3)) while it is handled; ``COMPLETED``
+    or ``REFUSED`` once answered. Each member has its DPV term (:attr:`dpv`) and a
+    :meth:`label` in Dutch and English.
+
+    .. versionadded:: 0.2.0
+    """
+
+    RECEIVED = Term("received", nl="ontvangen", en="received")
+    VERIFIED = Term("verified", nl="identiteit vastgesteld", en="identity verified")
+    IN_PROGRESS = Term("in_progress", nl="in behandeling", en="in progress")
+    EXTENDED = Term("extended", nl="termijn verlengd", en="deadline extended")
+    COMPLETED = Term("completed", nl="afgehandeld", en="completed")
+    REFUSED = Term("refused", nl="geweigerd", en="refused")
+
+    @property
+    def dpv(self) -> str:
+        """The DPV request status, e.g. ``https://w3id.org/dpv#RequestInitiated``."""
+        return _dpv.REQUEST_STATUSES[self.value]
+
+    @property
+    def open(self) -> bool:
+        """Whether the request still awaits its answer (neither completed nor refused)."""
+        return self not in {RequestStatus.COMPLETED, RequestStatus.REFUSED}
+
+
+OPEN_STATUSES: Final = tuple(s for s in RequestStatus if s.open)
+"""The open statuses, in declaration order (what a store's open-request queries select).
+
+.. versionadded:: 0.2.0
+"""
+
+
+class RefusalReason(WithArticle):
+    """Why a request was refused: the GDPR ground, with its :attr:`article` and DPV term.
+
+    .. versionadded:: 0.2.0
+    """
+
+    MANIFESTLY_UNFOUNDED = Term(
+        "manifestly_unfounded",
+        nl="Kennelijk ongegrond",
+        en="Manifestly unfounded",
+        article="Art. 12(5)",
+    )
+    MANIFESTLY_EXCESSIVE = Term(
+        "manifestly_excessive",
+        nl="Buitensporig",
+        en="Manifestly excessive",
+        article="Art. 12(5)",
+    )
+    IDENTITY_NOT_ESTABLISHED = Term(
+        "identity_not_established",
+        nl="Identiteit niet vastgesteld",
+        en="Identity not established",
+        article="Art. 12(6)",
+    )
+    LEGAL_OBLIGATION = Term(
+        "legal_obligation",
+        nl="Wettelijke bewaarplicht",
+        en="Legal obligation to keep the data",
+        article="Art. 17(3)(b)",
+    )
+
+    @property
+    def dpv(self) -> str:
+        """The DPV justification, e.g. ``...gdpr#JustificationA12ManifestlyUnfounded``."""
+        return _dpv.REFUSAL_REASONS[self.value]
+
+
+class ExtensionReason(WithArticle):
+    """Why a request's deadline was extended by up to two months (Art. 12(3)).
+
+    .. versionadded:: 0.2.0
+    """
+
+    COMPLEXITY = Term(
+        "complexity",
+        nl="Complexiteit van het verzoek",
+        en="Complexity of the request",
+        article="Art. 12(3)",
+    )
+    NUMBER_OF_REQUESTS = Term(
+        "number_of_requests",
+        nl="Aantal verzoeken",
+        en="Number of requests",
+        article="Art. 12(3)",
+    )
+
+    @property
+    def dpv(self) -> str:
+        """The DPV justification, e.g. ``...gdpr#JustificationA12Complexity``."""
+        return _dpv.EXTENSION_REASONS[self.value]
+
+
+Reason = RefusalReason | ExtensionReason
+"""The reason a request or transition carries: a refusal's ground or an extension's."""
+
+_REASONS: Final[dict[str, Reason]] = {
+    **{r.value: r for r in RefusalReason},
+    **{r.value: r for r in ExtensionReason},
+}
+
+
+def reason_from_value(value: str) -> Reason:
+    """The :class:`RefusalReason` or :class:`ExtensionReason` whose value is ``value``.
+
+    The two vocabularies share no value, so a stored reason needs no type tag.
+
+    Raises:
+        ValidationError: ``value`` names neither.
+
+    .. versionadded:: 0.2.0
+    """
+    found = _REASONS.get(value) if isinstance(value, str) else None
+    if found is None:
+        msg = f"a request reason must be one of {sorted(_REASONS)}, got {_validators.shown(value)}"
+        raise ValidationError(msg)
+    return found
+
+
+def check_request_id(value: object, what: str = "a request id") -> str:
+    """Return ``value`` if it is a request id: 1-64 letters, digits, ``_`` or ``-``.
+
+    Raises:
+        ValidationError: anything else; the value is quoted only when it looks like a key.
+
+    .. versionadded:: 0.2.0
+    """
+    if not isinstance(value, str) or not _REQUEST_ID.match(value):
+        msg = (
+            f"{what} must be 1-64 letters, digits, '_' or '-' (an opaque id such as "
+            f"'req_7f3a'), got {_validators.shown(value)}"
+        )
+        raise ValidationError(msg)
+    return value
+
+
+def check_actor(value: object) -> str:
+    """Return ``value`` if it names who acted: a role, optionally with a key after ``:``.
+
+    ``"subject"``, ``"system"``, ``"staff:box_office_3"``: never a name or an address.
+
+    Raises:
+        ValidationError: anything else.
+
+    .. versionadded:: 0.2.0
+    """
+    if not isinstance(value, str) or not _ACTOR.match(value):
+        msg = (
+            "a transition's actor is a role, optionally with a staff key: 'subject', "
+            f"'system' or 'staff:<key>' (never a name or an e-mail address); got "
+            f"{_validators.shown(value)}"
+        )
+        raise ValidationError(msg)
+    return value
+
+
+# --------------------------------------------------------------------------- converters
+
+
+def _to_id(value: object) -> str:
+    return check_request_id(value)
+
+
+def _to_optional_id(value: object) -> str | None:
+    return None if value is None else check_request_id(value, "duplicate_of")
+
+
+def _to_kind(value: object) -> RequestKind:
+    return _validators.member(RequestKind, value, "a request kind")
+
+
+def _to_status(value: object) -> RequestStatus:
+    return _validators.member(RequestStatus, value, "a request status")
+
+
+def _to_reason(value: object) -> Reason | None:
+    if value is None or isinstance(value, RefusalReason | ExtensionReason):
+        return value
+    if isinstance(value, str):
+        return reason_from_value(value)
+    msg = (
+        "a request reason must be a RefusalReason or an ExtensionReason, got "
+        f"{type(value).__name__}"
+    )
+    raise ValidationError(msg)
+
+
+def _to_details(value: object) -> Mapping[str, str]:
+    if not isinstance(value, Mapping):
+        msg = (
+            "a request's details map keys (e.g. inventory field keys) to text, got "
+            f"{type(value).__name__}"
+        )
+        raise ValidationError(msg)
+    if len(value) > MAX_DETAILS:
+        msg = f"a request holds at most {MAX_DETAILS} details, got {len(value)}"
+        raise ValidationError(msg)
+    checked: dict[str, str] = {}
+    for key, text in value.items():
+        name = _validators.key(key, "a request detail's key")
+        # The value is personal data (a corrected address): described, never quoted.
+        if not isinstance(text, str):
+            msg = f"request detail {name!r} must be text, got {type(text).__name__}"
+            raise ValidationError(msg)
+        if len(text) > MAX_DETAIL_LENGTH:
+            msg = (
+                f"request detail {name!r} is {len(text)} characters long; at most "
+                f"{MAX_DETAIL_LENGTH} are allowed"
+            )
+            raise ValidationError(msg)
+        checked[name] = _validators.encodable(text, f"request detail {name!r}")
+    return MappingProxyType(checked)
+
+
+def _to_actor(value: object) -> str:
+    return check_actor(value)
+
+
+def _check_flag(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    _validators.v_bool(instance, attribute, value)
+
+
+def _check_note(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    if value is None:
+        return
+    _validators.v_text(MAX_NOTE_LENGTH)(instance, attribute, value)
+    if isinstance(value, str):
+        _validators.encodable(value, f"{type(instance).__name__}.note")
+
+
+def _refuse(owner: object, attribute: str, problem: str) -> None:
+    raise InvalidAttributeError(type(owner).__name__, attribute, problem)
+
+
+def _check_reason_fits(owner: object, status: RequestStatus, reason: Reason | None) -> None:
+    if status is RequestStatus.REFUSED and not isinstance(reason, RefusalReason):
+        _refuse(owner, "reason", "must be a RefusalReason when the status is 'refused'")
+    if isinstance(reason, RefusalReason) and status is not RequestStatus.REFUSED:
+        _refuse(owner, "reason", f"is a refusal's ground, but the status is {status.value!r}")
+
+
+# --------------------------------------------------------------------------- values
+
+
+@attrs.frozen(kw_only=True)
+class SubjectRequest:
+    """One data subject request in its current state.
+
+    Args:
+        id: the request's opaque id (1-64 letters, digits, ``_`` or ``-``).
+        kind: the right exercised.
+        subject: the host's id of the subject (never shown in ``repr``); after an erasure
+            the subject's pseudonymous reference.
+        received_at: when the request came in (the deadline runs from here).
+        due_at: when the answer is due; later than ``received_at``.
+        status: where it stands.
+        updated_at: when it last changed (not before ``received_at``).
+        verified_at: when the subject's identity was verified; set for every status from
+            ``VERIFIED`` on (a ``REFUSED`` request may have been refused unverified), unset
+            while ``RECEIVED``.
+        extended: whether the deadline was extended (it can be, once); an ``EXTENDED``
+            request is.
+        duplicate_of: the id of the open request of the same kind this one repeats.
+        details: what the request asks for, e.g. for a rectification the corrections
+            (inventory field key -> new value). Personal data: not shown in ``repr``, kept
+            as a read-only copy, cleared when the subject is erased.
+        reason: the latest reason given: a :class:`RefusalReason` (exactly when
+            ``REFUSED``) or the :class:`ExtensionReason` of the extension.
+
+    Raises:
+        ValidationError: a value is malformed, or the values contradict each other (a
+            naive instant, ``due_at`` not after ``received_at``, a status that needs
+            ``verified_at`` without it, an extension reason without ``extended``).
+
+    .. versionadded:: 0.2.0
+    """
+
+    id: str = attrs.field(converter=_to_id)
+    kind: RequestKind = attrs.field(converter=_to_kind)
+    subject: SubjectId = attrs.field(converter=subject_id, repr=False)
+    received_at: datetime = attrs.field(converter=to_utc, validator=v_aware)
+    due_at: datetime = attrs.field(converter=to_utc, validator=v_aware)
+    status: RequestStatus = attrs.field(converter=_to_status)
+    updated_at: datetime = attrs.field(converter=to_utc, validator=v_aware)
+    verified_at: datetime | None = attrs.field(
+        default=None, converter=to_utc, validator=opt(v_aware)
+    )
+    extended: bool = attrs.field(default=False, validator=_check_flag)
+    duplicate_of: str | None = attrs.field(default=None, converter=_to_optional_id)
+    details: Mapping[str, str] = attrs.field(
+        factory=dict, converter=_to_details, repr=False, hash=False
+    )
+    reason: Reason | None = attrs.field(default=None, converter=_to_reason)
+
+    def __attrs_post_init__(self) -> None:
+        """Refuse values that contradict each other."""
+        if self.due_at <= self.received_at:
+            _refuse(self, "due_at", "must be later than received_at")
+        if self.updated_at < self.received_at:
+            _refuse(self, "updated_at", "cannot be earlier than received_at")
+        if self.verified_at is not None and self.verified_at < self.received_at:
+            _refuse(self, "verified_at", "cannot be earlier than received_at")
+        unverified_allowed = {RequestStatus.RECEIVED, RequestStatus.REFUSED}
+        if self.status not in unverified_allowed and self.verified_at is None:
+            _refuse(self, "verified_at", f"must be set for a {self.status.value!r} request")
+        if self.status is RequestStatus.RECEIVED and self.verified_at is not None:
+            _refuse(self, "verified_at", "is set, but the status is still 'received'")
+        if self.status is RequestStatus.EXTENDED and not self.extended:
+            _refuse(self, "extended", "must be True for an 'extended' request")
+        if self.extended and self.status is RequestStatus.RECEIVED:
+            _refuse(self, "extended", "is True, but an unverified request cannot be extended")
+        if isinstance(self.reason, ExtensionReason) and not self.extended:
+            _refuse(self, "reason", "is an extension's reason, but extended is False")
+        _check_reason_fits(self, self.status, self.reason)
+        if self.duplicate_of == self.id:
+            _refuse(self, "duplicate_of", "names the request itself")
+
+    @property
+    def open(self) -> bool:
+        """Whether the request still awaits its answer."""
+        return self.status.open
+
+
+@attrs.frozen(kw_only=True)
+class RequestTransition:
+    """One change of a request's status: who made it, when, and why.
+
+    Args:
+        request_id: the request's id.
+        seq: its place in the request's history: 1 for the first, then 2, 3, ...
+        status: the status the request moved to.
+        at: when (aware).
+        actor: who acted: ``"subject"``, ``"system"`` or ``"staff:<key>"`` (a role or
+            staff key, never a name).
+        reason: the ground of a refusal (required when ``status`` is ``REFUSED``) or the
+            reason of an extension (required when ``EXTENDED``).
+        note: free text for the file (not shown in ``repr``; cleared on erasure).
+
+    .. versionadded:: 0.2.0
+    """
+
+    request_id: str = attrs.field(converter=_to_id)
+    seq: int = attrs.field(validator=v_whole(minimum=1))
+    status: RequestStatus = attrs.field(converter=_to_status)
+    at: datetime = attrs.field(converter=to_utc, validator=v_aware)
+    actor: str = attrs.field(converter=_to_actor)
+    reason: Reason | None = attrs.field(default=None, converter=_to_reason)
+    note: str | None = attrs.field(default=None, repr=False, validator=_check_note)
+
+    def __attrs_post_init__(self) -> None:
+        """Refuse a reason that does not fit the status."""
+        _check_reason_fits(self, self.status, self.reason)
+        if self.status is RequestStatus.EXTENDED and not isinstance(self.reason, ExtensionReason):
+            _refuse(self, "reason", "must be an ExtensionReason when the status is 'extended'")
+        if isinstance(self.reason, ExtensionReason) and self.status is not RequestStatus.EXTENDED:
+            _refuse(
+                self, "reason", f"is an extension's reason, but the status is {self.status.value!r}"
+            )
