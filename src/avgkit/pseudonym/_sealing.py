@@ -74,6 +74,7 @@ _MAX_MEMORY: Final = 1 << 30  # 128 * n * r bytes
 _MAX_WORK: Final = 1 << 24  # n * r * p
 
 _BYTES_LIKE: Final = (bytes, bytearray, memoryview)
+_END: Final[Any] = object()  # the end of a chunk iterator (a None chunk is an error, not the end)
 
 
 def _power_of_two(instance: Any, attribute: attrs.Attribute[Any], value: int) -> None:
@@ -358,8 +359,8 @@ def _read_header(chunks: Iterator[bytes], buffer: bytearray) -> tuple[bytes, Sea
     while len(buffer) < _HEADER.size:
         if len(buffer) >= len(_MAGIC) and bytes(buffer[: len(_MAGIC)]) != _MAGIC:
             break  # no need to read on: it is not a sealed file
-        chunk = next(chunks, None)
-        if chunk is None:
+        chunk = next(chunks, _END)
+        if chunk is _END:
             break
         _check_bytes(chunk, "each chunk to open")
         buffer += chunk
@@ -410,8 +411,8 @@ def _open_segments(chunks: Iterator[bytes], secret: bytes) -> Iterator[bytes]:
             yield _open_segment(aead, header, prefix, counter, bytes(buffer[:whole]), final=False)
             del buffer[:whole]
             counter += 1
-        chunk = next(chunks, None)
-        if chunk is None:
+        chunk = next(chunks, _END)
+        if chunk is _END:
             break
         _check_bytes(chunk, "each chunk to open")
         buffer += chunk
