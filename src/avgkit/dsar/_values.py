@@ -36,6 +36,7 @@ __all__ = [
     "RequestTransition",
     "SubjectRequest",
     "check_actor",
+    "check_change",
     "check_request_id",
     "reason_from_value",
 ]
@@ -451,3 +452,40 @@ class RequestTransition:
             _refuse(
                 self, "reason", f"is an extension's reason, but the status is {self.status.value!r}"
             )
+
+
+def check_change(
+    request: object, transition: object, *, first: bool
+) -> tuple[SubjectRequest, RequestTransition]:
+    """Return the arguments of a store's ``add`` (``first``) or ``update``, checked.
+
+    ``transition`` must be about ``request`` and record its status; the first transition of
+    a request is number 1. Stores call it before writing anything.
+
+    Raises:
+        ValidationError: either is not of its type, or they do not fit together.
+
+    .. versionadded:: 0.2.0
+    """
+    if not isinstance(request, SubjectRequest):
+        msg = f"a request store takes a SubjectRequest, got {type(request).__name__}"
+        raise ValidationError(msg)
+    if not isinstance(transition, RequestTransition):
+        msg = f"a request is stored with a RequestTransition, got {type(transition).__name__}"
+        raise ValidationError(msg)
+    if transition.request_id != request.id:
+        msg = (
+            f"transition of request {transition.request_id!r} handed over with request "
+            f"{request.id!r}; pass the transition of the request being stored"
+        )
+        raise ValidationError(msg)
+    if transition.status is not request.status:
+        msg = (
+            f"the transition moves request {request.id!r} to {transition.status.value!r} but "
+            f"the request's status is {request.status.value!r}; they must agree"
+        )
+        raise ValidationError(msg)
+    if first and transition.seq != 1:
+        msg = f"a new request's first transition is number 1, got {transition.seq}"
+        raise ValidationError(msg)
+    return request, transition

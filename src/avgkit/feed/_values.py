@@ -10,6 +10,7 @@ while the subject exists; a rectification names the fields corrected, never thei
 from __future__ import annotations
 
 import enum
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Final, NoReturn
 
@@ -26,9 +27,10 @@ from avgkit._validators import (
     v_whole,
 )
 from avgkit.consent._values import subject_reference
+from avgkit.errors import ValidationError
 from avgkit.subjects import SubjectId, subject_id
 
-__all__ = ["FeedKind", "FeedNotice"]
+__all__ = ["FeedKind", "FeedNotice", "check_notices"]
 
 _REFERENCE_PREFIX: Final = "sr1:"
 
@@ -45,6 +47,8 @@ class FeedKind(enum.StrEnum):
     """The subject withdrew consent for a purpose: stop using the data for it."""
     OBJECTION = "objection"
     """The subject objected (Art. 21), to one purpose or to all direct marketing."""
+    OBJECTION_LIFTED = "objection_lifted"
+    """The subject withdrew an objection to a purpose."""
     ERASURE = "erasure"
     """The subject was erased (Art. 17, 19): erase them in the recipient's system too."""
     RESTRICTION = "restriction"
@@ -133,3 +137,32 @@ class FeedNotice:
 
 def _refuse(attribute: str, problem: str) -> NoReturn:
     raise InvalidAttributeError("FeedNotice", attribute, problem)
+
+
+def check_notices(notices: object) -> tuple[FeedNotice, ...]:
+    """Return a batch for :meth:`FeedStore.append <avgkit.storage.FeedStore.append>`, checked.
+
+    Every item must be a :class:`FeedNotice` not stored yet (``seq`` 0). Stores call it
+    before writing, so a bad item stores nothing.
+
+    Raises:
+        ValidationError: the batch is not a list or tuple, or an item is refused (named by
+            its position).
+
+    .. versionadded:: 0.2.0
+    """
+    if not isinstance(notices, Sequence) or isinstance(notices, str | bytes):
+        msg = f"append() takes a list or tuple of FeedNotice values, got {type(notices).__name__}"
+        raise ValidationError(msg)
+    batch = tuple(notices)
+    for number, notice in enumerate(batch, start=1):
+        if not isinstance(notice, FeedNotice):
+            msg = f"feed item {number} is a {type(notice).__name__}, not a FeedNotice"
+            raise ValidationError(msg)
+        if notice.seq != 0:
+            msg = (
+                f"feed item {number} was stored before (its seq is {notice.seq}); append "
+                "new notices, whose seq is 0"
+            )
+            raise ValidationError(msg)
+    return batch

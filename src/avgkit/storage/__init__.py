@@ -39,7 +39,9 @@ if TYPE_CHECKING:
     from avgkit.audit._chain import AuditEntry
     from avgkit.breach._values import Breach
     from avgkit.consent._values import ConsentEvent, LatestEvents
+    from avgkit.dsar._values import RequestKind, RequestStatus, RequestTransition, SubjectRequest
     from avgkit.erasure._values import ErasureEntry, ErasureNotice
+    from avgkit.feed._values import FeedNotice
     from avgkit.pseudonym._keys import KeyKind, StoredKey
     from avgkit.retention._values import (
         ClaimedAction,
@@ -55,7 +57,9 @@ __all__ = [
     "BreachStore",
     "ConsentStore",
     "ErasureStore",
+    "FeedStore",
     "KeyStore",
+    "RequestStore",
     "RetentionStore",
     "StoreOpener",
     "StoreSet",
@@ -447,6 +451,200 @@ class ErasureStore(Protocol):
 
 
 @runtime_checkable
+class RequestStore(Protocol):
+    """Data subject requests, each with its history of transitions, and Art. 18 restrictions.
+
+    A request is stored with its first transition (:meth:`add`) and changed only by
+    :meth:`update`, a compare-and-set on its status that appends the next transition: two
+    staff members acting on one request at once cannot both succeed. Requests and
+    restrictions name the host's subject id while the subject exists;
+    :meth:`forget_subject` re-keys them to the subject's pseudonymous reference on erasure.
+    Every write is one transaction and joins :meth:`StoreSet.atomic`.
+
+    .. versionadded:: 0.2.0
+    """
+
+    def add(self, request: SubjectRequest, transition: RequestTransition) -> None:
+        """Store a new request with its first transition, in one transaction.
+
+        Raises:
+            ConflictError: a request with the same id is stored; nothing changes.
+            ValidationError: ``transition`` is not the request's first (``seq`` 1, the
+                request's id and status); nothing is stored.
+        """
+        ...
+
+    def get(self, request_id: str) -> SubjectRequest:
+        """Return the request's current state.
+
+        Raises:
+            NotFound: no request has that id.
+            ValidationError: ``request_id`` is not a request id.
+        """
+        ...
+
+    def update(
+        self,
+        request: SubjectRequest,
+        transition: RequestTransition,
+        *,
+        expected: RequestStatus,
+    ) -> None:
+        """Store the request's new state and append ``transition``, if nobody got there first.
+
+        Compare-and-set: the write happens only if the stored status is still ``expected``
+        and ``transition.seq`` is the request's next number (one more than its newest);
+        otherwise nothing changes. ``transition`` carries the request's id and its new
+        status. A request's kind, subject and ``received_at`` never change.
+
+        Raises:
+            NotFound: no request has ``request.id``.
+            ConflictError: the stored status is not ``expected``, or ``transition.seq`` is
+                not the next number (another writer changed the request): re-read and retry.
+            ValidationError: ``transition`` is about another request or status, or the
+                update would change the kind, subject or ``received_at``.
+        """
+        ...
+
+    def transitions(self, request_id: str) -> tuple[RequestTransition, ...]:
+        """The request's transitions, oldest first (``seq`` 1, 2, ...; empty if unknown)."""
+        ...
+
+    def for_subject(self, subject: SubjectId) -> tuple[SubjectRequest, ...]:
+        """The subject's requests in the order they were received (ties: the order added)."""
+        ...
+
+    def open_of(self, subject: SubjectId, kind: RequestKind) -> SubjectRequest | None:
+        """The subject's oldest open request of ``kind`` (a new one may duplicate it)."""
+        ...
+
+    def due_by(self, before: datetime, *, limit: int | None = None) -> Iterator[SubjectRequest]:
+        """Stream the open requests with ``due_at <= before``, earliest due first.
+
+        Ties are broken by the order the requests were added; ``limit`` caps how many. SQL
+        adapters run one statement on an index of the open requests, in keyset pages, so
+        the closed ones (nearly all of them, after a few years) are never read.
+
+        Raises:
+            ValidationError: ``before`` is naive, or ``limit`` is negative.
+        """
+        ...
+
+    def open_subjects(self, kinds: Sequence[RequestKind]) -> frozenset[SubjectId]:
+        """The subjects with at least one open request of one of ``kinds`` (one query)."""
+        ...
+
+    def restrict(self, subject: SubjectId, request_id: str, at: datetime) -> None:
+        """Begin restricting the processing of the subject's data (Art. 18) at ``at``.
+
+        ``request_id`` is the restriction request it answers. Idempotent: while a
+        restriction of the subject is in force, a second call changes nothing.
+
+        Raises:
+            NotFound: no request has ``request_id``.
+            ValidationError: the request is about another subject.
+        """
+        ...
+
+    def lift(self, subject: SubjectId, at: datetime) -> bool:
+        """End the subject's restriction at ``at``; ``False`` (no change) if none is in force."""
+        ...
+
+    def restricted(self, subject: SubjectId, at: datetime) -> bool:
+        """Whether the subject's processing was restricted at ``at``.
+
+        A restriction holds from its start (inclusive) until it was lifted (exclusive).
+        """
+        ...
+
+    def forget_subject(self, subject: SubjectId, reference: str) -> int:
+        """Re-key the subject's requests and restrictions to ``reference``, on erasure.
+
+        In one transaction: the requests and restrictions of ``subject`` name the
+        pseudonymous ``reference`` instead, the requests' details are cleared and so are
+        the notes of their transitions. Afterwards no stored row holds the raw id; the
+        requests (their kinds, dates, statuses and reasons) stay as evidence that they were
+        answered. Returns the rows changed (requests, transitions whose note was cleared,
+        restrictions): 0 when there is nothing left to change, so a repeated erasure
+        converges.
+
+        Raises:
+            ValidationError: ``reference`` is not ``"sr1:"`` and 32 lower-case hex
+                characters, or ``subject`` already starts with ``"sr1:"``; nothing changes.
+        """
+        ...
+
+    def count(self) -> int:
+        """Return the number of stored requests."""
+        ...
+
+
+@runtime_checkable
+class FeedStore(Protocol):
+    """The downstream feed: notices for each recipient, read in order behind a cursor.
+
+    Notices are numbered by the store in increasing order (:attr:`FeedNotice.seq`); a
+    notice appended later never gets a lower number than one a reader has seen, even with
+    writers committing concurrently. Each recipient has a cursor: the highest number it
+    acknowledged, which only moves forward.
+
+    .. versionadded:: 0.2.0
+    """
+
+    def append(self, notices: Sequence[FeedNotice]) -> tuple[FeedNotice, ...]:
+        """Store a batch in one transaction (all or nothing); return them with ``seq`` set.
+
+        Raises:
+            ValidationError: an item is not a :class:`~avgkit.feed.FeedNotice`, or is one
+                with its ``seq`` already set (stored before); nothing is stored.
+        """
+        ...
+
+    def read(
+        self, recipient: str, *, after: int | None = None, limit: int = 500
+    ) -> tuple[FeedNotice, ...]:
+        """Up to ``limit`` of the recipient's notices with ``seq > after``, in ``seq`` order.
+
+        ``after`` defaults to the recipient's :meth:`cursor`, so a reader that
+        acknowledges what it processed gets the rest next time.
+
+        Raises:
+            ValidationError: ``after`` is negative or ``limit`` is not positive.
+        """
+        ...
+
+    def acknowledge(self, recipient: str, seq: int) -> int:
+        """Move the recipient's cursor forward to ``seq``; return the cursor.
+
+        A ``seq`` at or below the cursor changes nothing (the cursor never moves back).
+
+        Raises:
+            ValidationError: ``seq`` is beyond the recipient's newest notice (it cannot have
+                read it), or is not a whole number.
+        """
+        ...
+
+    def cursor(self, recipient: str) -> int:
+        """The highest ``seq`` the recipient acknowledged (0: never)."""
+        ...
+
+    def forget_subject(self, subject: SubjectId, reference: str) -> int:
+        """Drop the host's id from the subject's notices, on erasure; return how many changed.
+
+        The notices keep the subject's reference, so recipients still learn of the
+        erasure. 0 when none names ``subject``.
+
+        Raises:
+            ValidationError: as for :meth:`RequestStore.forget_subject`.
+        """
+        ...
+
+    def count(self) -> int:
+        """Return the number of stored notices."""
+        ...
+
+
+@runtime_checkable
 class Transactional(Protocol):
     """A store whose writes can share one transaction with the other stores of its set.
 
@@ -503,6 +701,16 @@ class StoreSet:
     """Holds, warnings and staged retention plans (``None`` if the adapter keeps none)."""
     erasures: ErasureStore | None = None
     """The erasure log, suppression list and erasure notices (``None``: none kept)."""
+    requests: RequestStore | None = None
+    """Data subject requests, their transitions and restrictions (``None``: none kept).
+
+    .. versionadded:: 0.2.0
+    """
+    feed: FeedStore | None = None
+    """The downstream feed of notices per recipient (``None``: none kept).
+
+    .. versionadded:: 0.2.0
+    """
     closer: Callable[[], None] = attrs.field(default=lambda: None, repr=False)
     transaction: Callable[[], AbstractContextManager[None]] | None = attrs.field(
         default=None, repr=False

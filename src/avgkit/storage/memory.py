@@ -24,6 +24,8 @@ from avgkit.consent._vocab import ConsentAction
 from avgkit.errors import ConflictError, NotFound, ValidationError
 from avgkit.storage import StoreSet
 from avgkit.storage._memory_breaches import MemoryBreachStore
+from avgkit.storage._memory_feed import MemoryFeedStore
+from avgkit.storage._memory_requests import MemoryRequestStore
 from avgkit.storage._memory_retention import MemoryErasureStore, MemoryRetentionStore
 from avgkit.storage._memory_unit import MemoryUnitOfWork
 
@@ -39,7 +41,9 @@ __all__ = [
     "MemoryBreachStore",
     "MemoryConsentStore",
     "MemoryErasureStore",
+    "MemoryFeedStore",
     "MemoryKeyStore",
+    "MemoryRequestStore",
     "MemoryRetentionStore",
     "MemoryUnitOfWork",
     "open_url",
@@ -402,5 +406,7 @@ def open_url(url: str) -> StoreSet:
         breaches=MemoryBreachStore(unit=unit),
         retention=MemoryRetentionStore(unit=unit),
         erasures=MemoryErasureStore(unit=unit),
+        requests=MemoryRequestStore(unit=unit),
+        feed=MemoryFeedStore(unit=unit),
         transaction=unit.atomic,
     )

@@ -11,7 +11,9 @@ from avgkit.storage import ConsentStore, StoreSet
 from avgkit.storage._sql._audit import SqlAuditStore
 from avgkit.storage._sql._breaches import SqlBreachStore
 from avgkit.storage._sql._db import SqlDatabase
+from avgkit.storage._sql._feed import SqlFeedStore
 from avgkit.storage._sql._keys import SqlKeyStore
+from avgkit.storage._sql._requests import SqlRequestStore
 from avgkit.storage._sql._retention import SqlErasureStore, SqlRetentionStore
 
 __all__ = ["store_set"]
@@ -34,6 +36,8 @@ def store_set(url: str, db: DB, consent: Callable[[DB], ConsentStore]) -> StoreS
             consent=consent(db),
             retention=SqlRetentionStore(db),
             erasures=SqlErasureStore(db),
+            requests=SqlRequestStore(db),
+            feed=SqlFeedStore(db),
             closer=db.close,
             transaction=db.atomic,
             joiner=db.joined,
