@@ -190,7 +190,7 @@ def open_bytes(blob: bytes, passphrase: str) -> bytes:
 def seal_stream(
     chunks: Iterable[bytes], passphrase: str, *, cost: SealCost | None = None
 ) -> Iterator[bytes]:
-    """Seal a stream of chunks of any sizes, holding one segment (64 KiB) at a time.
+    """Seal a stream of chunks of any sizes, holding one segment (64 KiB) and a chunk at a time.
 
     The passphrase is checked and the key derived when this is called; the header is the
     first piece yielded, then one piece per sealed segment.
