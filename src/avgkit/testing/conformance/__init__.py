@@ -22,7 +22,9 @@ The contract classes are not named ``Test*``, so pytest collects only your subcl
 .. versionadded:: 0.1.0
 .. versionchanged:: 0.2.0
    :class:`StoreSetContract` and :class:`FailingOpen`; :class:`RetentionStoreContract` and
-   :class:`ErasureStoreContract`.
+   :class:`ErasureStoreContract`; :class:`RequestStoreContract` and
+   :class:`FeedStoreContract`, whose hook is ``make_stores()`` (a store set, for its unit
+   of work).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from avgkit.testing.conformance._breaches import BreachStoreContract
 from avgkit.testing.conformance._consent import ConsentStoreContract
 from avgkit.testing.conformance._host import HostDataContract, HostScenario
 from avgkit.testing.conformance._keys import KeyStoreContract
+from avgkit.testing.conformance._requests import FeedStoreContract, RequestStoreContract
 from avgkit.testing.conformance._retention import ErasureStoreContract, RetentionStoreContract
 from avgkit.testing.conformance._store_set import FailingOpen, StoreSetContract
 
@@ -43,9 +46,11 @@ __all__ = [
     "ConsentStoreContract",
     "ErasureStoreContract",
     "FailingOpen",
+    "FeedStoreContract",
     "HostDataContract",
     "HostScenario",
     "KeyStoreContract",
+    "RequestStoreContract",
     "RetentionStoreContract",
     "StoreSetContract",
 ]
