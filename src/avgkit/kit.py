@@ -26,8 +26,10 @@ from avgkit.audit import AuditLog
 from avgkit.breach import BreachOptions, BreachRegister
 from avgkit.clock import Clock, SystemClock
 from avgkit.consent import ConsentLedger, ConsentOptions, Decision
+from avgkit.dsar import DsarOptions, SubjectRequests
 from avgkit.erasure import Erasure
 from avgkit.errors import StorageError, ValidationError
+from avgkit.feed import Feed
 from avgkit.host import HostData
 from avgkit.inventory import Inventory
 from avgkit.permissions import Permissions
@@ -64,6 +66,9 @@ class Kit:
         host: the host's data (:class:`~avgkit.host.HostData`): visitors, orders, tickets.
         retention_policy: the retention rules ``kit.retention`` plans with
             (:class:`~avgkit.retention.RetentionPolicy`).
+        dsar: the settings of ``kit.dsar`` (:class:`~avgkit.dsar.DsarOptions`: the time zone
+            deadlines end in, a shorter service level, the identity verifier and the
+            notifier that tells subjects how their request stands).
 
     .. versionadded:: 0.1.0
     .. versionchanged:: 0.2.0
@@ -84,6 +89,7 @@ class Kit:
         kek: KeyEncryptionKey | None = None,
         host: HostData | None = None,
         retention_policy: RetentionPolicy | None = None,
+        dsar: DsarOptions | None = None,
     ) -> None:
         if not isinstance(inventory, Inventory):
             msg = (
@@ -94,6 +100,9 @@ class Kit:
         consent = _option(consent, ConsentOptions, "consent")
         breaches = _option(breaches, BreachOptions, "breaches")
         pseudonyms = _option(pseudonyms, PseudonymOptions, "pseudonyms")
+        self._dsar_options = _option(dsar, DsarOptions, "dsar")
+        self._dsar: SubjectRequests | None = None
+        self._feed: Feed | None = None
         if host is not None and not isinstance(host, HostData):
             msg = (
                 f"host must implement avgkit.HostData, got {type(host).__name__}; see "
@@ -136,9 +145,12 @@ class Kit:
                 self.audit,
                 minor_age=consent.minor_age,
                 clock_skew=consent.clock_skew,
+                feed=stores.feed,
             )
         )
-        self.permissions = Permissions(inventory, self._consent, self.clock)
+        self.permissions = Permissions(
+            inventory, self._consent, self.clock, restrictions=stores.requests
+        )
         """``may_process``: the inventory's lawful basis and the ledger, combined."""
         self._breaches = (
             None
@@ -221,6 +233,57 @@ class Kit:
         return self._erasure
 
     @property
+    def dsar(self) -> SubjectRequests:
+        """Data subject requests: receive, verify, extend, refuse, fulfil; the export.
+
+        Raises:
+            ValidationError: the kit was opened without ``host=``.
+            StorageError: the store set keeps no requests (a plugin adapter without them).
+
+        .. versionadded:: 0.2.0
+        """
+        if self._dsar is None:
+            erasure = (
+                (lambda: self.erasure)
+                if self.stores.erasures is not None and self.stores.retention is not None
+                else None
+            )
+            dates = (
+                (lambda subject, at: self.retention.dates(subject, at=at))
+                if self._retention_policy is not None
+                else None
+            )
+            self._dsar = SubjectRequests(
+                stores=self.stores,
+                inventory=self.inventory,
+                host=self.host,
+                clock=self.clock,
+                audit=self.audit,
+                ledger=self._consent,
+                erasure=erasure,
+                dates=dates,
+                rules=() if self._retention_policy is None else self._retention_policy.rules,
+                options=self._dsar_options,
+            )
+        return self._dsar
+
+    @property
+    def feed(self) -> Feed:
+        """The outbox for downstream recipients (a CRM): read, acknowledge, export.
+
+        Raises:
+            StorageError: the store set keeps no feed (a plugin adapter without one).
+
+        .. versionadded:: 0.2.0
+        """
+        if self._feed is None:
+            if self.stores.feed is None:
+                msg = "this store set keeps no feed; use an adapter with a FeedStore"
+                raise StorageError(msg)
+            self._feed = Feed(self.stores.feed, self.inventory, self.audit)
+        return self._feed
+
+    @property
     def breaches(self) -> BreachRegister:
         """The breach register (Art. 33): records, deadlines, the assessment, the reports.
 
@@ -275,6 +338,7 @@ class Kit:
         kek: KeyEncryptionKey | None = None,
         host: HostData | None = None,
         retention_policy: RetentionPolicy | None = None,
+        dsar: DsarOptions | None = None,
     ) -> Kit:
         """Open the stores at ``url`` and build a kit over them.
 
@@ -299,6 +363,7 @@ class Kit:
                 kek=kek,
                 host=host,
                 retention_policy=retention_policy,
+                dsar=dsar,
             )
         except BaseException:
             if key_stores is not None:

@@ -29,9 +29,9 @@ from avgkit.subjects import SubjectId, subject_id
 
 if TYPE_CHECKING:
     from avgkit.clock import Clock
-    from avgkit.inventory import Inventory
+    from avgkit.inventory import Inventory, Purpose
 
-__all__ = ["ConsentStates", "Decision", "DecisionCode", "Permissions"]
+__all__ = ["ConsentStates", "Decision", "DecisionCode", "Permissions", "Restrictions"]
 
 
 class ConsentStates(Protocol):
@@ -47,6 +47,17 @@ class ConsentStates(Protocol):
         ...
 
 
+class Restrictions(Protocol):
+    """Where :class:`Permissions` learns of a restriction (Art. 18): the request store.
+
+    .. versionadded:: 0.2.0
+    """
+
+    def restricted(self, subject: SubjectId, at: datetime) -> bool:
+        """Whether processing of ``subject``'s data is restricted at ``at``."""
+        ...
+
+
 class Permissions:
     """Answers whether a subject's data may be processed for a purpose, and why.
 
@@ -55,14 +66,27 @@ class Permissions:
         ledger: the consent ledger, or ``None`` when the store set keeps none (then only
             purposes that need no consent or objection can be decided).
         clock: the source of "now".
+        restrictions: where restrictions of processing are kept (the request store), or
+            ``None`` when none are.
+
+    A subject whose processing is restricted is refused for every purpose but those that
+    serve legal claims (:attr:`~avgkit.inventory.Purpose.legal_claims`, Art. 18(2)): the
+    data is then only stored.
 
     .. versionadded:: 0.2.0
     """
 
-    def __init__(self, inventory: Inventory, ledger: ConsentStates | None, clock: Clock) -> None:
+    def __init__(
+        self,
+        inventory: Inventory,
+        ledger: ConsentStates | None,
+        clock: Clock,
+        restrictions: Restrictions | None = None,
+    ) -> None:
         self._inventory = inventory
         self._ledger = ledger
         self._clock = clock
+        self._restrictions = restrictions
 
     def __repr__(self) -> str:
         return f"Permissions(ledger={'set' if self._ledger is not None else 'none'})"
@@ -80,6 +104,8 @@ class Permissions:
         sid = subject_id(subject)
         declared = self._inventory.purpose(purpose)
         when = self._clock.now() if at is None else _validators.aware(at, "at")
+        if self._restrictions is not None and self._restrictions.restricted(sid, when):
+            return _restricted(declared, sid, when)
         if not consults_ledger(declared):
             return decide(declared, None, subject=sid, at=when)
         if self._ledger is None:
@@ -90,3 +116,31 @@ class Permissions:
             raise StorageError(msg)
         state = self._ledger.state(sid, declared.key, at=when)
         return decide(declared, state, subject=sid, at=when)
+
+
+def _restricted(purpose: Purpose, subject: SubjectId, at: datetime) -> Decision:
+    if purpose.legal_claims:
+        return Decision(
+            allowed=True,
+            subject=subject,
+            purpose=purpose.key,
+            basis=purpose.basis,
+            code=DecisionCode.RESTRICTED_LEGAL_CLAIMS,
+            reason=(
+                f"processing is restricted (Art. 18), but purpose {purpose.key!r} serves "
+                "the establishment, exercise or defence of legal claims (Art. 18(2))"
+            ),
+            at=at,
+        )
+    return Decision(
+        allowed=False,
+        subject=subject,
+        purpose=purpose.key,
+        basis=purpose.basis,
+        code=DecisionCode.RESTRICTED,
+        reason=(
+            f"processing is restricted (Art. 18): the data may only be stored, not used for "
+            f"{purpose.key!r}, until the restriction is lifted"
+        ),
+        at=at,
+    )

@@ -21,6 +21,7 @@ from avgkit.consent._values import (
 )
 from avgkit.consent._vocab import Actor, Channel, ConsentAction
 from avgkit.errors import AvgkitError, NotPermitted, PolicyError, ValidationError
+from avgkit.feed._values import FeedKind, FeedNotice
 from avgkit.inventory import Purpose
 from avgkit.subjects import SubjectId, subject_id
 
@@ -29,10 +30,17 @@ if TYPE_CHECKING:
     from avgkit.audit import AuditLog
     from avgkit.clock import Clock
     from avgkit.inventory import Inventory
-    from avgkit.storage import ConsentStore
+    from avgkit.storage import ConsentStore, FeedStore
 
 
 # --------------------------------------------------------------------------- the service
+
+_FEED_KINDS: dict[ConsentAction, FeedKind] = {
+    ConsentAction.GIVEN: FeedKind.CONSENT_GIVEN,
+    ConsentAction.WITHDRAWN: FeedKind.CONSENT_WITHDRAWN,
+    ConsentAction.OBJECTED: FeedKind.OBJECTION,
+    ConsentAction.OBJECTION_LIFTED: FeedKind.OBJECTION_LIFTED,
+}
 
 
 class ConsentLedger:
@@ -46,8 +54,12 @@ class ConsentLedger:
         minor_age: The Art. 8(1) age (13 to 18; 16 by default, as in the Netherlands) below
             which consent must be given by a parent or guardian.
         clock_skew: How far in the future an event may be dated (5 minutes by default).
+        feed: The outbox for downstream recipients: each event is told to the recipients of
+            its purpose in the same unit of work (``kit.feed``); ``None`` tells nobody.
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       ``feed``.
     """
 
     def __init__(
@@ -59,7 +71,9 @@ class ConsentLedger:
         *,
         minor_age: int = DEFAULT_MINOR_AGE,
         clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
+        feed: FeedStore | None = None,
     ) -> None:
+        self._feed = feed
         self.options = ConsentOptions(minor_age=minor_age, clock_skew=clock_skew)
         self._store = store
         self._inventory = inventory
@@ -446,4 +460,30 @@ class ConsentLedger:
                 details=details,
                 at=self._clock.now(),
             )
+            self._tell_recipients(stored)
         return stored
+
+    def _tell_recipients(self, event: ConsentEvent) -> None:
+        # Art. 7(3) and 19: a recipient that received data under consent (an artist, the
+        # CRM) must stop when it is withdrawn; the notice commits with the event.
+        if self._feed is None:
+            return
+        recipients = self._inventory.purpose(event.purpose).recipients
+        if not recipients:
+            return
+        kind = _FEED_KINDS[event.kind]
+        ref = self._audit.subject_ref(event.subject)
+        self._feed.append(
+            [
+                FeedNotice(
+                    seq=0,
+                    recipient=recipient,
+                    kind=kind,
+                    subject_ref=ref,
+                    subject=event.subject,
+                    purpose=event.purpose,
+                    at=event.at,
+                )
+                for recipient in recipients
+            ]
+        )

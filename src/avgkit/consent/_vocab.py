@@ -116,3 +116,13 @@ class DecisionCode(enum.StrEnum):
     """Legitimate interests or public task, and the subject has not objected."""
     OBJECTED = "objected"
     """The subject objected (Art. 21); for direct marketing or profiling that is absolute."""
+    RESTRICTED = "restricted"
+    """Processing is restricted (Art. 18): only storage and legal claims go on.
+
+    .. versionadded:: 0.2.0
+    """
+    RESTRICTED_LEGAL_CLAIMS = "restricted_legal_claims"
+    """Processing is restricted, but this purpose serves legal claims (Art. 18(2)).
+
+    .. versionadded:: 0.2.0
+    """

@@ -10,6 +10,11 @@ Data Privacy Vocabulary.
 .. versionadded:: 0.2.0
 """
 
+from avgkit.dsar._deadlines import MAX_EXTENSION, RESPONSE_PERIOD, due_at
+from avgkit.dsar._export import EXPORT_FORMAT, AccessExport, ExportKind, build_export, export_schema
+from avgkit.dsar._options import DsarOptions, Notifier, Verifier
+from avgkit.dsar._rights import RIGHTS, Right
+from avgkit.dsar._service import Fulfilment, SubjectRequests
 from avgkit.dsar._values import (
     OPEN_STATUSES,
     ExtensionReason,
@@ -21,11 +26,26 @@ from avgkit.dsar._values import (
 )
 
 __all__ = [
+    "EXPORT_FORMAT",
+    "MAX_EXTENSION",
     "OPEN_STATUSES",
+    "RESPONSE_PERIOD",
+    "RIGHTS",
+    "AccessExport",
+    "DsarOptions",
+    "ExportKind",
     "ExtensionReason",
+    "Fulfilment",
+    "Notifier",
     "RefusalReason",
     "RequestKind",
     "RequestStatus",
     "RequestTransition",
+    "Right",
     "SubjectRequest",
+    "SubjectRequests",
+    "Verifier",
+    "build_export",
+    "due_at",
+    "export_schema",
 ]

@@ -22,12 +22,20 @@ from avgkit.erasure._values import (
     ErasureOutcome,
 )
 from avgkit.errors import StorageError
+from avgkit.feed._values import FeedKind, FeedNotice
 from avgkit.host import HostData
 from avgkit.inventory import Inventory
 from avgkit.pseudonym import Pseudonyms
 from avgkit.pseudonym._pseudo import normalise_email
 from avgkit.retention._values import HoldReason
-from avgkit.storage import ConsentStore, ErasureStore, RetentionStore, StoreSet
+from avgkit.storage import (
+    ConsentStore,
+    ErasureStore,
+    FeedStore,
+    RequestStore,
+    RetentionStore,
+    StoreSet,
+)
 from avgkit.subjects import SubjectId, subject_id
 
 __all__ = ["Erasure", "ReplayReport"]
@@ -99,6 +107,8 @@ class Erasure:
         self._log: ErasureStore = stores.erasures
         self._retention: RetentionStore = stores.retention
         self._consent: ConsentStore | None = stores.consent
+        self._requests: RequestStore | None = stores.requests
+        self._feed: FeedStore | None = stores.feed
         self._host = host
         self._inventory = inventory
         self._audit = audit
@@ -229,6 +239,20 @@ class Erasure:
         recipients = [r.key for r in self._inventory.recipients]
         with self._audit.atomic():  # the intent, committed before the host is touched
             begun = self._log.begin(entry, suppressions=suppressions, recipients=recipients)
+            if begun and self._feed is not None:
+                self._feed.append(
+                    [
+                        FeedNotice(
+                            seq=0,
+                            recipient=key,
+                            kind=FeedKind.ERASURE,
+                            subject_ref=ref,
+                            subject=None,
+                            at=now,
+                        )
+                        for key in recipients
+                    ]
+                )
             if begun:
                 self._audit.record(
                     "erasure.started",
@@ -247,6 +271,10 @@ class Erasure:
             withdrawn = self._withdraw_all(sid, now)
             rekeyed = 0 if self._consent is None else self._consent.forget(sid, ref)
             self._retention.forget_subject(sid, ref)
+            if self._requests is not None:
+                self._requests.forget_subject(sid, ref)
+            if self._feed is not None:
+                self._feed.forget_subject(sid, ref)
             completed = self._log.complete(ref, now)
             self._audit.record(
                 "erasure.completed",

@@ -8,6 +8,7 @@ order and acknowledge how far they got.
 .. versionadded:: 0.2.0
 """
 
+from avgkit.feed._service import FEED_FORMAT, Feed, notice_to_json
 from avgkit.feed._values import FeedKind, FeedNotice
 
-__all__ = ["FeedKind", "FeedNotice"]
+__all__ = ["FEED_FORMAT", "Feed", "FeedKind", "FeedNotice", "notice_to_json"]

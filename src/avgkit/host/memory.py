@@ -55,6 +55,7 @@ class MemoryHostData:
         self._subjects: dict[SubjectId, HostSubject] = {}
         self._records: list[_Stored] = []
         self._events: dict[SubjectId, list[datetime]] = {}
+        self._restricted: set[SubjectId] = set()
 
     def __repr__(self) -> str:
         return f"MemoryHostData(subjects={len(self._subjects)}, records={len(self._records)})"
@@ -179,7 +180,40 @@ class MemoryHostData:
             self._records = kept
             self._subjects.pop(sid, None)
             self._events.pop(sid, None)
+            self._restricted.discard(sid)
             return HostErasure(anonymised=anonymised, deleted=deleted)
+
+    def rectify(self, subject: SubjectId, changes: Mapping[str, Any]) -> int:
+        """Replace the subject's own values of ``changes``' fields in every record holding them.
+
+        Raises:
+            PolicyError: a field is not declared in the inventory.
+        """
+        sid = subject_id(subject)
+        for key in changes:
+            self._inventory.field(key)
+        with self._lock:
+            changed = 0
+            for stored in self._records:
+                mine = {k: v for k, v in changes.items() if stored.owners.get(k) == sid}
+                if mine:
+                    values = {**stored.record.values, **mine}
+                    stored.record = attrs.evolve(stored.record, values=values)
+                    changed += 1
+            return changed
+
+    def restrict(self, subject: SubjectId, *, restricted: bool) -> None:
+        """Mark the subject's processing as restricted (Art. 18), or not any more."""
+        sid = subject_id(subject)
+        with self._lock:
+            if restricted:
+                self._restricted.add(sid)
+            else:
+                self._restricted.discard(sid)
+
+    def restricted(self, subject: SubjectId | str) -> bool:
+        """Whether :meth:`restrict` marked the subject (what a host's mailings would check)."""
+        return subject_id(subject) in self._restricted
 
     @staticmethod
     def _strip(stored: _Stored, sid: SubjectId) -> bool:
