@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from avgkit import _dpv
+from avgkit.dsar import ExtensionReason, RefusalReason, RequestKind, RequestStatus
 from avgkit.inventory import (
     SUPPORTED_CATEGORIES,
     Art9Condition,
@@ -46,6 +47,25 @@ def _enum_iris():
 def test_every_shipped_iri_exists_in_the_dpv_term_lists(dpv_terms):
     missing = sorted((_dpv.used_iris() | _enum_iris()) - dpv_terms.keys())
     assert missing == []
+
+
+def test_request_kinds_are_data_subject_rights(dpv_terms):
+    for kind in RequestKind:
+        assert dpv_terms[kind.right]["hasbroader"] == _dpv.DPV + "DataSubjectRight", kind
+
+
+def test_request_statuses_are_dpv_request_statuses(dpv_terms):
+    for status in RequestStatus:
+        assert dpv_terms[status.dpv]["dpvtype"] == _dpv.DPV + "RequestStatus", status
+
+
+def test_refusal_and_extension_reasons_are_dpv_terms(dpv_terms):
+    for reason in [*RefusalReason, *ExtensionReason]:
+        assert reason.dpv in _dpv.used_iris()
+        assert reason.dpv in dpv_terms, reason
+    for reason in ExtensionReason:
+        # The eu-gdpr extension's delay justifications: "... is delayed due to ..."
+        assert "delayed" in dpv_terms[reason.dpv]["definition"], reason
 
 
 def test_the_preset_purpose_iris_exist_in_the_dpv_term_lists(dpv_terms):
