@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import zipfile
@@ -36,6 +37,7 @@ from avgkit.presets import ticketing
 from avgkit.pseudonym import SealCost, open_bytes
 from avgkit.retention import HoldReason
 from avgkit.testing import ManualClock
+from test_dpv import DPV_DIR
 from test_host import ATTENDEE, BUYER, NOW, shop
 
 AMS = zone("Europe/Amsterdam")
@@ -567,3 +569,26 @@ def test_an_erasure_is_told_to_every_recipient_and_the_feed_exports_sealed(world
     assert record["subject"] is None
     assert record["subject_ref"] == notices[0].subject_ref
     assert kit.feed.cursor("crm_vendor") == 0  # exporting is not acknowledging
+
+
+# --------------------------------------------------------------------------- vocabularies
+
+
+def test_every_iri_the_export_emits_is_a_dpv_term(world):
+    terms = set()
+    for name in ("dpv", "pd", "eu-gdpr"):
+        with (DPV_DIR / f"{name}.csv").open(encoding="utf-8", newline="") as stream:
+            terms |= {row["iri"] for row in csv.DictReader(stream)}
+    kit, _host, s, _told = world
+    kit.consent.give(s.buyer, "newsletter", EVIDENCE)
+    verified(kit, s.buyer, "access")
+    doc = json.loads(kit.dsar.export(s.buyer).to_json())
+    emitted = (
+        [r["iri"] for r in doc["rights"]]
+        + [c["iri"] for c in doc["categories"]]
+        + [p["basis_iri"] for p in doc["purposes"]]
+        + [r["status_iri"] for r in doc["requests"]]
+    )
+    assert emitted
+    unknown = sorted({iri for iri in emitted if iri not in terms})
+    assert not unknown, unknown
