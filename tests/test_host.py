@@ -1,6 +1,6 @@
 """The host's data: values, the memory reference implementation and its contract."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
@@ -154,3 +154,37 @@ def test_a_kit_without_host_data_says_how_to_give_it():
         pytest.raises(ValidationError, match="host="),
     ):
         _ = kit.host
+
+
+class Instant(datetime):
+    """A datetime subclass (as some drivers return): checked like any other."""
+
+
+def test_a_subjects_activity_is_held_in_utc_however_it_was_given():
+    cet = timezone(timedelta(hours=1))
+    given = {
+        "login": NOW,
+        "purchase": datetime(2024, 1, 1, 13, tzinfo=cet),
+        "newsletter_read": Instant(2024, 2, 1, tzinfo=cet),
+    }
+    subject = HostSubject(id="c", kind=SubjectKind.ACCOUNT, last_activity=given)
+    assert subject.kind is SubjectKind.ACCOUNT
+    assert HostSubject(id="c", kind="account").kind is SubjectKind.ACCOUNT
+    assert dict(subject.last_activity) == given
+    assert all(at.tzinfo is UTC for at in subject.last_activity.values())
+    assert subject.last_activity["purchase"].hour == 12
+
+
+def test_an_activity_type_or_kind_seen_before_does_not_let_a_bad_one_through():
+    for _ in range(2):  # the second time, "login" and "account" were seen already
+        HostSubject(id="c", kind="account", last_activity={"login": NOW})
+        with pytest.raises(ValidationError, match="activity type"):
+            HostSubject(id="c", kind="account", last_activity={"login": NOW, "Login!": NOW})
+        with pytest.raises(ValidationError, match="activity type"):
+            HostSubject(id="c", kind="account", last_activity={7: NOW})
+        with pytest.raises(ValidationError, match="naive"):
+            HostSubject(id="c", kind="account", last_activity={"login": NOW.replace(tzinfo=None)})
+        with pytest.raises(ValidationError, match="subject kind"):
+            HostSubject(id="c", kind="Account")
+        with pytest.raises(ValidationError, match="subject kind"):
+            HostSubject(id="c", kind=["account"])

@@ -1,9 +1,12 @@
 """The retention plan: a dry run over the host's data, with holds and upcoming visits."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
+from operator import attrgetter
 
+import attrs
 import pytest
-from hypothesis import given
+from dateutil.relativedelta import relativedelta
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from avgkit import Kit
@@ -16,9 +19,14 @@ from avgkit.retention import (
     Action,
     Hold,
     HoldReason,
+    PlannedAction,
     RetentionPlanner,
     RetentionPolicy,
+    RetentionRule,
 )
+from avgkit.retention._plan import _RuleDates
+from avgkit.retention._values import trusted_action
+from avgkit.subjects import subject_id
 from avgkit.testing import ManualClock
 
 NOW = datetime(2024, 6, 1, 12, tzinfo=UTC)
@@ -185,3 +193,197 @@ def test_an_inactivity_only_policy_never_walks_a_host_with_the_fast_path():
     plan = list(RetentionPlanner(policy, shop, ManualClock(NOW)).plan())
     assert [a.subject for a in plan] == ["idle"]
     assert CountingHost.walked == 0
+
+
+# --------------------------------------------------------------------------- the fast paths
+# The plan works its due dates out once per calendar day, builds its actions without running
+# the converters again, and loops over a page of idle subjects inline. Each must give exactly
+# what the plain arithmetic and the public constructor give.
+
+ZONES = st.sampled_from(
+    [UTC, timezone(timedelta(hours=2)), timezone(-timedelta(hours=11, minutes=30))]
+)
+PERIODS = st.builds(
+    relativedelta,
+    years=st.integers(0, 8),
+    months=st.integers(0, 30),
+    days=st.integers(0, 400),
+    hours=st.integers(0, 50),
+    minutes=st.integers(0, 90),
+    microseconds=st.integers(0, 10**6),
+)
+
+
+def rule_of(period, warn_before=None):
+    return RetentionRule(
+        key="idle",
+        applies_to="account",
+        trigger="inactivity",
+        activity_types={"login", "purchase"},
+        period=period,
+        action="delete",
+        warn_before=warn_before,
+    )
+
+
+@given(
+    period=PERIODS,
+    warn=PERIODS,
+    day=st.datetimes(min_value=datetime(1901, 1, 1), max_value=datetime(2200, 1, 1)),  # noqa: DTZ001
+    times=st.lists(st.timedeltas(min_value=timedelta(0), max_value=timedelta(hours=30))),
+    zone=ZONES,
+)
+def test_due_dates_worked_out_per_day_are_the_calendar_arithmetic(period, warn, day, times, zone):
+    try:
+        rule = rule_of(period, warn)
+    except ValidationError:
+        assume(False)
+    dates = _RuleDates(rule)
+    # Several instants of one day, and of the next (the same caches serve them all).
+    for offset in [timedelta(0), *times, timedelta(0)]:
+        anchor = (day + offset).replace(tzinfo=zone)
+        due, warning_due, reason, warning_reason = dates.plan(anchor)
+        assert (due, warning_due) == (rule.due(anchor), rule.warning_due(anchor))
+        assert due.tzinfo is UTC
+        assert warning_due.tzinfo is UTC
+        assert reason == f"no login, purchase since {anchor:%Y-%m-%d}"
+        assert warning_reason == f"{reason}; warn before {rule.due(anchor):%Y-%m-%d}"
+        assert (dates.due(anchor), dates.warning_due(due)) == (due, warning_due)
+
+
+def test_a_rule_without_a_warning_plans_none():
+    dates = _RuleDates(rule_of(relativedelta(years=2)))
+    for anchor in (NOW, NOW.astimezone(timezone(timedelta(hours=2)))):
+        due, warning_due, _, _ = dates.plan(anchor)
+        assert (due, warning_due) == (datetime(2026, 6, 1, 12, tzinfo=UTC), None)
+
+
+def test_a_naive_anchor_from_a_host_is_still_refused():
+    with pytest.raises(ValidationError, match="anchor"):
+        _RuleDates(rule_of(relativedelta(years=2))).plan(datetime(2024, 1, 1))  # noqa: DTZ001
+
+
+@given(
+    fields=st.fixed_dictionaries(
+        {
+            "subject": st.text(
+                st.characters(min_codepoint=0x21, max_codepoint=0x7E), min_size=1
+            ).map(subject_id),
+            "rule": st.just("inactive_accounts"),
+            "action": st.sampled_from(Action),
+            "due": st.datetimes(timezones=st.just(UTC)),
+            "reason": st.text(min_size=1),
+            "anchor": st.datetimes(timezones=ZONES),
+            "warning": st.booleans(),
+            "hold": st.none() | st.sampled_from(HoldReason),
+            "deferred_until": st.none() | st.datetimes(timezones=ZONES),
+        }
+    )
+)
+def test_a_trusted_action_is_the_action_the_class_builds(fields):
+    trusted, built = trusted_action(**fields), PlannedAction(**fields)
+    assert trusted == built
+    assert attrs.asdict(trusted, recurse=False) == attrs.asdict(built, recurse=False)
+    assert repr(trusted) == repr(built)
+    assert trusted.item == built.item
+    assert hash(trusted) == hash(built)
+
+
+INSTANTS = st.datetimes(
+    min_value=datetime(2015, 1, 1),  # noqa: DTZ001
+    max_value=datetime(2025, 1, 1),  # noqa: DTZ001
+    timezones=st.just(UTC),
+)
+SUBJECTS = st.lists(
+    st.fixed_dictionaries(
+        {
+            "activity": st.dictionaries(
+                st.sampled_from(["login", "purchase", "newsletter_read"]), INSTANTS, max_size=3
+            ),
+            "kind": st.sampled_from(["account", "account", "guest"]),
+            "events": st.lists(INSTANTS, max_size=2),
+            "hold": st.none() | st.tuples(st.sampled_from(HoldReason), st.none() | INSTANTS),
+            "warned": st.none() | st.timedeltas(timedelta(0), timedelta(days=60)),
+        }
+    ),
+    max_size=25,
+)
+
+
+def expected_actions(rule, subjects, holds, warned, at):
+    """What the plan must list for an inactivity rule, by the rule's plain arithmetic."""
+    kinds = ", ".join(sorted(rule.activity_types))
+    for subject, events in subjects:
+        anchor = subject.last_active(rule.activity_types)
+        if subject.kind not in rule.applies_to or anchor is None:
+            continue
+        due, reason, warning = rule.due(anchor), f"no {kinds} since {anchor:%Y-%m-%d}", False
+        if rule.warn_before is not None:
+            sent = warned.get(subject.id) if rule.warning_due(anchor) <= at else None
+            if sent is None:
+                warning, reason = True, f"{reason}; warn before {due:%Y-%m-%d}"
+                due = rule.warning_due(anchor)
+            else:
+                due = max(due, sent + rule.warn_before)
+        hold = until = None
+        later = [e for e in events if e > at]
+        mine = [h for h in holds.get(subject.id, ()) if h.reason is not HoldReason.FISCAL_RETENTION]
+        if later:
+            hold, until = HoldReason.UPCOMING_VISIT, max(later)
+        elif mine:
+            endless = [h for h in mine if h.until is None]
+            first = endless[0] if endless else max(mine, key=lambda h: h.until)
+            hold, until = first.reason, first.until
+        if due <= at:
+            yield PlannedAction(
+                subject=subject.id,
+                rule=rule.key,
+                action=rule.action,
+                due=due,
+                reason=reason,
+                anchor=anchor,
+                warning=warning,
+                hold=hold,
+                deferred_until=until,
+            )
+
+
+@given(subjects=SUBJECTS, at=INSTANTS, warn=st.booleans())
+def test_the_paged_plan_lists_exactly_what_the_rule_says(subjects, at, warn):
+    rule = rule_of(relativedelta(years=2), relativedelta(days=30) if warn else None)
+    shop = MemoryHostData(ticketing.inventory())
+    made, holds, warned, given_holds = [], {}, {}, []
+    with Kit.open(
+        "memory://",
+        inventory=ticketing.inventory(),
+        clock=ManualClock(at),
+        host=shop,
+        retention_policy=RetentionPolicy([rule]),
+    ) as kit:
+        for number, spec in enumerate(subjects):
+            subject = HostSubject(
+                id=f"c{number}", kind=spec["kind"], last_activity=spec["activity"]
+            )
+            shop.add_subject(subject)
+            for event in spec["events"]:
+                shop.add_event(subject.id, event)
+            made.append((subject, spec["events"]))
+            if spec["hold"] is not None:
+                reason, until = spec["hold"]
+                hold = Hold(subject=subject.id, reason=reason, until=until)
+                given_holds.append(hold)  # lapsed ones too: the plan leaves those out
+                if hold.active(at):
+                    holds.setdefault(subject.id, []).append(hold)
+            anchor = subject.last_active(rule.activity_types)
+            if spec["warned"] is not None and anchor is not None and warn:
+                sent = rule.warning_due(anchor) + spec["warned"]
+                kit.retention.store.record_warning(subject.id, rule.key, anchor, sent)
+                warned[subject.id] = sent
+        plan = list(kit.retention.plan(at=at, holds=given_holds))
+    want = list(expected_actions(rule, made, holds, warned, at))
+    key = attrgetter("subject")
+    assert sorted(plan, key=key) == sorted(want, key=key)
+    for action in plan:
+        assert attrs.asdict(action, recurse=False) == attrs.asdict(
+            next(w for w in want if w.subject == action.subject), recurse=False
+        )

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
@@ -31,8 +32,20 @@ class SubjectKind(enum.StrEnum):
     """A person named on a ticket of someone else's order."""
 
 
+_KINDS: Final = {kind.value: kind for kind in SubjectKind}
+
+
 def _to_kind(value: object) -> SubjectKind:
-    return _validators.member(SubjectKind, value, "subject kind")
+    # A host builds one subject per row it reads: the common case (a kind's value, or the
+    # member) is a lookup; anything else gets the full check and its message.
+    found = _KINDS.get(value) if isinstance(value, str) else None
+    return _validators.member(SubjectKind, value, "subject kind") if found is None else found
+
+
+@functools.lru_cache(maxsize=256)
+def _activity_type(value: str) -> str:
+    # A host reports the same few activity types on every subject: each is checked once.
+    return _validators.key(value, "activity type")
 
 
 def _to_activity(value: object) -> Mapping[str, datetime]:
@@ -42,10 +55,15 @@ def _to_activity(value: object) -> Mapping[str, datetime]:
             f"aware datetimes, got {type(value).__name__}"
         )
         raise ValidationError(msg)
-    checked = {
-        _validators.key(kind, "activity type"): _validators.aware(at, f"last_activity[{kind!r}]")
-        for kind, at in value.items()
-    }
+    checked = {}
+    for kind, at in value.items():
+        key = _activity_type(kind) if type(kind) is str else _validators.key(kind, "activity type")
+        # An instant in UTC already is what the check would return (itself).
+        checked[key] = (
+            at
+            if type(at) is datetime and at.tzinfo is UTC
+            else _validators.aware(at, f"last_activity[{kind!r}]")
+        )
     return MappingProxyType(checked)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from itertools import islice
 from typing import TYPE_CHECKING, Final
 
@@ -22,10 +22,13 @@ from avgkit.retention._values import (
     RetentionPolicy,
     RetentionRule,
     Trigger,
+    trusted_action,
 )
 from avgkit.subjects import SubjectId, subject_id
 
 if TYPE_CHECKING:
+    from dateutil.relativedelta import relativedelta
+
     from avgkit.audit import AuditLog
     from avgkit.erasure import Erasure
     from avgkit.host import HostErasure
@@ -50,6 +53,142 @@ CONTRACT_END = "contract_end"
 
 def _day(value: datetime) -> str:
     return f"{value:%Y-%m-%d}"
+
+
+_CACHED_DAYS: Final = 20_000  # ~55 years of distinct days per cache, then it starts over
+
+
+def _shift(steps: dict[date, timedelta], period: relativedelta, value: datetime) -> datetime:
+    """``value + period``, from the step its calendar day takes (computed once per day).
+
+    A calendar period moves a date by whole years, months and days (the day clamped to the
+    month's end) and then adds its hours, minutes and seconds; the time of day plays no
+    part in the first step. So ``value + period - value`` is the same for every instant of
+    one day (in one time zone): it is computed at the day's midnight once, and added. Exact,
+    not an approximation: ``tests/test_retention_plan.py`` compares it with relativedelta.
+    """
+    day = value.date()
+    step = steps.get(day)
+    if step is None:
+        if len(steps) >= _CACHED_DAYS:
+            steps.clear()
+        midnight = datetime.combine(day, time(), value.tzinfo)
+        step = steps[day] = (midnight + period) - midnight
+    return value + step
+
+
+_ONE_DAY: Final = timedelta(days=1)
+
+# A day's entry: the step to the due date, the step from there back to the warning (None:
+# the rule does not warn), the reason, and the reason of the warning.
+_DayEntry = tuple[timedelta, timedelta | None, str, str]
+_UNEVEN: Final[_DayEntry] = (timedelta(0), None, "", "")  # a period with a part of a day
+
+
+class _RuleDates:
+    """One rule's due dates and day texts, each worked out once per calendar day.
+
+    A plan meets the same few thousand days in hundreds of thousands of anchors; the
+    calendar arithmetic and the date formatting are done per day, the rest is an addition.
+    """
+
+    __slots__ = ("_back", "_days", "_forward", "_texts", "kinds", "rule", "warn_back")
+
+    def __init__(self, rule: RetentionRule) -> None:
+        self.rule = rule
+        self.kinds = ", ".join(sorted(rule.activity_types))
+        """The rule's activity types as its reasons name them."""
+        self.warn_back = None if rule.warn_before is None else -rule.warn_before
+        self._forward: dict[date, timedelta] = {}
+        self._back: dict[date, timedelta] = {}
+        self._texts: dict[date, str] = {}
+        self._days: dict[date, _DayEntry] = {}
+
+    def plan(self, anchor: datetime) -> tuple[datetime, datetime | None, str, str]:
+        """For ``anchor``: the due date, the warning's (``None``: no warning), both reasons.
+
+        What :meth:`due`, :meth:`warning_due` and :meth:`reason` give, and the reason of the
+        warning (``"...; warn before <due>"``). A period of whole days (years, months, days)
+        takes every instant of a day to the same due day, so for a UTC anchor all but two
+        additions come from the day's entry.
+        """
+        if anchor.tzinfo is UTC:
+            entry = self._days.get(anchor.date()) or self._day_entry(anchor.date())
+            if entry is not _UNEVEN:
+                forward, back, reason, warned = entry
+                due = anchor + forward
+                return due, None if back is None else due + back, reason, warned
+        due = self.due(anchor)
+        reason = self.reason(anchor)
+        warning_due = None if self.warn_back is None else self.warning_due(due)
+        return due, warning_due, reason, f"{reason}; warn before {self.day(due)}"
+
+    def _day_entry(self, day: date) -> _DayEntry:
+        if len(self._days) >= _CACHED_DAYS:
+            self._days.clear()
+        midnight = datetime.combine(day, time(), UTC)
+        due = midnight + self.rule.period
+        forward = due - midnight
+        if forward % _ONE_DAY:
+            entry = _UNEVEN
+        else:
+            back = None if self.warn_back is None else (due + self.warn_back) - due
+            reason = self.reason(midnight)
+            entry = (forward, back, reason, f"{reason}; warn before {_day(due)}")
+        self._days[day] = entry
+        return entry
+
+    def due(self, anchor: datetime) -> datetime:
+        """``rule.due(anchor)``: the anchor in UTC plus the rule's period."""
+        if anchor.tzinfo is not UTC:
+            anchor = _validators.aware(anchor, "anchor")
+        return _shift(self._forward, self.rule.period, anchor)
+
+    def warning_due(self, due: datetime) -> datetime:
+        """``due - rule.warn_before`` (``due`` in UTC, from :meth:`due`; a rule that warns)."""
+        if self.warn_back is None:  # pragma: no cover - callers ask only rules that warn
+            return due
+        return _shift(self._back, self.warn_back, due)
+
+    def day(self, value: datetime) -> str:
+        """``value``'s date as ``YYYY-MM-DD`` (its own time zone's)."""
+        day = value.date()
+        text = self._texts.get(day)
+        if text is None:
+            if len(self._texts) >= _CACHED_DAYS:
+                self._texts.clear()
+            text = self._texts[day] = _day(value)
+        return text
+
+    def reason(self, anchor: datetime) -> str:
+        """Why the rule acts, in words (no personal data)."""
+        trigger = self.rule.trigger
+        if trigger is Trigger.INACTIVITY:
+            return f"no {self.kinds} since {self.day(anchor)}"
+        if trigger is Trigger.CONTRACT_END:
+            return f"the contract ended on {self.day(anchor)}"
+        if trigger is Trigger.COLLECTION:
+            return f"collected on {self.day(anchor)}"
+        return f"the last event was on {self.day(anchor)}"
+
+
+_NOT_HELD: Final[tuple[HoldReason | None, datetime | None]] = (None, None)
+
+
+def _hold_of(
+    holds: Iterable[Hold], last_upcoming: datetime | None, now: datetime
+) -> tuple[HoldReason | None, datetime | None]:
+    """What defers a subject's actions, and until when: an upcoming visit, else a hold."""
+    if last_upcoming is not None:
+        # Seed 002: a visitor with an upcoming event keeps their data until after it.
+        return HoldReason.UPCOMING_VISIT, last_upcoming
+    explicit = [h for h in holds if h.reason is not HoldReason.FISCAL_RETENTION]
+    if not explicit:
+        return _NOT_HELD
+    first = next((h for h in explicit if h.until is None), None) or max(
+        explicit, key=lambda h: h.until or now
+    )
+    return first.reason, first.until
 
 
 class RetentionPlan:
@@ -129,6 +268,7 @@ class RetentionPlanner:
                     )
                     raise PolicyError(msg)
         self.policy = policy
+        self._dates = {rule.key: _RuleDates(rule) for rule in policy.rules}
         self._host = host
         self._clock = clock
         self._store = store
@@ -171,17 +311,6 @@ class RetentionPlanner:
             return max(past, default=None)
         return None  # collection rules apply to records, not to whole subjects
 
-    @staticmethod
-    def _reason(rule: RetentionRule, anchor: datetime) -> str:
-        if rule.trigger is Trigger.INACTIVITY:
-            kinds = ", ".join(sorted(rule.activity_types))
-            return f"no {kinds} since {_day(anchor)}"
-        if rule.trigger is Trigger.CONTRACT_END:
-            return f"the contract ended on {_day(anchor)}"
-        if rule.trigger is Trigger.COLLECTION:
-            return f"collected on {_day(anchor)}"
-        return f"the last event was on {_day(anchor)}"
-
     def dates(
         self, subject: SubjectId | str, *, at: datetime | None = None
     ) -> tuple[PlannedAction, ...]:
@@ -223,47 +352,51 @@ class RetentionPlanner:
             last_upcoming = max(upcoming) if upcoming else None
         else:
             last_upcoming = known.upcoming.get(subject.id)
-        explicit = [h for h in holds if h.reason is not HoldReason.FISCAL_RETENTION]
-        hold: HoldReason | None = None
-        until: datetime | None = None
-        if last_upcoming is not None:
-            # Seed 002: a visitor with an upcoming event keeps their data until after it.
-            hold, until = HoldReason.UPCOMING_VISIT, last_upcoming
-        elif explicit:
-            first = next((h for h in explicit if h.until is None), None) or max(
-                explicit, key=lambda h: h.until or now
-            )
-            hold, until = first.reason, first.until
+        held = _hold_of(holds, last_upcoming, now)
         for rule in rules:
             anchor = self._anchor(rule, subject, now)
             if anchor is None:
                 continue
-            due = rule.due(anchor)
-            reason = self._reason(rule, anchor)
-            warning = False
-            if warnings and rule.warn_before is not None:
-                # Nobody is deleted without the warning the policy promises: the action
-                # falls due warn_before after the warning was sent, at the earliest.
-                warning_due = due - rule.warn_before
-                warned = None
-                if warning_due <= now:
-                    warned = self._warned(subject.id, rule, anchor, known)
-                if warned is None:
-                    warning, reason = True, f"{reason}; warn before {_day(due)}"
-                    due = warning_due
-                else:
-                    due = max(due, warned + rule.warn_before)
-            yield PlannedAction(
-                subject=subject.id,
-                rule=rule.key,
-                action=rule.action,
-                due=due,
-                reason=reason,
-                anchor=anchor,
-                warning=warning,
-                hold=hold,
-                deferred_until=until,
-            )
+            yield self._action(rule, subject.id, anchor, now, held, warnings=warnings, known=known)
+
+    def _action(
+        self,
+        rule: RetentionRule,
+        subject: SubjectId,
+        anchor: datetime,
+        now: datetime,
+        held: tuple[HoldReason | None, datetime | None],
+        *,
+        warnings: bool = True,
+        known: _Known | None = None,
+    ) -> PlannedAction:
+        """``rule``'s action for one subject (its id from a :class:`HostSubject`).
+
+        ``held`` is what defers the subject's actions (:func:`_hold_of`).
+        """
+        due, warning_due, reason, warning_reason = self._dates[rule.key].plan(anchor)
+        warning = False
+        if warnings and warning_due is not None and rule.warn_before is not None:
+            # Nobody is deleted without the warning the policy promises: the action
+            # falls due warn_before after the warning was sent, at the earliest.
+            warned = None
+            if warning_due <= now:
+                warned = self._warned(subject, rule, anchor, known)
+            if warned is None:
+                warning, reason, due = True, warning_reason, warning_due
+            else:
+                due = _validators.aware(max(due, warned + rule.warn_before), "due")
+        return trusted_action(
+            subject=subject,
+            rule=rule.key,
+            action=rule.action,
+            due=due,
+            reason=reason,
+            anchor=anchor,
+            warning=warning,
+            hold=held[0],
+            deferred_until=held[1],
+        )
 
     def _warned(
         self, subject: SubjectId, rule: RetentionRule, anchor: datetime, known: _Known | None
@@ -329,7 +462,7 @@ class RetentionPlanner:
                 rule=rule.key,
                 action=rule.action,
                 due=rule.due(record.at),
-                reason=self._reason(rule, record.at),
+                reason=self._dates[rule.key].reason(record.at),
                 source=record.source,
                 record_key=record.key,
                 anchor=record.at,
@@ -352,6 +485,9 @@ class RetentionPlanner:
         stream = self._host.inactive_since(
             rule.activity_types, before=cutoff, kinds=rule.applies_to
         )
+        applies_to = rule.applies_to
+        types = rule.activity_types
+        action = self._action
         while page := list(islice(stream, _PAGE)):
             ids = [subject.id for subject in page]
             warned = (
@@ -360,14 +496,26 @@ class RetentionPlanner:
                 else {}
             )
             known = _Known(upcoming=self._host.upcoming(ids, after=now), warned=warned)
+            upcoming = known.upcoming
+            # What _subject_actions(subject, now, only=rule, known=known) yields, without
+            # its generator per subject: this loop runs once per idle subject.
             for subject in page:
-                if subject.kind not in rule.applies_to:
+                if subject.kind not in applies_to:
                     continue
-                for action in self._subject_actions(
-                    subject, now, holds=holds.get(subject.id, ()), only=rule, known=known
-                ):
-                    if action.due <= now:
-                        yield action
+                anchor = subject.last_active(types)
+                if anchor is None:
+                    continue
+                sid = subject.id
+                last_upcoming = upcoming.get(sid)
+                held = holds.get(sid)
+                deferred = (
+                    _NOT_HELD
+                    if last_upcoming is None and not held
+                    else _hold_of(held or (), last_upcoming, now)
+                )
+                planned = action(rule, sid, anchor, now, deferred, known=known)
+                if planned.due <= now:
+                    yield planned
 
     # ------------------------------------------------------------------ for the executor
 

@@ -454,6 +454,46 @@ class PlannedAction:
         return f"{self.rule}|{'warn' if self.warning else 'act'}|{target}"
 
 
+_set = object.__setattr__
+
+
+def trusted_action(
+    *,
+    subject: SubjectId,
+    rule: str,
+    action: Action,
+    due: datetime,
+    reason: str,
+    anchor: datetime,
+    warning: bool,
+    hold: HoldReason | None,
+    deferred_until: datetime | None,
+) -> PlannedAction:
+    """A subject's :class:`PlannedAction` from values the planner has checked already.
+
+    Internal (not exported): the planner builds one per due subject, from a
+    :class:`~avgkit.host.HostSubject`'s id (validated when the subject was made), its rule's
+    key and :class:`Action`, and a ``due`` it computed itself from an aware anchor (so
+    already in UTC); running the converters again on each of them would only repeat those
+    checks. Equal, field for field, to ``PlannedAction(...)`` with the same arguments
+    (``tests/test_retention_plan.py`` holds it to that). Anything built from values not
+    checked so must go through the class.
+    """
+    made: PlannedAction = object.__new__(PlannedAction)
+    _set(made, "subject", subject)
+    _set(made, "rule", rule)
+    _set(made, "action", action)
+    _set(made, "due", due)
+    _set(made, "reason", reason)
+    _set(made, "hold", hold)
+    _set(made, "deferred_until", deferred_until)
+    _set(made, "warning", warning)
+    _set(made, "source", None)
+    _set(made, "record_key", None)
+    _set(made, "anchor", anchor)
+    return made
+
+
 @attrs.frozen(kw_only=True)
 class ClaimedAction:
     """A staged action an executor has claimed from a stored plan.
