@@ -23,10 +23,12 @@ from avgkit.dsar._values import (
     check_change,
     check_request_id,
     reason_from_value,
+    stored_request,
 )
 from avgkit.errors import ValidationError
 from avgkit.feed import FeedKind, FeedNotice
 from avgkit.feed._values import check_notices
+from avgkit.subjects import SubjectId
 
 T0 = datetime(2025, 4, 7, 8, 30, tzinfo=UTC)
 GDPR = "https://w3id.org/dpv/legal/eu/gdpr#"
@@ -268,6 +270,56 @@ def test_status_verification_extension_and_reason_must_agree(status, verified, e
     else:
         with pytest.raises(ValidationError):
             request(**changes)
+
+
+@given(
+    status=st.sampled_from(list(RequestStatus)),
+    verified=st.booleans(),
+    extended=st.booleans(),
+    reason=st.sampled_from([None, *RefusalReason, *ExtensionReason]),
+    details=st.dictionaries(st.sampled_from(["email", "name", "note"]), st.text(max_size=9)),
+    duplicate_of=st.sampled_from([None, "req_0"]),
+)
+def test_a_stored_request_equals_the_one_the_class_makes(
+    *, status, verified, extended, reason, details, duplicate_of
+):
+    fields = {
+        "id": "req_1",
+        "kind": RequestKind.RECTIFICATION,
+        "subject": SubjectId("cust-1042"),
+        "received_at": T0,
+        "due_at": T0 + timedelta(days=30),
+        "status": status,
+        "updated_at": T0 + timedelta(hours=2),
+        "verified_at": T0 + timedelta(hours=1) if verified else None,
+        "extended": extended,
+        "duplicate_of": duplicate_of,
+        "details": details,
+        "reason": reason,
+    }
+    if _model_accepts(status, verified, extended, reason):
+        rebuilt = stored_request(**fields)
+        made = SubjectRequest(**fields)
+        assert rebuilt == made
+        assert all(
+            getattr(rebuilt, f.name) == getattr(made, f.name) for f in attrs.fields(SubjectRequest)
+        )
+        assert dict(rebuilt.details) == dict(made.details)
+        assert repr(rebuilt) == repr(made)
+        assert hash(rebuilt) == hash(made)
+    else:
+        with pytest.raises(ValidationError):
+            stored_request(**fields)
+
+
+def test_a_stored_request_with_a_malformed_id_or_details_is_refused():
+    fields = attrs.asdict(request(), recurse=False)
+    with pytest.raises(ValidationError):
+        stored_request(**{**fields, "id": "req 1"})
+    with pytest.raises(ValidationError):
+        stored_request(**{**fields, "details": ["email"]})
+    with pytest.raises(ValidationError):
+        stored_request(**{**fields, "due_at": T0})
 
 
 def test_verification_cannot_come_before_the_request():

@@ -18,7 +18,7 @@ from avgkit._validators import utc_text
 
 __all__ = ["POSTGRESQL", "SQLITE", "Dialect", "decode_text", "text_to_time", "time_to_text"]
 
-_TIME_FORMAT: Final = "%Y-%m-%dT%H:%M:%S.%fZ"
+_TIME_LENGTH: Final = len("2025-01-01T00:00:00.000000Z")
 
 
 def decode_text(value: object) -> str:
@@ -42,8 +42,17 @@ def time_to_text(value: datetime) -> str:
 
 
 def text_to_time(value: str) -> datetime:
-    """Decode :func:`time_to_text`'s form back to an aware UTC datetime."""
-    return datetime.strptime(value, _TIME_FORMAT).replace(tzinfo=UTC)
+    """Decode :func:`time_to_text`'s form back to an aware UTC datetime.
+
+    Raises:
+        ValueError: ``value`` is not in that form.
+    """
+    # fromisoformat() is fifty times faster than strptime() but takes other forms too: the
+    # fixed shape is checked first, so a row in another form still fails to decode.
+    if len(value) != _TIME_LENGTH or value[10] != "T" or value[-1] != "Z":
+        msg = "a stored instant is not in avgkit's form"
+        raise ValueError(msg)
+    return datetime.fromisoformat(value)
 
 
 def _text_instant(value: object) -> datetime:

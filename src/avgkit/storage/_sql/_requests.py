@@ -18,6 +18,7 @@ from avgkit.dsar._values import (
     check_change,
     check_request_id,
     reason_from_value,
+    stored_request,
 )
 from avgkit.errors import ConflictError, IntegrityError, NotFound, ValidationError
 from avgkit.storage._request_rules import (
@@ -132,7 +133,15 @@ def _reason_in(reason: Reason | None) -> str | None:
 
 
 def _reason_out(value: object) -> Reason | None:
-    return None if value is None else reason_from_value(decode_text(value))
+    return None if value is None else reason_from_value(_text(value))
+
+
+def _text(value: object) -> str:
+    # decode_text() for the common case, inline: the deadline queue decodes nine text
+    # columns per row, which SQLite hands over as bytes (see Dialect.text_out).
+    if type(value) is bytes:
+        return value.decode()
+    return decode_text(value)
 
 
 class SqlRequestStore:
@@ -161,7 +170,7 @@ class SqlRequestStore:
         return f"SELECT {listed} FROM dsar_requests"  # noqa: S608 - fixed names only
 
     def _request(self, row: Sequence[Any]) -> SubjectRequest:
-        d = self._d
+        instant = self._d.instant_out
         try:
             (
                 _number,
@@ -178,18 +187,19 @@ class SqlRequestStore:
                 details,
                 reason,
             ) = row
-            return SubjectRequest(
-                id=decode_text(request_id),
-                kind=_KINDS[decode_text(kind)],
-                subject=SubjectId(decode_text(subject)),
-                received_at=d.instant_out(received_at),
-                due_at=d.instant_out(due_at),
-                status=_STATUSES[decode_text(status)],
-                updated_at=d.instant_out(updated_at),
-                verified_at=None if verified_at is None else d.instant_out(verified_at),
+            # Decoded to their types here; stored_request() checks how they fit together.
+            return stored_request(
+                id=_text(request_id),
+                kind=_KINDS[_text(kind)],
+                subject=SubjectId(_text(subject)),
+                received_at=instant(received_at),
+                due_at=instant(due_at),
+                status=_STATUSES[_text(status)],
+                updated_at=instant(updated_at),
+                verified_at=None if verified_at is None else instant(verified_at),
                 extended=bool(extended),
                 duplicate_of=opt_text(duplicate_of),
-                details={} if details is None else json.loads(decode_text(details)),
+                details=None if details is None else json.loads(_text(details)),
                 reason=_reason_out(reason),
             )
         except _UNDECODABLE:
