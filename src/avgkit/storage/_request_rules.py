@@ -45,18 +45,22 @@ def check_update(stored: SubjectRequest, new: SubjectRequest) -> None:
 
 
 def unknown(request_id: str) -> str:
+    """NotFound's message for a request id never stored."""
     return f"no request with id {request_id!r} is stored"
 
 
 def not_theirs(request_id: str) -> str:
+    """The message for restricting a subject through another subject's request."""
     return f"request {request_id!r} is about another subject; restrict the one who asked"
 
 
 def lifted_early() -> str:
+    """The message for lifting a restriction before it began."""
     return "a restriction cannot be lifted before it began; pass the instant it ends"
 
 
 def moved(request_id: str, stored: RequestStatus, expected: RequestStatus) -> str:
+    """ConflictError's message when the stored status is not the one expected."""
     return (
         f"request {request_id!r} is {stored.value!r} now, not {expected.value!r}: someone "
         "else changed it; re-read it and decide again"
@@ -64,6 +68,7 @@ def moved(request_id: str, stored: RequestStatus, expected: RequestStatus) -> st
 
 
 def out_of_turn(request_id: str, seq: int, following: int) -> str:
+    """ConflictError's message for a transition that is not the next number."""
     return (
         f"request {request_id!r}'s next transition is number {following}, not {seq}: "
         "someone else changed it; re-read it and decide again"
