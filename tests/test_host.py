@@ -3,6 +3,8 @@
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from avgkit import HostData, Kit
 from avgkit.errors import NotFound, PolicyError, ValidationError
@@ -188,3 +190,14 @@ def test_an_activity_type_or_kind_seen_before_does_not_let_a_bad_one_through():
             HostSubject(id="c", kind="Account")
         with pytest.raises(ValidationError, match="subject kind"):
             HostSubject(id="c", kind=["account"])
+
+
+@given(
+    st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=40).filter(str.strip)
+)
+def test_a_subject_id_is_refused_exactly_when_it_holds_an_ascii_control_character(text):
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in text):
+        with pytest.raises(ValidationError, match="control characters"):
+            HostSubject(id=text, kind="account")
+    else:
+        assert HostSubject(id=text, kind="account").id == text

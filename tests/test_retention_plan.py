@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from avgkit import Kit
 from avgkit.errors import ValidationError
-from avgkit.host import HostCapabilities, HostSubject, SubjectKind
+from avgkit.host import HostCapabilities, HostLastActivity, HostSubject, SubjectKind
 from avgkit.host.memory import MemoryHostData
 from avgkit.presets import ticketing
 from avgkit.retention import (
@@ -348,10 +348,22 @@ def expected_actions(rule, subjects, holds, warned, at):
             )
 
 
+class SubjectsOnlyHost(MemoryHostData):
+    """A host with inactive_since but not the rows of HostLastActivity."""
+
+    @property
+    def capabilities(self):
+        return HostCapabilities(inactive_since=True)
+
+    def last_active_before(self, *_args, **_kwargs):
+        raise AssertionError("not declared, so never asked")
+
+
+@pytest.mark.parametrize("host_type", [MemoryHostData, SubjectsOnlyHost, SlowHost])
 @given(subjects=SUBJECTS, at=INSTANTS, warn=st.booleans())
-def test_the_paged_plan_lists_exactly_what_the_rule_says(subjects, at, warn):
+def test_the_paged_plan_lists_exactly_what_the_rule_says(host_type, subjects, at, warn):
     rule = rule_of(relativedelta(years=2), relativedelta(days=30) if warn else None)
-    shop = MemoryHostData(ticketing.inventory())
+    shop = host_type(ticketing.inventory())
     made, holds, warned, given_holds = [], {}, {}, []
     with Kit.open(
         "memory://",
@@ -387,3 +399,63 @@ def test_the_paged_plan_lists_exactly_what_the_rule_says(subjects, at, warn):
         assert attrs.asdict(action, recurse=False) == attrs.asdict(
             next(w for w in want if w.subject == action.subject), recurse=False
         )
+
+
+class RowsHost(MemoryHostData):
+    """Answers last_active_before with the rows it is given."""
+
+    rows = ()
+
+    def last_active_before(self, *_args, **_kwargs):
+        return iter(self.rows)
+
+
+OLD = datetime(2020, 1, 1, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        ("c1", "tuples"),
+        (("c1", "account"), "tuples"),
+        (("c\n1", "account", OLD), "control characters"),
+        ((7, "account", OLD), "subject id"),
+        (("c1", "customer", OLD), "kind"),
+        (("c1", "account", OLD.replace(tzinfo=None)), "naive"),
+        (("c1", "account", "2020-01-01"), "last activity"),
+    ],
+)
+def test_rows_a_host_gets_wrong_stop_the_plan_with_the_reason(row, message):
+    shop = RowsHost(ticketing.inventory())
+    shop.rows = [("c0", SubjectKind.ACCOUNT, OLD), row]
+    planner = RetentionPlanner(ticketing.retention_policy(), shop, ManualClock(NOW))
+    with pytest.raises(ValidationError, match=message):
+        list(planner.plan())
+
+
+def test_rows_in_another_time_zone_or_with_the_kinds_value_plan_as_subjects_do():
+    cet = timezone(timedelta(hours=1))
+    shop = RowsHost(ticketing.inventory())
+    shop.rows = [("c0", "account", OLD.astimezone(cet)), ("g0", "guest", OLD)]
+    planner = RetentionPlanner(ticketing.retention_policy(), shop, ManualClock(NOW))
+    (action,) = planner.plan()  # the guest is no account: the rule leaves it out
+    assert (action.subject, action.anchor, action.anchor.tzinfo) == ("c0", OLD, UTC)
+    assert action.reason.startswith("no login, newsletter_read, purchase since 2020-01-01")
+
+
+class DeclaresRowsItHasNot(MemoryHostData):
+    """Declares the rows fast path, but has no such method."""
+
+    last_active_before = None
+
+    @property
+    def capabilities(self):
+        return HostCapabilities(last_active_before=True)
+
+
+def test_a_host_declaring_rows_it_cannot_give_is_told_so():
+    shop = DeclaresRowsItHasNot(ticketing.inventory())
+    assert not isinstance(shop, HostLastActivity)
+    planner = RetentionPlanner(ticketing.retention_policy(), shop, ManualClock(NOW))
+    with pytest.raises(ValidationError, match="HostLastActivity"):
+        list(planner.plan())

@@ -279,6 +279,33 @@ def test_inactive_since_agrees_with_the_activity_of_every_subject(host, listed, 
     assert accounts == {s.id for s in listed if s.id in expected and s.kind == "account"}
 
 
+@settings(max_examples=40)
+@given(
+    cutoff=st.datetimes(
+        min_value=datetime(2015, 1, 1),  # noqa: DTZ001 - made aware by timezones=
+        max_value=datetime(2025, 1, 1),  # noqa: DTZ001
+        timezones=st.just(UTC),
+    ),
+    types=st.sets(st.sampled_from(sorted([*TYPES, "contract_end", "unknown_type"]))),
+    kinds=st.none() | st.sets(st.sampled_from(SubjectKind)).map(frozenset),
+)
+def test_last_active_before_gives_the_idle_subjects_last_activity(
+    host, listed, cutoff, types, kinds
+):
+    asked = frozenset(types)
+    expected = {
+        (s.id, s.kind, last)
+        for s in listed
+        if (kinds is None or s.kind in kinds)
+        and (last := s.last_active(asked)) is not None
+        and last < cutoff
+    }
+    found = list(host.last_active_before(asked, before=cutoff, kinds=kinds))
+    assert len(found) == len(expected)
+    assert set(found) == expected
+    assert all(type(kind) is SubjectKind and last.tzinfo is UTC for _, kind, last in found)
+
+
 def test_subjects_pages_by_key_and_streams(generated):
     conn = sqlite3.connect(generated)
     statements = []

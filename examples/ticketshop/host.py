@@ -288,6 +288,10 @@ _LAST: Final = (
     ),
 )
 _SUBJECT_COLUMNS: Final = "visitors.id, visitors.kind, " + ", ".join(_LAST)
+_LAST_OF: Final = dict(
+    zip((CONTRACT_END, "purchase", "login", "newsletter_read"), _LAST, strict=True)
+)
+_KINDS: Final = {kind.value: kind for kind in SubjectKind}
 
 # "Active at or after :before", per activity type: one index probe each. inactive_since()
 # asks them in this order and stops at the first that finds activity: purchases first (as
@@ -608,10 +612,11 @@ class TicketShopHost:
 
     @property
     def capabilities(self) -> HostCapabilities:
-        """:meth:`inactive_since` in one statement; the activity types the shop records."""
+        """The fast paths (one statement each) and the activity types the shop records."""
         # attrs' optional(frozenset) converter leaves mypy an unsolved element type.
         return HostCapabilities(
             inactive_since=True,
+            last_active_before=True,
             activity_types=ACTIVITY_TYPES,
         )
 
@@ -807,6 +812,44 @@ class TicketShopHost:
             if key not in found or when > found[key]:
                 found[key] = when
         return found
+
+    def last_active_before(
+        self,
+        activity_types: frozenset[str],
+        *,
+        before: datetime,
+        kinds: frozenset[SubjectKind] | None = None,
+    ) -> Iterator[tuple[SubjectId, SubjectKind, datetime]]:
+        """``(id, kind, last)`` of the visitors (of ``kinds``) last active before ``before``.
+
+        The statement of :meth:`inactive_since`, reading only the latest instant of the
+        types asked (``max()`` over their probes, in SQL), and one conversion per row.
+        Attendees who are not visitors never did anything, so they are never listed.
+        """
+        types = _names(activity_types, "activity_types")
+        lasts = [
+            f"coalesce({expression}, :never)"
+            for kind, expression in _LAST_OF.items()
+            if kind in types
+        ]
+        wanted = None if kinds is None else {SubjectKind(kind).value for kind in kinds}
+        visitor_kinds = None if wanted is None else sorted(wanted - {"attendee"})
+        params: dict[str, object] = {"before": _instant(before, "before"), "never": _NEVER}
+        if not lasts or visitor_kinds == []:
+            return
+        idle = " AND ".join(
+            f"NOT {condition}" for kind, condition in _ACTIVE_SINCE.items() if kind in types
+        )
+        if visitor_kinds is not None:
+            names = ", ".join(f":k{n}" for n in range(len(visitor_kinds)))
+            idle = f"visitors.kind IN ({names}) AND {idle}"
+            params.update({f"k{n}": kind for n, kind in enumerate(visitor_kinds)})
+        last = f"max({', '.join(lasts)})" if len(lasts) > 1 else lasts[0]
+        sql = f"SELECT visitors.id, visitors.kind, {last} FROM visitors WHERE {idle}"
+        kind_of = _KINDS
+        for sid, kind, at in self._stream(sql, params, "finding inactive subjects"):
+            if at != _NEVER:  # never active: nothing to count a period from
+                yield sid, kind_of[kind], from_micros(at)
 
     def inactive_since(
         self,

@@ -32,6 +32,7 @@ __all__ = [
     "HostCapabilities",
     "HostData",
     "HostErasure",
+    "HostLastActivity",
     "HostRecord",
     "HostSubject",
     "SubjectKind",
@@ -148,5 +149,42 @@ class HostData(Protocol):
         kind and last activity as :meth:`subjects` reports them, in one query.
         Implementations without the capability may raise :class:`NotImplementedError`;
         avgkit then walks :meth:`subjects`.
+        """
+        ...
+
+
+@runtime_checkable
+class HostLastActivity(Protocol):
+    """An optional fast path of a :class:`HostData`: the idle subjects as plain rows.
+
+    A host implementing it says so with ``HostCapabilities(last_active_before=True)``. A
+    retention plan over hundreds of thousands of idle accounts needs, of each, only its id,
+    its kind and when it was last active; this answers just that, so the host builds no
+    :class:`HostSubject` per row (its kind, its instants per activity type, their checks).
+    avgkit checks each row as it reads it: an id that :func:`avgkit.subjects.subject_id`
+    refuses, a kind that is not a :class:`SubjectKind` or an instant that is not aware stops
+    the plan with a :class:`~avgkit.errors.ValidationError`.
+
+    :class:`avgkit.testing.conformance.HostDataContract` holds it to agree with
+    :meth:`HostData.subjects`.
+
+    .. versionadded:: 0.2.0
+    """
+
+    def last_active_before(
+        self,
+        activity_types: frozenset[str],
+        *,
+        before: datetime,
+        kinds: frozenset[SubjectKind] | None = None,
+    ) -> Iterator[tuple[SubjectId, SubjectKind, datetime]]:
+        """Stream ``(id, kind, last)`` for each subject last active before ``before``.
+
+        Every subject (of ``kinds``, all kinds by default) that did one of
+        ``activity_types`` and none since ``before``, each once, with ``last`` the latest
+        instant of those types: what :meth:`HostData.inactive_since` lists, less the subjects
+        who never did any of them (they have nothing to count a period from), as ``(id,
+        kind, subject.last_active(activity_types))``. Types the host does not record count
+        as never done.
         """
         ...

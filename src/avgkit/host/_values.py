@@ -161,6 +161,10 @@ class HostCapabilities:
 
     inactive_since: bool = False
     """:meth:`~avgkit.host.HostData.inactive_since` answers in one query."""
+    last_active_before: bool = False
+    """The host also implements :class:`~avgkit.host.HostLastActivity`: the idle subjects'
+    ids and last activity as plain rows, in one query. The plan then builds no
+    :class:`HostSubject` per idle subject; without it, it reads :meth:`inactive_since`."""
     activity_types: frozenset[str] | None = attrs.field(default=None, converter=_to_type_set)
     """The activity types the host records (``None``: not said). A retention rule counting
     a type the host never records is refused: its subjects would all look idle."""

@@ -63,7 +63,7 @@ class MemoryHostData:
     @property
     def capabilities(self) -> HostCapabilities:
         """The memory host answers every fast path."""
-        return HostCapabilities(inactive_since=True)
+        return HostCapabilities(inactive_since=True, last_active_before=True)
 
     # ------------------------------------------------------------------ filling it
 
@@ -304,5 +304,25 @@ class MemoryHostData:
                 for s in self._subjects.values()
                 if (kinds is None or s.kind in kinds)
                 and ((last := s.last_active(types)) is None or last < when)
+            ]
+        return iter(found)
+
+    def last_active_before(
+        self,
+        activity_types: frozenset[str],
+        *,
+        before: datetime,
+        kinds: frozenset[SubjectKind] | None = None,
+    ) -> Iterator[tuple[SubjectId, SubjectKind, datetime]]:
+        """``(id, kind, last)`` of the subjects (of ``kinds``) last active before ``before``."""
+        when = _validators.aware(before, "before")
+        types = frozenset(activity_types)
+        with self._lock:
+            found = [
+                (s.id, s.kind, last)
+                for s in self._subjects.values()
+                if (kinds is None or s.kind in kinds)
+                and (last := s.last_active(types)) is not None
+                and last < when
             ]
         return iter(found)

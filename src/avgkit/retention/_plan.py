@@ -6,14 +6,14 @@ import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, date, datetime, time, timedelta
 from itertools import islice
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
 from avgkit import _validators
 from avgkit.clock import Clock
 from avgkit.errors import PolicyError, ValidationError
-from avgkit.host import HostData, HostSubject
+from avgkit.host import HostData, HostLastActivity, HostSubject, SubjectKind
 from avgkit.retention._execute import Executor, WarnCallback
 from avgkit.retention._values import (
     Hold,
@@ -170,6 +170,30 @@ class _RuleDates:
         if trigger is Trigger.COLLECTION:
             return f"collected on {self.day(anchor)}"
         return f"the last event was on {self.day(anchor)}"
+
+
+# An idle subject as the page loop reads it: id, kind and last activity of the rule's types.
+_Idle = tuple[SubjectId, SubjectKind, datetime | None]
+
+
+def _checked_rows(rows: Iterable[Any]) -> Iterator[_Idle]:
+    """The rows of :meth:`HostLastActivity.last_active_before`, each checked as it comes."""
+    for row in rows:
+        try:
+            sid, kind, last = row  # a host's row: checked right here
+        except (TypeError, ValueError):
+            msg = (
+                "HostLastActivity.last_active_before must yield (subject id, kind, last "
+                f"activity) tuples, got a {type(row).__name__}"
+            )
+            raise ValidationError(msg) from None
+        yield (
+            subject_id(sid),
+            kind if type(kind) is SubjectKind else _validators.member(SubjectKind, kind, "kind"),
+            last
+            if type(last) is datetime and last.tzinfo is UTC
+            else _validators.aware(last, "a subject's last activity"),
+        )
 
 
 _NOT_HELD: Final[tuple[HoldReason | None, datetime | None]] = (None, None)
@@ -441,7 +465,10 @@ class RetentionPlanner:
             if rule.records:
                 yield from self._record_actions(rule, now)
                 continue
-            if rule.trigger is Trigger.INACTIVITY and self._host.capabilities.inactive_since:
+            capabilities = self._host.capabilities
+            if rule.trigger is Trigger.INACTIVITY and (
+                capabilities.inactive_since or capabilities.last_active_before
+            ):
                 yield from self._idle_actions(rule, now, by_subject)
                 continue
             for subject in self._host.subjects():
@@ -473,23 +500,43 @@ class RetentionPlanner:
     ) -> Iterator[PlannedAction]:
         """An inactivity rule through the host's fast path, a page of subjects at a time.
 
-        One query in the host finds the idle subjects of the rule's kinds; per page, one
-        query for their upcoming events and one for the warnings sent. A few days' margin
-        makes the query a superset whatever the calendar does; the exact due date is
-        checked after. A warning falls due before the action, so the window opens that much
-        earlier.
+        One query in the host finds the idle subjects of the rule's kinds (as rows where
+        the host offers :class:`HostLastActivity`, else as subjects); per page, one query
+        for their upcoming events and one for the warnings sent. A few days' margin makes
+        the query a superset whatever the calendar does; the exact due date is checked
+        after. A warning falls due before the action, so the window opens that much earlier.
+
+        Raises:
+            ValidationError: the host declares ``last_active_before`` without implementing
+                :class:`HostLastActivity`, or its rows are not what that promises.
         """
         cutoff = now - rule.period + _MARGIN
         if rule.warn_before is not None:
             cutoff = cutoff + rule.warn_before + _MARGIN
-        stream = self._host.inactive_since(
-            rule.activity_types, before=cutoff, kinds=rule.applies_to
-        )
-        applies_to = rule.applies_to
         types = rule.activity_types
+        stream: Iterator[_Idle]
+        if self._host.capabilities.last_active_before:
+            if not isinstance(self._host, HostLastActivity):
+                msg = (
+                    f"the host ({type(self._host).__name__}) declares the capability "
+                    "last_active_before but has no last_active_before() method; implement "
+                    "avgkit.host.HostLastActivity or leave the capability off"
+                )
+                raise ValidationError(msg)
+            stream = _checked_rows(
+                self._host.last_active_before(types, before=cutoff, kinds=rule.applies_to)
+            )
+        else:
+            stream = (
+                (subject.id, subject.kind, subject.last_active(types))
+                for subject in self._host.inactive_since(
+                    types, before=cutoff, kinds=rule.applies_to
+                )
+            )
+        applies_to = rule.applies_to
         action = self._action
         while page := list(islice(stream, _PAGE)):
-            ids = [subject.id for subject in page]
+            ids = [sid for sid, _, _ in page]
             warned = (
                 self._store.warnings_for(rule.key, ids)
                 if self._store is not None and rule.warn_before is not None
@@ -499,13 +546,9 @@ class RetentionPlanner:
             upcoming = known.upcoming
             # What _subject_actions(subject, now, only=rule, known=known) yields, without
             # its generator per subject: this loop runs once per idle subject.
-            for subject in page:
-                if subject.kind not in applies_to:
+            for sid, kind, anchor in page:
+                if anchor is None or kind not in applies_to:
                     continue
-                anchor = subject.last_active(types)
-                if anchor is None:
-                    continue
-                sid = subject.id
                 last_upcoming = upcoming.get(sid)
                 held = holds.get(sid)
                 deferred = (

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import abc
+import itertools
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 
 import attrs
 import pytest
 
-from avgkit.host import HostData, HostErasure, HostSubject, SubjectKind
+from avgkit.host import HostData, HostErasure, HostLastActivity, HostSubject, SubjectKind
 from avgkit.subjects import SubjectId
 
 
@@ -180,6 +181,34 @@ class HostDataContract(abc.ABC):
                 assert subject == host.subject(subject.id)
             accounts = {s.id for s in host.inactive_since(types, before=cutoff, kinds=ACCOUNTS)}
             assert accounts == {sid for sid in expected if listed[sid].kind in ACCOUNTS}
+
+    def test_last_active_before_lists_the_idle_with_their_last_activity(self) -> None:
+        """The rows fast path, where offered, agrees with subjects(): id, kind, last activity."""
+        host, scenario = self.make_host()
+        if not host.capabilities.last_active_before:
+            pytest.skip("the host does not declare the 'last_active_before' capability")
+        assert isinstance(host, HostLastActivity), "declared, so it must be implemented"
+        listed = list(host.subjects())
+        cutoffs = (scenario.now - timedelta(days=3650), scenario.now, scenario.event_at)
+        for types in (frozenset({"purchase", "login", "newsletter_read"}), frozenset({"login"})):
+            for cutoff, kinds in itertools.product(cutoffs, (None, ACCOUNTS)):
+                expected = {
+                    (s.id, s.kind, last)
+                    for s in listed
+                    if (kinds is None or s.kind in kinds)
+                    and (last := s.last_active(types)) is not None
+                    and last < cutoff
+                }
+                found = list(host.last_active_before(types, before=cutoff, kinds=kinds))
+                assert set(found) == expected
+                assert len(found) == len(expected), "each subject once"
+                for sid, kind, last in found:
+                    assert isinstance(sid, str)
+                    assert kind in set(SubjectKind)
+                    assert last.utcoffset() is not None
+        everyone = list(host.last_active_before(frozenset({"login"}), before=scenario.event_at))
+        assert {sid for sid, _, _ in everyone} <= {s.id for s in listed}
+        assert list(host.last_active_before(frozenset({"no_such_activity"}), before=cutoff)) == []
 
     def test_upcoming_gives_each_subjects_last_event_to_come(self) -> None:
         """upcoming() answers for a batch: the last event after the instant, or nothing."""
