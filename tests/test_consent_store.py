@@ -428,6 +428,8 @@ def _erase_through_a_kit(url):
         reference = kit.audit.subject_ref(RAW)
         yield kit
         assert kit.stores.consent.forget(SubjectId(RAW), reference) == 2
+        # The recipients' notices named the subject too; an erasure forgets them alike.
+        assert kit.stores.feed.forget_subject(SubjectId(RAW), reference) == 4
         assert [e.subject for e in kit.consent.history(reference)] == [reference] * 2
         assert list(kit.consent.history(RAW)) == []
         yield kit
@@ -438,7 +440,10 @@ def test_after_forget_no_sqlite_table_holds_the_raw_id_or_the_order_ref(tmp_path
     path = tmp_path / "avg.db"
     steps = _erase_through_a_kit(f"sqlite:///{path}")
     next(steps)
-    assert _sqlite_scan(path, {RAW, ORDER}) == {"consent_events": {RAW, ORDER}}
+    assert _sqlite_scan(path, {RAW, ORDER}) == {
+        "consent_events": {RAW, ORDER},
+        "feed_notices": {RAW},
+    }
     next(steps)
     steps.close()
     # cust-2's order ref is the same string: only the erased subject's rows lost it.
@@ -471,7 +476,10 @@ def test_after_forget_no_postgres_column_holds_the_raw_id_or_the_order_ref(pg_se
     schema = parse_url(pg_url).schema
     steps = _erase_through_a_kit(pg_url)
     next(steps)
-    assert _postgres_scan(pg_server, schema, {RAW, ORDER}) == {"consent_events": {RAW, ORDER}}
+    assert _postgres_scan(pg_server, schema, {RAW, ORDER}) == {
+        "consent_events": {RAW, ORDER},
+        "feed_notices": {RAW},
+    }
     next(steps)
     steps.close()
     assert _postgres_scan(pg_server, schema, {RAW}) == {}

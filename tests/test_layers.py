@@ -31,6 +31,11 @@ SERVICES = {
     "avgkit.retention",
     "avgkit.retention._plan",
     "avgkit.retention._execute",
+    "avgkit.dsar",
+    "avgkit.dsar._service",
+    "avgkit.dsar._export",
+    "avgkit.feed",
+    "avgkit.feed._service",
 }
 
 
