@@ -468,8 +468,12 @@ def test_kantara_refuses_a_policy_url_that_is_not_http(kit, url):
 
 
 def test_every_dpv_category_has_an_mvcr_category():
-    assert set(vocab.PII_CATEGORIES) == set(_dpv.DATA_CATEGORIES)
-    assert set(vocab.PII_CATEGORIES.values()) <= MVCR_PII
+    assert set(vocab.PII_CATEGORIES) <= set(_dpv.DATA_CATEGORIES)
+    assert set(vocab.PII_BRANCHES) <= set(_dpv.DATA_CATEGORIES)
+    assert set(vocab.PII_CATEGORIES.values()) | set(vocab.PII_BRANCHES.values()) <= MVCR_PII
+    assert {vocab.pii_category(term) for term in _dpv.DATA_CATEGORIES} <= MVCR_PII
+    assert vocab.pii_category("BloodType") == "6 - Health"  # through MedicalHealth
+    assert vocab.pii_category("Nationality") == "1 - Biographical"  # through External
 
 
 def test_every_purpose_category_avgkit_emits_is_an_mvcr_code():

@@ -1,8 +1,11 @@
-"""Every DPV IRI avgkit emits exists in the W3C DPV 2.3 term lists (not bundled)."""
+"""Every DPV IRI avgkit emits exists in the W3C DPV 2.3 term lists, and the compact list of
+personal-data terms shipped in the package agrees with DPV's CSV."""
 
 from __future__ import annotations
 
 import csv
+import importlib.util
+import json
 from importlib import resources
 from pathlib import Path
 
@@ -17,6 +20,7 @@ from avgkit.inventory import (
     RecipientRole,
     SpecialCategory,
     TransferMechanism,
+    category_label,
 )
 from avgkit.presets import ticketing
 
@@ -105,6 +109,84 @@ def test_art9_condition_iris_are_the_article_9_2_terms():
     for letter, condition in zip("abcdefghij", Art9Condition, strict=True):
         assert condition.iri == f"https://w3id.org/dpv/legal/eu/gdpr#A9-2-{letter}"
         assert condition.article == f"Art. 9(2)({letter})"
+
+
+def _pd_rows():
+    path = DPV_DIR / "pd.csv"
+    if not path.is_file():
+        pytest.fail(f"DPV term list not found at {path}; tests need ../shared/data")
+    with path.open(encoding="utf-8", newline="") as stream:
+        return {row["term"]: row for row in csv.DictReader(stream)}
+
+
+def _generator():
+    path = Path(__file__).resolve().parents[1] / "tools" / "dpv_terms.py"
+    spec = importlib.util.spec_from_file_location("dpv_terms", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_dpv_personal_data_term_is_supported():
+    rows = _pd_rows()
+    assert len(rows) == 231
+    assert set(SUPPORTED_CATEGORIES) == set(rows)
+    assert "Nationality" in SUPPORTED_CATEGORIES
+
+
+def test_the_shipped_term_list_matches_the_csv():
+    rows = _pd_rows()
+    shipped = json.loads(resources.files("avgkit").joinpath(_dpv.TERMS_FILE).read_text("utf-8"))
+    assert shipped["columns"] == ["term", "iri", "label", "broader", "art9_category"]
+    by_term = {row[0]: row for row in shipped["terms"]}
+    assert set(by_term) == set(rows)
+    for term, (_, iri, label, broader, _special) in by_term.items():
+        assert iri == rows[term]["iri"] == _dpv.PD + term
+        assert label == rows[term]["label"]
+        assert set(broader) == {
+            b.removeprefix(_dpv.PD) for b in rows[term]["hasbroader"].split(";")
+        } & set(rows)
+
+
+def test_the_shipped_term_list_is_what_the_generator_writes():
+    generator = _generator()
+    shipped = json.loads(resources.files("avgkit").joinpath(_dpv.TERMS_FILE).read_text("utf-8"))
+    assert shipped["terms"] == generator.terms(DPV_DIR / "pd.csv")
+
+
+def test_the_schema_enum_lists_every_term():
+    schema = json.loads(
+        resources.files("avgkit").joinpath("schemas/inventory.schema.json").read_text("utf-8")
+    )
+    enum = schema["$defs"]["field"]["properties"]["category"]["enum"]
+    assert enum == sorted(SUPPORTED_CATEGORIES)
+
+
+def test_special_terms_below_a_branch_take_its_article_9_category():
+    assert _dpv.DATA_CATEGORIES["BloodType"].special == "health"
+    assert _dpv.DATA_CATEGORIES["Fingerprint"].special == "biometric_data"
+    assert _dpv.DATA_CATEGORIES["DNACode"].special == "genetic_data"
+    assert _dpv.DATA_CATEGORIES["SexualPreference"].special == "sex_life_or_orientation"
+    assert _dpv.DATA_CATEGORIES["Religion"].special == "religious_or_philosophical_beliefs"
+    assert _dpv.DATA_CATEGORIES["Nationality"].special is None
+    assert {c.special for c in _dpv.DATA_CATEGORIES.values()} - {None} == {
+        s.value for s in SpecialCategory
+    }
+
+
+def test_terms_without_a_dutch_label_show_the_english_one():
+    assert category_label("EmailAddress", "nl") == "E-mailadres"
+    assert _dpv.DATA_CATEGORIES["EmailAddress"].translated
+    assert category_label("Nationality", "nl") == "Nationality"
+    assert not _dpv.DATA_CATEGORIES["Nationality"].translated
+    assert set(_dpv.DUTCH_LABELS) <= set(SUPPORTED_CATEGORIES)
+
+
+def test_the_package_ships_only_the_compact_term_list():
+    """The package carries its own JSON list of pd terms, never DPV's CSV, Turtle or RDF."""
+    shipped = resources.files("avgkit").joinpath(_dpv.TERMS_FILE)
+    assert shipped.is_file()
+    assert len(shipped.read_bytes()) < 40_000
 
 
 def test_the_package_bundles_no_copy_of_the_dpv_term_lists():

@@ -213,7 +213,7 @@ def test_purpose_refuses_bad_values_naming_the_attribute(kwargs, match):
 @pytest.mark.parametrize(
     ("kwargs", "match"),
     [
-        ({"category": "Email"}, r"Field\.category must be a supported DPV personal-data term"),
+        ({"category": "Email"}, r"Field\.category must be a DPV 2\.3 personal-data term"),
         ({"identifier": "direct"}, r"Field\.identifier must be a IdentifierKind"),
         ({"purposes": ()}, r"Field\.purposes must name at least one key"),
         ({"treatment": Treatment.GENERALISE}, r"Field\.generaliser is required"),

@@ -1,11 +1,16 @@
 """The W3C Data Privacy Vocabulary (DPV 2.3) terms avgkit uses (private).
 
-avgkit does not bundle the DPV term lists; it ships only the IRIs it emits, and
-``tests/test_dpv.py`` checks every one of them against the published CSVs.
+The personal-data categories come from a compact term list shipped in the package
+(``avgkit/data/dpv-pd-2.3.json``: term, IRI, English label, broader terms and the Art. 9(1)
+category of special-category terms), written from DPV's published CSV by
+``tools/dpv_terms.py``; ``tests/test_dpv.py`` checks it, and every other IRI here, against
+the CSV. DPV's own CSV and Turtle files are not bundled.
 """
 
 from __future__ import annotations
 
+import json
+from importlib import resources
 from typing import Final, NamedTuple
 
 DPV: Final = "https://w3id.org/dpv#"
@@ -17,6 +22,9 @@ PD: Final = "https://w3id.org/dpv/pd#"
 GDPR: Final = "https://w3id.org/dpv/legal/eu/gdpr#"
 """The DPV extension for the EU GDPR (articles as legal bases and conditions)."""
 
+TERMS_FILE: Final = "data/dpv-pd-2.3.json"
+"""The shipped term list of the personal-data extension, inside the package."""
+
 
 class DataCategory(NamedTuple):
     """One supported category of personal data (a term of the ``pd`` extension)."""
@@ -24,84 +32,78 @@ class DataCategory(NamedTuple):
     iri: str
     en: str
     nl: str
+    """The Dutch label; DPV's English one where avgkit has no translation yet."""
     special: str | None
     """The value of the Art. 9(1) special category the term always belongs to, if any."""
+    broader: tuple[str, ...] = ()
+    """The broader terms of the extension (``MentalHealth`` -> ``("Health",)``)."""
+    translated: bool = True
+    """Whether :attr:`nl` is a Dutch label (``False``: the English label stands in)."""
 
 
-def _pd(term: str, nl: str, special: str | None = None, *, en: str) -> tuple[str, DataCategory]:
-    return term, DataCategory(iri=PD + term, en=en, nl=nl, special=special)
+# Dutch labels of the terms a ticket system names most; the other terms show DPV's English
+# label in Dutch documents too (see docs/inventory.rst).
+DUTCH_LABELS: Final[dict[str, str]] = {
+    "Name": "Naam",
+    "EmailAddress": "E-mailadres",
+    "TelephoneNumber": "Telefoonnummer",
+    "PhysicalAddress": "Adres",
+    "Street": "Straat",
+    "HouseNumber": "Huisnummer",
+    "PostalCode": "Postcode",
+    "City": "Woonplaats",
+    "Country": "Land",
+    "BirthDate": "Geboortedatum",
+    "Age": "Leeftijd",
+    "Gender": "Gender",
+    "Language": "Taal",
+    "BankAccount": "Bankrekening",
+    "PaymentCardNumber": "Betaalkaartnummer",
+    "Transaction": "Transactie",
+    "Purchase": "Aankoop",
+    "PurchasesAndSpendingHabit": "Aankoop- en bestedingsgedrag",
+    "IPAddress": "IP-adres",
+    "UserAgent": "User-agent",
+    "Username": "Gebruikersnaam",
+    "Password": "Wachtwoord",
+    "AuthenticationHistory": "Inloggeschiedenis",
+    "Identifier": "Identificatiecode",
+    "Preference": "Voorkeur",
+    "PrivacyPreference": "Privacyvoorkeur",
+    "Picture": "Beeldmateriaal",
+    "Location": "Locatie",
+    "Health": "Gezondheid",
+    "Disability": "Beperking",
+    "EthnicOrigin": "Etnische afkomst",
+    "PoliticalOpinion": "Politieke opvatting",
+    "ReligiousBelief": "Religieuze overtuiging",
+    "PhilosophicalBelief": "Levensbeschouwelijke overtuiging",
+    "TradeUnionMembership": "Lidmaatschap van een vakbond",
+    "Genetic": "Genetische gegevens",
+    "Biometric": "Biometrische gegevens",
+    "Sexual": "Seksueel gedrag of seksuele gerichtheid",
+}
 
 
-# The English labels are DPV's own (tests compare them with the CSV's ``label`` column).
-DATA_CATEGORIES: Final[dict[str, DataCategory]] = dict(
-    [
-        _pd("Name", "Naam", en="Name"),
-        _pd("EmailAddress", "E-mailadres", en="Email Address"),
-        _pd("TelephoneNumber", "Telefoonnummer", en="Telephone Number"),
-        _pd("PhysicalAddress", "Adres", en="Physical Address"),
-        _pd("Street", "Straat", en="Street"),
-        _pd("HouseNumber", "Huisnummer", en="House Number"),
-        _pd("PostalCode", "Postcode", en="Postal Code"),
-        _pd("City", "Woonplaats", en="City"),
-        _pd("Country", "Land", en="Country"),
-        _pd("BirthDate", "Geboortedatum", en="Birth Date"),
-        _pd("Age", "Leeftijd", en="Age"),
-        _pd("Gender", "Gender", en="Gender"),
-        _pd("Language", "Taal", en="Language"),
-        _pd("BankAccount", "Bankrekening", en="Bank Account"),
-        _pd("PaymentCardNumber", "Betaalkaartnummer", en="Payment Card Number"),
-        _pd("Transaction", "Transactie", en="Transaction"),
-        _pd("Purchase", "Aankoop", en="Purchase"),
-        _pd(
-            "PurchasesAndSpendingHabit",
-            "Aankoop- en bestedingsgedrag",
-            en="Purchases and Spending Habit",
-        ),
-        _pd("IPAddress", "IP-adres", en="IP Address"),
-        _pd("UserAgent", "User-agent", en="User agent"),
-        _pd("Username", "Gebruikersnaam", en="Username"),
-        _pd("Password", "Wachtwoord", en="Password"),
-        _pd("AuthenticationHistory", "Inloggeschiedenis", en="Authentication History"),
-        _pd("Identifier", "Identificatiecode", en="Identifier"),
-        _pd("Preference", "Voorkeur", en="Preference"),
-        _pd("PrivacyPreference", "Privacyvoorkeur", en="Privacy Preference"),
-        _pd("Picture", "Beeldmateriaal", en="Picture"),
-        _pd("Location", "Locatie", en="Location"),
-        _pd("Health", "Gezondheid", "health", en="Health"),
-        _pd("Disability", "Beperking", "health", en="Disability"),
-        _pd("EthnicOrigin", "Etnische afkomst", "racial_or_ethnic_origin", en="Ethnic Origin"),
-        _pd(
-            "PoliticalOpinion", "Politieke opvatting", "political_opinions", en="Political Opinion"
-        ),
-        _pd(
-            "ReligiousBelief",
-            "Religieuze overtuiging",
-            "religious_or_philosophical_beliefs",
-            en="Religious Belief",
-        ),
-        _pd(
-            "PhilosophicalBelief",
-            "Levensbeschouwelijke overtuiging",
-            "religious_or_philosophical_beliefs",
-            en="Philosophical Belief",
-        ),
-        _pd(
-            "TradeUnionMembership",
-            "Lidmaatschap van een vakbond",
-            "trade_union_membership",
-            en="Trade Union Membership",
-        ),
-        _pd("Genetic", "Genetische gegevens", "genetic_data", en="Genetic"),
-        _pd("Biometric", "Biometrische gegevens", "biometric_data", en="Biometric"),
-        _pd(
-            "Sexual",
-            "Seksueel gedrag of seksuele gerichtheid",
-            "sex_life_or_orientation",
-            en="Sexual",
-        ),
-    ]
-)
-"""The personal-data categories a :class:`~avgkit.inventory.Field` may name, by DPV term."""
+def _load_categories() -> dict[str, DataCategory]:
+    text = resources.files("avgkit").joinpath(TERMS_FILE).read_text(encoding="utf-8")
+    rows = json.loads(text)["terms"]
+    return {
+        term: DataCategory(
+            iri=iri,
+            en=label,
+            nl=DUTCH_LABELS.get(term, label),
+            special=special,
+            broader=tuple(broader),
+            translated=term in DUTCH_LABELS,
+        )
+        for term, iri, label, broader, special in rows
+    }
+
+
+DATA_CATEGORIES: Final[dict[str, DataCategory]] = _load_categories()
+"""Every personal-data term of DPV 2.3, by term: what a :class:`~avgkit.inventory.Field`
+may name as its category."""
 
 # Art. 6(1)(a)-(f), Art. 9(2)(a)-(j): the eu-gdpr extension names them by article.
 LAWFUL_BASES: Final[dict[str, str]] = {

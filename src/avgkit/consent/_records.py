@@ -637,13 +637,13 @@ def _purpose_categories(purpose: Purpose, *, third_party: bool) -> list[str]:
 
 
 def _pii_categories(inventory: Inventory, purpose: Purpose) -> list[str]:
-    codes = {vocab.PII_CATEGORIES[f.category] for f in inventory.fields_for(purpose.key)}
+    codes = {vocab.pii_category(f.category) for f in inventory.fields_for(purpose.key)}
     return sorted(codes, key=vocab.code_order)
 
 
 def _special_categories(inventory: Inventory, purpose: Purpose) -> list[str]:
     codes = {
-        vocab.PII_CATEGORIES[f.category]
+        vocab.pii_category(f.category)
         for f in inventory.fields_for(purpose.key)
         if f.special_category is not None
     }

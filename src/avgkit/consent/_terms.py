@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from avgkit._dpv import DPV, GDPR
+from avgkit._dpv import DATA_CATEGORIES, DPV, GDPR
 
 # --------------------------------------------------------------------------- DPV status terms
 
@@ -104,7 +104,8 @@ BEHAVIOURAL: Final = "15 - Behavioural"
 PROFILE: Final = "16 - Profile"
 
 # Every DPV personal-data term an inventory Field may name (avgkit._dpv.DATA_CATEGORIES), to its
-# MVCR category; a test keeps the two tables in step.
+# MVCR category. The other DPV terms take the category of their nearest broader term listed
+# here or in PII_BRANCHES (pii_category); a test checks that every term finds one.
 PII_CATEGORIES: Final[dict[str, str]] = {
     "Name": BIOGRAPHICAL,
     "BirthDate": BIOGRAPHICAL,
@@ -145,6 +146,46 @@ PII_CATEGORIES: Final[dict[str, str]] = {
     "Preference": PROFILE,
     "PrivacyPreference": PROFILE,
 }
+
+# The MVCR category of DPV's branches of personal data, for the terms below them.
+PII_BRANCHES: Final[dict[str, str]] = {
+    "External": BIOGRAPHICAL,
+    "Behavioural": BEHAVIOURAL,
+    "MedicalHealth": HEALTH,
+    "Ethnicity": BIOMETRIC,
+    "PersonalDocuments": "8 - Official/Government Identifiers",
+    "Vehicle": "11 - Property/Asset",
+    "Financial": FINANCIAL,
+    "Ownership": "11 - Property/Asset",
+    "Historical": BIOGRAPHICAL,
+    "Household": BIOGRAPHICAL,
+    "Internal": PSYCHOLOGICAL,
+    "Authenticating": NETWORK_SERVICE,
+    "Profile": PROFILE,
+    "Social": "4 - Communications/Social",
+    "Criminal": "10 - Judicial",
+    "Professional": "12 - Human Resources",
+    "Family": BIOGRAPHICAL,
+    "Tracking": NETWORK_SERVICE,
+    "Contact": CONTACT,
+    "Vulnerability": "9 - Social Services/Welfare",
+}
+
+
+def pii_category(term: str) -> str:
+    """The MVCR category of a DPV personal-data term: its own, or its nearest broader one's."""
+    pending = [term]
+    seen: set[str] = set()
+    while pending:
+        current = pending.pop(0)
+        found = PII_CATEGORIES.get(current) or PII_BRANCHES.get(current)
+        if found is not None:
+            return found
+        seen.add(current)
+        category = DATA_CATEGORIES.get(current)
+        if category is not None:
+            pending.extend(b for b in category.broader if b not in seen)
+    return BIOGRAPHICAL  # unreachable for DPV's terms: every branch ends in a listed one
 
 
 def code_order(code: str) -> int:

@@ -15,6 +15,7 @@ import attrs
 from avgkit import _dpv
 from avgkit._countries import EEA, ISO_3166_ALPHA2
 from avgkit._render import Lang, language
+from avgkit._suggest import hint
 from avgkit._validators import (
     fail,
     opt,
@@ -84,8 +85,9 @@ def _v_category(instance: object, attribute: attrs.Attribute[Any], value: object
         fail(
             instance,
             attribute,
-            f"must be a supported DPV personal-data term; got {shown(value)}; "
-            f"supported: {sorted(_dpv.DATA_CATEGORIES)}",
+            f"must be a DPV 2.3 personal-data term such as 'EmailAddress'; got {shown(value)}"
+            f"{hint(value, _dpv.DATA_CATEGORIES)}; the terms are listed in "
+            "avgkit.inventory.SUPPORTED_CATEGORIES",
         )
 
 

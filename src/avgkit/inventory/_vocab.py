@@ -23,9 +23,28 @@ Norway). A recipient in any other country is in a third country (Chapter V GDPR)
 
 SUPPORTED_CATEGORIES: Final[frozenset[str]] = frozenset(_dpv.DATA_CATEGORIES)
 """The DPV personal-data terms (``https://w3id.org/dpv/pd#<term>``) a :class:`Field` may name
-as its ``category``, e.g. ``"EmailAddress"``, ``"BirthDate"``, ``"PostalCode"``.
+as its ``category``, e.g. ``"EmailAddress"``, ``"BirthDate"``, ``"Nationality"``: every term
+of the personal-data extension of DPV 2.3 (231 terms).
 
 .. versionadded:: 0.1.0
+.. versionchanged:: 0.2.0
+   Every DPV 2.3 personal-data term, from the term list shipped in the package (38 before).
+"""
+
+GENERALISER_NAMES: Final[frozenset[str]] = frozenset(
+    {
+        "birth_date_year",
+        "birth_date_age_band",
+        "postcode_pc4",
+        "ip_prefix",
+        "email_domain",
+        "amount_band",
+    }
+)
+"""The names of the built-in generalisers (:data:`avgkit.pseudonym.GENERALISERS`), which a
+policy file's ``generaliser`` may name without declaring it.
+
+.. versionadded:: 0.2.0
 """
 # --------------------------------------------------------------------------- vocabularies
 
@@ -321,7 +340,13 @@ class TransferMechanism(WithArticle):
 def category_label(term: str, lang: Lang = "en") -> str:
     """The label of a supported DPV personal-data term in ``lang`` (DPV's own label in English).
 
+    avgkit has Dutch labels for the terms a ticket system names most (``EmailAddress``,
+    ``BirthDate``, the special categories, ...); for the other terms DPV's English label
+    stands in for the Dutch one.
+
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       Every DPV 2.3 term; English where no Dutch label exists yet.
     """
     category = _dpv.DATA_CATEGORIES[term]
     return category.nl if language(lang) == "nl" else category.en

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 from hypothesis import strategies as st
 
+from avgkit import _dpv
 from avgkit.breach import BreachFacts, BreachKind, Headcount, Protection
 from avgkit.consent import Actor, Channel, ConsentAction, ConsentEvent, Evidence
 from avgkit.inventory import (
@@ -88,19 +89,7 @@ _SPECIAL_TERMS = {
     "Biometric": SpecialCategory.BIOMETRIC_DATA,
 }
 _PLAIN_TERMS = sorted(
-    SUPPORTED_CATEGORIES
-    - {
-        "Health",
-        "Disability",
-        "Biometric",
-        "Genetic",
-        "EthnicOrigin",
-        "PoliticalOpinion",
-        "ReligiousBelief",
-        "PhilosophicalBelief",
-        "TradeUnionMembership",
-        "Sexual",
-    }
+    term for term in SUPPORTED_CATEGORIES if _dpv.DATA_CATEGORIES[term].special is None
 )
 
 
