@@ -23,7 +23,9 @@ from avgkit.inventory import (
     SpecialCategory,
     TransferMechanism,
     Treatment,
+    _policyfile,
 )
+from avgkit.presets import ticketing
 from avgkit.testing.strategies import inventories
 
 TOML = """
@@ -185,7 +187,7 @@ def test_special_category_fields_load_with_their_condition():
         (
             "purposes.newsletter.colour",
             "red",
-            r"^purposes\.newsletter: unexpected key\(s\) \['colour'\]; allowed: \[",
+            r"^purposes\.newsletter: unknown key 'colour'; allowed: \[",
         ),
         (
             "purposes.newsletter.recipients",
@@ -195,7 +197,7 @@ def test_special_category_fields_load_with_their_condition():
         (
             "fields.email.category",
             "Email",
-            r"^fields\.email\.category: expected one of \[.*'EmailAddress'",
+            r"^fields\.email\.category: expected a DPV 2\.3 personal-data term such as ",
         ),
         ("fields.email.purposes", [], r"^fields\.email\.purposes: expected a non-empty list"),
         ("fields.email.identifier", 3, r"^fields\.email\.identifier: expected one of"),
@@ -456,3 +458,170 @@ def test_a_key_with_a_trailing_newline_is_refused():
     data["purposes"]["newsletter\n"] = data["purposes"]["newsletter"]
     with pytest.raises(AvgkitError):
         Inventory.from_mapping(data)
+
+
+# --------------------------------------------------------------------------- friendly files
+
+
+def test_a_misspelt_value_gets_did_you_mean():
+    with pytest.raises(ValidationError) as info:
+        Inventory.from_mapping(with_change("purposes.newsletter.basis", "legitimate_interest"))
+    assert str(info.value).startswith("purposes.newsletter.basis: expected one of [")
+    assert str(info.value).endswith("did you mean 'legitimate_interests'?")
+
+
+def test_a_category_in_other_words_gets_did_you_mean():
+    with pytest.raises(ValidationError) as info:
+        Inventory.from_mapping(with_change("fields.email.category", "DateOfBirth"))
+    message = str(info.value)
+    assert message.startswith("fields.email.category: expected a DPV 2.3 personal-data term")
+    assert "did you mean 'BirthDate'?" in message
+    assert len(message) < 300  # not all 231 terms
+
+
+def test_every_dpv_term_is_accepted_in_a_file():
+    data = with_change("fields.email.category", "Nationality")
+    data["fields"]["email"]["identifier"] = "quasi"
+    assert Inventory.from_mapping(data).field("email").category == "Nationality"
+
+
+def test_a_misspelt_required_key_is_named_as_the_typo():
+    data = valid()
+    data["purposes"]["newsletter"]["basys"] = data["purposes"]["newsletter"].pop("basis")
+    with pytest.raises(ValidationError) as info:
+        Inventory.from_mapping(data)
+    assert str(info.value) == "purposes.newsletter: unknown key 'basys' (did you mean 'basis'?)"
+
+
+def test_an_unknown_key_near_an_optional_one_gets_did_you_mean():
+    data = with_change("purposes.newsletter.profilng", True)
+    with pytest.raises(ValidationError, match=r"unknown key 'profilng' \(did you mean 'profiling'"):
+        Inventory.from_mapping(data)
+
+
+def test_an_unknown_generaliser_is_refused_when_the_file_loads():
+    data = with_change("fields.email.treatment", "generalise")
+    data["fields"]["email"]["generaliser"] = "birth_year"
+    with pytest.raises(ValidationError) as info:
+        Inventory.from_mapping(data)
+    message = str(info.value)
+    assert message.startswith("fields.email.generaliser: not a built-in generaliser")
+    assert "did you mean 'birth_date_year'?" in message
+    assert "generalisers = [...]" in message
+
+
+def test_a_generaliser_of_your_own_is_declared_in_the_file_and_round_trips():
+    data = with_change("fields.email.treatment", "generalise")
+    data["fields"]["email"]["generaliser"] = "loyalty_tier"
+    data["generalisers"] = ["loyalty_tier"]
+    inv = Inventory.from_mapping(data)
+    assert inv.field("email").generaliser == "loyalty_tier"
+    assert inv.to_mapping()["generalisers"] == ["loyalty_tier"]
+    assert Inventory.from_mapping(inv.to_mapping()) == inv
+    assert "generalisers" not in Inventory.from_mapping(valid()).to_mapping()
+
+
+def test_the_built_in_generaliser_names_are_the_anonymisers():
+    from avgkit.inventory._vocab import GENERALISER_NAMES
+    from avgkit.pseudonym import GENERALISERS
+
+    assert set(GENERALISERS) == GENERALISER_NAMES
+
+
+def _several_problems():
+    data = valid()
+    data["purposes"]["newsletter"]["basis"] = "legitimate_interest"  # 1: a misspelt value
+    data["recipients"]["mailer"]["country"] = "XX"  # 2: no such country
+    data["fields"]["email"]["colour"] = "red"  # 3: an unknown key
+    data["fields"]["phone"] = {  # 4: an undeclared purpose (a contradiction)
+        "category": "TelephoneNumber",
+        "identifier": "direct",
+        "purposes": ["newsletter", "loyalty"],
+    }
+    data["recipients"]["cloud"] = {  # 5: outside the EEA without a transfer mechanism
+        "name": "Cloud",
+        "role": "processor",
+        "country": "US",
+    }
+    return data
+
+
+def test_problems_lists_every_problem_malformed_first_then_in_file_order():
+    found = _policyfile.problems(_several_problems(), Inventory)
+    assert [p.location for p in found] == [
+        "purposes.newsletter.basis",
+        "fields.email",
+        "recipients.mailer.country",
+        "fields.phone",
+        "recipients.cloud",
+    ]
+    assert [p.policy for p in found] == [False, False, False, True, True]
+    assert "did you mean 'legitimate_interests'" in found[0].message
+    assert found[3].message.startswith("fields.phone.purposes: ")
+    assert found[4].message.startswith("recipients.cloud.transfer_mechanism: ")
+    assert found[0].as_dict()["kind"] == "invalid"
+    assert found[3].as_dict()["kind"] == "contradiction"
+
+
+def test_a_valid_file_has_no_problems():
+    assert _policyfile.problems(valid(), Inventory) == []
+    assert _policyfile.problems(ticketing.inventory().to_mapping(), Inventory) == []
+
+
+def test_from_mapping_raises_the_first_problem_and_counts_the_rest():
+    with pytest.raises(ValidationError) as info:
+        Inventory.from_mapping(_several_problems())
+    message = str(info.value)
+    assert message.startswith("purposes.newsletter.basis: expected one of")
+    assert message.endswith("(and 4 more problems: avgkit policy check lists them all)")
+
+
+def test_a_purpose_naming_a_broken_recipient_is_not_reported_twice():
+    data = with_change("recipients.mailer.country", "US")  # no transfer mechanism
+    found = _policyfile.problems(data, Inventory)
+    assert [p.location for p in found] == ["recipients.mailer"]
+
+
+def test_from_file_names_the_file_by_its_path_then_the_dotted_location(tmp_path):
+    path = tmp_path / "venue" / "avg.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(with_change("purposes.newsletter.basis", "vibes")))
+    with pytest.raises(ValidationError) as info:
+        Inventory.from_file(path)
+    assert str(info.value).startswith(f"{path}: purposes.newsletter.basis: expected one of")
+
+
+def test_from_file_names_the_file_in_a_contradiction_too(tmp_path):
+    path = tmp_path / "avg.json"
+    path.write_text(json.dumps(with_change("fields.email.purposes", ["newsletter", "loyalty"])))
+    with pytest.raises(PolicyError) as info:
+        Inventory.from_file(path)
+    assert str(info.value).startswith(f"{path}: fields.email.purposes: ")
+
+
+def test_a_file_with_several_problems_names_the_command_that_lists_them(tmp_path):
+    path = tmp_path / "avg.json"
+    path.write_text(json.dumps(_several_problems()))
+    with pytest.raises(ValidationError) as info:
+        Inventory.from_file(path)
+    assert str(info.value).endswith(f"avgkit policy check {path} lists them all)")
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow])
+@given(inventories(), st.data(), JSON_LIKE)
+def test_problems_is_empty_exactly_when_the_file_loads(inv, data, junk):
+    """The first problem is what from_mapping raises; no problems, and it loads."""
+    document = copy.deepcopy(inv.to_mapping())
+    path = data.draw(st.sampled_from(list(_leaf_paths(document))))
+    if path:
+        node = document
+        for part in path[:-1]:
+            node = node[part]
+        node[path[-1]] = junk
+    found = _policyfile.problems(document, Inventory)
+    if not found:
+        Inventory.from_mapping(document)
+        return
+    with pytest.raises(PolicyError if found[0].policy else ValidationError) as info:
+        Inventory.from_mapping(document)
+    assert str(info.value).startswith(found[0].message)

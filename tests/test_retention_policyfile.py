@@ -7,6 +7,7 @@ import copy
 import json
 from datetime import UTC, datetime
 from importlib import resources
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -26,7 +27,7 @@ from avgkit.retention import (
     policy_from_file,
     policy_from_mapping,
 )
-from avgkit.retention._policyfile import PERIOD_UNITS
+from avgkit.retention._policyfile import PERIOD_UNITS, problems
 
 INVENTORY_TOML = """
 [controller]
@@ -263,7 +264,7 @@ def test_a_period_in_whole_floats_has_the_fingerprint_of_the_same_integers():
             "period",
             {"hours": 3},
             (
-                r"^retention\[1\]\.period: unexpected key\(s\) \['hours'\]; "
+                r"^retention\[1\]\.period: unknown key 'hours'; "
                 r"allowed: \['days', 'months', 'weeks', 'years'\]$"
             ),
         ),
@@ -271,7 +272,7 @@ def test_a_period_in_whole_floats_has_the_fingerprint_of_the_same_integers():
             1,
             "period",
             {"fortnights": 1},
-            r"^retention\[1\]\.period: unexpected key\(s\) \['fortnights'\]",
+            r"^retention\[1\]\.period: unknown key 'fortnights'",
         ),
         (1, "period", "PT12H", r"^retention\[1\]\.period: expected a period: "),
         (1, "period", "7 days", r"^retention\[1\]\.period: expected a period: "),
@@ -313,7 +314,7 @@ def test_a_period_in_whole_floats_has_the_fingerprint_of_the_same_integers():
             1,
             "colour",
             "red",
-            r"^retention\[1\]: unexpected key\(s\) \['colour'\]; allowed: \[",
+            r"^retention\[1\]: unknown key 'colour'; allowed: \[",
         ),
         (1, "key", "Camera Outside", r"^retention\[1\]\.key: expected a lower snake-case key"),
         (
@@ -387,11 +388,22 @@ def test_a_mapping_without_a_retention_section_is_a_policy_error():
         policy_from_mapping({"controller": {}})
 
 
-def test_a_file_without_a_retention_section_is_a_policy_error_naming_the_file(tmp_path):
-    path = tmp_path / "avg.toml"
-    path.write_text(INVENTORY_TOML, encoding="utf-8")
+def test_a_file_without_a_retention_section_is_a_policy_error_naming_the_file(
+    tmp_path, monkeypatch
+):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "avg.toml").write_text(INVENTORY_TOML, encoding="utf-8")
     with pytest.raises(PolicyError, match=r"^avg\.toml: the policy file has no retention section"):
+        policy_from_file("avg.toml")
+
+
+def test_errors_name_the_file_by_the_path_as_given(tmp_path):
+    path = tmp_path / "venue" / "avg.toml"
+    path.parent.mkdir()
+    path.write_text(INVENTORY_TOML, encoding="utf-8")
+    with pytest.raises(PolicyError) as info:
         policy_from_file(path)
+    assert str(info.value).startswith(f"{path}: the policy file has no retention section")
 
 
 @pytest.mark.parametrize("value", [None, [], "text", 3])
@@ -400,8 +412,9 @@ def test_a_document_that_is_not_a_table_is_refused(value):
         policy_from_mapping(value)
 
 
-def test_errors_from_a_file_name_the_file_and_the_dotted_path(tmp_path):
-    path = tmp_path / "avg.toml"
+def test_errors_from_a_file_name_the_file_and_the_dotted_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    path = Path("avg.toml")
     path.write_text(RETENTION_TOML.replace("{ days = 7 }", "{ days = -7 }"), encoding="utf-8")
     with pytest.raises(ValidationError, match=r"^avg\.toml: retention\[1\]\.period\.days: "):
         policy_from_file(path)
@@ -672,3 +685,52 @@ def test_one_replaced_setting_raises_only_avgkit_errors(case, name, junk):
     entry, _ = case
     with contextlib.suppress(AvgkitError):
         policy_from_mapping({"retention": [entry | {name: junk}]})
+
+
+# --------------------------------------------------------------------------- every problem
+
+
+def _section_with_several_problems():
+    section = rules()
+    section[0]["trigger"] = "inactive"  # 1: a misspelt value
+    section[1]["peroid"] = section[1].pop("period")  # 2: a misspelt required key
+    section.append(rules()[0])
+    section.append(rules()[0])  # 3: the same rule twice (a contradiction)
+    section.append(rules()[1] | {"key": "camera_2", "warn_before": {"days": 90}})  # 4
+    return {"retention": section}
+
+
+def test_problems_lists_every_rule_that_is_wrong():
+    found = problems(_section_with_several_problems())
+    assert [p.location for p in found] == [
+        "retention[0].trigger",
+        "retention[1]",
+        "retention[4]",
+        "retention[3]",
+    ]
+    assert "did you mean 'inactivity'?" in found[0].message
+    assert found[1].message == "retention[1]: unknown key 'peroid' (did you mean 'period'?)"
+    assert found[3].policy
+    assert found[3].message.startswith("retention[3]: two retention rules are named")
+
+
+def test_a_valid_section_and_a_missing_one_have_no_problems():
+    assert problems({"retention": rules()}) == []
+    assert problems({"controller": {}}) == []
+
+
+def test_policy_from_mapping_raises_the_first_problem_counting_the_rest():
+    with pytest.raises(ValidationError) as info:
+        policy_from_mapping(_section_with_several_problems())
+    message = str(info.value)
+    assert message.startswith("retention[0].trigger: expected one of [")
+    assert message.endswith("(and 3 more problems: avgkit policy check lists them all)")
+
+
+def test_a_file_names_itself_in_the_command_that_lists_its_problems(tmp_path):
+    path = tmp_path / "avg.json"
+    path.write_text(json.dumps(_section_with_several_problems()), encoding="utf-8")
+    with pytest.raises(ValidationError) as info:
+        policy_from_file(path)
+    assert str(info.value).startswith(f"{path}: retention[0].trigger: ")
+    assert str(info.value).endswith(f"avgkit policy check {path} lists them all)")

@@ -315,8 +315,15 @@ class Inventory:
                 malformed value; the message names the dotted path (``purposes.newsletter.basis``)
                 and what was expected.
             PolicyError: The declaration contradicts itself.
+
+        The first problem is raised, saying how many more there are; ``avgkit policy
+        check`` lists them all.
+
+        .. versionchanged:: 0.2.0
+           Unknown values and keys name the known one they most likely misspell; a
+           generaliser is checked here, not at the first ``anonymise()``.
         """
-        return cls(**_policyfile.parts_from_mapping(data))
+        return _policyfile.load(data, cls)
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str]) -> Inventory:
@@ -326,8 +333,14 @@ class Inventory:
             ValidationError: The file cannot be read or parsed, or is invalid (see
                 :meth:`from_mapping`).
             PolicyError: The declaration contradicts itself.
+
+        Every message starts with the file's path as given, then the dotted location
+        inside it (``policy/avg.toml: purposes.newsletter.basis: ...``).
+
+        .. versionchanged:: 0.2.0
+           Messages start with the file's path; contradictions name the file too.
         """
-        return cls(**_policyfile.parts_from_file(path))
+        return _policyfile.load_file(path, cls)
 
     def to_mapping(self) -> dict[str, Any]:
         """The inventory as a policy-file mapping, ready for ``json.dumps``.

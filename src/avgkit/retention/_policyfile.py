@@ -8,18 +8,15 @@ never repeats a value from the file. Values only: no I/O beyond reading the file
 
 from __future__ import annotations
 
+import os
 import re
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from dateutil.relativedelta import relativedelta
 
 from avgkit.errors import PolicyError, ValidationError
 from avgkit.inventory import _policyfile
 from avgkit.retention._values import RetentionPolicy, RetentionRule, Trigger
-
-if TYPE_CHECKING:
-    import os
 
 SECTION: Final = "retention"
 """The key of the section in the policy file."""
@@ -54,6 +51,9 @@ def policy_from_mapping(data: object) -> RetentionPolicy:
         warn_before = { days = 30 }
         action = "delete"
 
+    The first problem is raised, saying how many more there are (:func:`problems` lists
+    them all; so does ``avgkit policy check``).
+
     Raises:
         PolicyError: The mapping has no ``retention`` section, or two rules share a key or
             contradict each other (the message names the later one: ``retention[3]``).
@@ -64,26 +64,61 @@ def policy_from_mapping(data: object) -> RetentionPolicy:
 
     .. versionadded:: 0.2.0
     """
-    section = _policyfile.section_from_mapping(data, SECTION)
-    if section is None:
-        msg = (
-            f"the policy file has no {SECTION} section; add a list of rules "
-            "([[retention]] tables in TOML)"
-        )
-        raise PolicyError(msg)
-    if not isinstance(section, list):  # pragma: no cover - the schema requires a list
-        msg = f"{SECTION}: expected a list"
-        raise ValidationError(msg)
-    rules = tuple(_rule(f"{SECTION}[{index}]", entry) for index, entry in enumerate(section))
-    return _policy(rules)
+    section, found = _policyfile.section_problems(data, SECTION)
+    if section is None and not found:
+        raise PolicyError(NO_SECTION)
+    if not found and isinstance(section, list):
+        try:
+            rules = tuple(_rule(f"{SECTION}[{i}]", e) for i, e in enumerate(section))
+            return RetentionPolicy(rules)
+        except (ValidationError, PolicyError):
+            pass  # collected below, with every other problem of the section
+    raise _policyfile.first_error(problems(data) or found) from None
+
+
+NO_SECTION: Final = (
+    f"the policy file has no {SECTION} section; add a list of rules ([[retention]] tables in TOML)"
+)
+
+
+def problems(data: object) -> list[_policyfile.Problem]:
+    """Every problem of a parsed policy file's ``retention`` section, in order.
+
+    Empty when the section is valid, or when there is none (the inventory needs none;
+    :func:`policy_from_mapping` refuses a file without it). Each rule that matches the
+    schema is built on its own, then added to the rules before it that agree with each
+    other, so every contradiction names the later rule.
+    """
+    section, found = _policyfile.section_problems(data, SECTION)
+    if not isinstance(section, list):
+        return found
+    rules: list[tuple[int, RetentionRule]] = []
+    for index, entry in enumerate(section):
+        path = (SECTION, index)
+        if any(p.path[:2] == path for p in found):
+            continue
+        try:
+            rules.append((index, _rule(f"{SECTION}[{index}]", entry)))
+        except ValidationError as exc:
+            found.append(_policyfile.Problem(path, str(exc)))
+    agreed: list[RetentionRule] = []
+    for index, rule in rules:
+        try:
+            RetentionPolicy((*agreed, rule))
+        except PolicyError as exc:
+            message = f"{SECTION}[{index}]: {exc}"
+            found.append(_policyfile.Problem((SECTION, index), message, policy=True))
+        else:
+            agreed.append(rule)
+    return _policyfile.ordered({SECTION: section}, found)
 
 
 def policy_from_file(path: str | os.PathLike[str]) -> RetentionPolicy:
     """Load the retention policy of a ``.toml`` or ``.json`` policy file.
 
     The file is read as :meth:`Inventory.from_file <avgkit.inventory.Inventory.from_file>`
-    reads it; every error starts with the file's name
-    (``avg.toml: retention[1].period: ...``). See :func:`policy_from_mapping`.
+    reads it; every error starts with the file's path as given
+    (``venue/avg.toml: retention[1].period: ...``). See :func:`policy_from_mapping`.
 
     Raises:
         ValidationError: The file cannot be read or parsed, or its section is invalid.
@@ -92,14 +127,19 @@ def policy_from_file(path: str | os.PathLike[str]) -> RetentionPolicy:
 
     .. versionadded:: 0.2.0
     """
-    name = Path(path).name
+    name = os.fspath(path)
     document = _policyfile.document_from_file(path)  # its errors name the file already
     try:
         return policy_from_mapping(document)
     except PolicyError as exc:
-        raise PolicyError(f"{name}: {exc}") from None
+        raise PolicyError(_named(name, exc)) from None
     except ValidationError as exc:
-        raise ValidationError(f"{name}: {exc}") from None
+        raise ValidationError(_named(name, exc)) from None
+
+
+def _named(name: str, exc: Exception) -> str:
+    text = str(exc).replace(": avgkit policy check lists", f": avgkit policy check {name} lists")
+    return f"{name}: {text}"
 
 
 def _rule(path: str, entry: Any) -> RetentionRule:
@@ -165,18 +205,3 @@ def _period(path: str, value: object) -> relativedelta:
         weeks=amounts.get("weeks", 0),
         days=amounts.get("days", 0),
     )
-
-
-def _policy(rules: tuple[RetentionRule, ...]) -> RetentionPolicy:
-    try:
-        return RetentionPolicy(rules)
-    except PolicyError:
-        # Name the first rule that cannot join the ones before it: the policy's message
-        # names both rules by key, the path says where the later one is.
-        for end in range(1, len(rules)):
-            try:
-                RetentionPolicy(rules[: end + 1])
-            except PolicyError as exc:
-                msg = f"{SECTION}[{end}]: {exc}"
-                raise PolicyError(msg) from None
-        raise  # pragma: no cover - a policy of one rule cannot contradict itself
