@@ -30,7 +30,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -383,8 +383,40 @@ _DELETE: Final = (
     ("DELETE FROM newsletter_reads WHERE newsletter_reads.visitor_id = :s", False),
     ("DELETE FROM waiting_list WHERE waiting_list.visitor_id = :s", False),
     ("DELETE FROM support_mails WHERE support_mails.visitor_id = :s", False),
+    ("DELETE FROM restrictions WHERE restrictions.visitor_id = :s", False),
     ("DELETE FROM visitors WHERE visitors.id = :s", False),
 )
+
+_RESTRICTIONS_TABLE: Final = "CREATE TABLE IF NOT EXISTS restrictions (visitor_id TEXT PRIMARY KEY)"
+
+# rectify(): everywhere subject :s's own value of a field is kept: the visitor row, the
+# billing details of their orders and payments, their support mail, and a ticket's attendee
+# columns where the ticket names them (or names nobody and is on their order).
+_THEIR_TICKETS: Final = (
+    "tickets.attendee_id = :s OR (tickets.attendee_id IS NULL "
+    f"AND tickets.order_id IN ({_ORDERS_OF_SUBJECT}))"
+)
+_THEIR_PAYMENTS: Final = f"payments.order_id IN ({_ORDERS_OF_SUBJECT})"
+_RECTIFY: Final = {
+    **{
+        column: (f"UPDATE visitors SET {column} = :v WHERE visitors.id = :s",)
+        for column in _VISITOR_COLUMNS
+    },
+    "name": (
+        "UPDATE visitors SET name = :v WHERE visitors.id = :s",
+        "UPDATE orders SET billing_name = :v WHERE orders.buyer_id = :s",
+        f"UPDATE payments SET account_holder = :v WHERE {_THEIR_PAYMENTS}",
+        f"UPDATE tickets SET attendee_name = :v WHERE {_THEIR_TICKETS}",
+        "UPDATE support_mails SET from_name = :v WHERE support_mails.visitor_id = :s",
+    ),
+    "email": (
+        "UPDATE visitors SET email = :v WHERE visitors.id = :s",
+        "UPDATE orders SET billing_email = :v WHERE orders.buyer_id = :s",
+        f"UPDATE tickets SET attendee_email = :v WHERE {_THEIR_TICKETS}",
+        "UPDATE support_mails SET from_email = :v WHERE support_mails.visitor_id = :s",
+    ),
+    "bank_account": (f"UPDATE payments SET bank_account = :v WHERE {_THEIR_PAYMENTS}",),
+}
 
 
 def _instant(value: object, what: str) -> int:
@@ -480,6 +512,9 @@ class TicketShopHost:
                 raise StorageError(msg) from exc
         try:
             self._one("SELECT count(*) FROM visitors WHERE 0", (), "checking the schema")
+            # Restrictions (Art. 18) came after the first shops were generated: add the
+            # table to an older file; a no-op on a new one.
+            self._all(_RESTRICTIONS_TABLE, (), "adding the restrictions table")
         except StorageError:
             self.close()
             raise
@@ -712,6 +747,51 @@ class TicketShopHost:
                 else:
                     deleted += count
         return HostErasure(anonymised=anonymised, deleted=deleted)
+
+    def rectify(self, subject: SubjectId, changes: Mapping[str, Any]) -> int:
+        """Correct the subject's own values of ``changes``' fields, in one transaction.
+
+        The visitor row, the billing details of their orders and their name and e-mail
+        where a ticket names them as attendee; a buyer's ticket naming someone else keeps
+        that person's values. Returns the rows changed.
+
+        Raises:
+            ValidationError: a field the shop does not keep (named, never its value).
+        """
+        unknown = sorted(set(changes) - set(_RECTIFY))
+        if unknown:
+            msg = (
+                f"the ticket shop keeps no field {unknown[0]!r} to rectify; "
+                f"it keeps {sorted(_RECTIFY)}"
+            )
+            raise ValidationError(msg)
+        sid = subject_id(subject)
+        changed = 0
+        with self._transaction("rectifying a subject") as cursor:
+            for field, value in changes.items():
+                for sql in _RECTIFY[field]:
+                    changed += cursor.execute(sql, {"s": sid, "v": value}).rowcount
+        return changed
+
+    def restrict(self, subject: SubjectId, *, restricted: bool) -> None:
+        """Mark the visitor's processing restricted (Art. 18), or lift it; idempotent."""
+        sid = subject_id(subject)
+        with self._transaction("restricting a subject") as cursor:
+            if restricted:
+                cursor.execute(
+                    "INSERT OR IGNORE INTO restrictions (visitor_id) VALUES (:s)", {"s": sid}
+                )
+            else:
+                cursor.execute("DELETE FROM restrictions WHERE visitor_id = :s", {"s": sid})
+
+    def restricted(self, subject: SubjectId | str) -> bool:
+        """Whether the visitor's processing is restricted (what the shop's mailings check)."""
+        row = self._one(
+            "SELECT 1 FROM restrictions WHERE visitor_id = ?",
+            (subject_id(subject),),
+            "reading a restriction",
+        )
+        return row is not None
 
     def subjects_with(
         self, categories: frozenset[str], *, since: datetime, until: datetime

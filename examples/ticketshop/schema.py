@@ -138,6 +138,9 @@ CREATE TABLE IF NOT EXISTS camera_footage (
     recorded_at INTEGER NOT NULL,
     file TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS restrictions (
+    visitor_id TEXT PRIMARY KEY
+);
 """
 """The tables, without secondary indexes (a bulk load adds those afterwards)."""
 

@@ -13,7 +13,7 @@ import re
 import secrets
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Final
 
 import attrs
 from dateutil.relativedelta import relativedelta
@@ -85,15 +85,6 @@ class Fulfilment:
     def done(self) -> bool:
         """Whether the request is answered completely."""
         return self.request.status is RequestStatus.COMPLETED
-
-
-@runtime_checkable
-class _Correcting(Protocol):
-    """The host's side of rectification and restriction."""
-
-    def rectify(self, subject: SubjectId, changes: Mapping[str, Any]) -> int: ...
-
-    def restrict(self, subject: SubjectId, *, restricted: bool) -> None: ...
 
 
 def _audit_actor(actor: str) -> str:
@@ -556,7 +547,7 @@ class SubjectRequests:
                     "dsar.restriction_lifted", subject=sid, actor=_audit_actor(who), at=now
                 )
         if lifted:
-            self._correcting().restrict(sid, restricted=False)
+            self._host.restrict(sid, restricted=False)
         return lifted
 
     def restricted(self, subject: SubjectId | str, *, at: datetime | None = None) -> bool:
@@ -567,7 +558,7 @@ class SubjectRequests:
 
     def _rectify(self, request: SubjectRequest, who: str, now: datetime) -> Fulfilment:
         changes = dict(request.details)
-        changed = self._correcting().rectify(request.subject, changes)
+        changed = self._host.rectify(request.subject, changes)
         with self._stores.atomic():
             self._notices(request.subject, FeedKind.RECTIFICATION, now, fields=tuple(changes))
             self._audit.record(
@@ -582,7 +573,7 @@ class SubjectRequests:
         return Fulfilment(request=done, rectified=changed)
 
     def _restrict(self, request: SubjectRequest, who: str, now: datetime) -> Fulfilment:
-        self._correcting().restrict(request.subject, restricted=True)
+        self._host.restrict(request.subject, restricted=True)
         with self._stores.atomic():
             self._store.restrict(request.subject, request.id, now)
             self._notices(request.subject, FeedKind.RESTRICTION, now)
@@ -658,15 +649,6 @@ class SubjectRequests:
         return Fulfilment(request=done, erasure=outcome)
 
     # ------------------------------------------------------------------ helpers
-
-    def _correcting(self) -> _Correcting:
-        if not isinstance(self._host, _Correcting):
-            msg = (
-                f"the host ({type(self._host).__name__}) cannot rectify or restrict; implement "
-                "HostData.rectify(subject, changes) and HostData.restrict(subject, restricted=)"
-            )
-            raise ConfigurationError(msg)
-        return self._host
 
     def _check_details(self, kind: RequestKind, details: Mapping[str, str]) -> dict[str, str]:
         if not isinstance(details, Mapping):

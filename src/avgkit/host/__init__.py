@@ -15,9 +15,9 @@ data of given categories was held in a period (for a breach).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from avgkit.host._values import (
     HostCapabilities,
@@ -90,6 +90,28 @@ class HostData(Protocol):
 
         Done in one transaction; the subject is gone from :meth:`subjects` afterwards. A
         record shared with another subject loses only this subject's values.
+        """
+        ...
+
+    def rectify(self, subject: SubjectId, changes: Mapping[str, Any]) -> int:
+        """Correct the subject's own values (inventory field key -> new value), Art. 16.
+
+        In one transaction, in every record holding the subject's value of a field; another
+        subject's value in a shared record (the buyer's on an attendee's ticket) stays.
+        Returns the records changed. A field the host does not keep is a
+        :class:`~avgkit.errors.ValidationError` naming the field, never the value.
+
+        .. versionadded:: 0.2.0
+        """
+        ...
+
+    def restrict(self, subject: SubjectId, *, restricted: bool) -> None:
+        """Mark the subject's processing as restricted (Art. 18), or lift the mark.
+
+        The host's own processing (mailings, exports to partners) must leave a restricted
+        subject out; avgkit's ``may_process`` refuses them too. Idempotent.
+
+        .. versionadded:: 0.2.0
         """
         ...
 

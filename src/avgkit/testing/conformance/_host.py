@@ -254,3 +254,39 @@ class HostDataContract(abc.ABC):
             assert (again.anonymised, again.deleted) == (0, 0)
         self.assert_nothing_left(host, scenario, scenario.bystander)
         assert host.erase_record("avgkit-no-such-source", "x") == HostErasure()
+
+    def test_rectify_corrects_only_the_subjects_own_values(self) -> None:
+        """rectify() replaces the buyer's value everywhere they hold it, and no one else's."""
+        host, scenario = self.make_host()
+        old = scenario.personal[scenario.buyer]
+        held = [
+            (name, value)
+            for record in host.records(scenario.buyer)
+            for name, value in record.values.items()
+            if isinstance(value, str) and value in old
+        ]
+        assert held, "the scenario's buyer must hold a text value of their own"
+        name, value = held[0]
+        new = "rectified@example.org" if "@" in value else "Rectified Value"
+        others = {s: list(host.records(s)) for s in (scenario.attendee, scenario.bystander)}
+        assert host.rectify(scenario.buyer, {name: new}) >= 1
+        now_held = {
+            v
+            for record in host.records(scenario.buyer)
+            for k, v in record.values.items()
+            if k == name
+        }
+        assert new in now_held
+        assert value not in now_held
+        for subject, before in others.items():
+            assert list(host.records(subject)) == before, "another subject's data changed"
+
+    def test_restrict_marks_and_lifts_idempotently_changing_no_record(self) -> None:
+        """restrict() and its lifting can be repeated; the subject's records stay as they are."""
+        host, scenario = self.make_host()
+        before = list(host.records(scenario.buyer))
+        host.restrict(scenario.buyer, restricted=True)
+        host.restrict(scenario.buyer, restricted=True)
+        host.restrict(scenario.buyer, restricted=False)
+        host.restrict(scenario.buyer, restricted=False)
+        assert list(host.records(scenario.buyer)) == before
