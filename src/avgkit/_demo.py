@@ -8,19 +8,21 @@ order of :data:`STEPS`; a new capability appends its step there.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sqlite3
+import tempfile
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import TextIO
+from typing import Any, Final, TextIO
 
 import attrs
 
 from avgkit.breach import BreachFacts, BreachKind, Headcount
 from avgkit.consent import Channel, Evidence, hash_wording
-from avgkit.errors import IntegrityError, ShreddedKeyError
+from avgkit.errors import IntegrityError, ShreddedKeyError, ValidationError
 from avgkit.kit import Kit
 from avgkit.presets import ticketing
 from avgkit.storage.sqlite import url_for
@@ -116,23 +118,24 @@ def step_audit(ctx: DemoContext) -> None:
     report = log.verify()
     ctx.say(f"verify(): {report.entries} entries, chain intact. Keep this anchor elsewhere")
     ctx.say(f"(e.g. print it in the register) to detect truncation later: {report.head}")
-    # Tamper with a copy, as an administrator with raw database access might.
-    forged = ctx.out_dir / "tampered-copy.db"
+    # Tamper with a copy, as an administrator with raw database access might; the copy
+    # lives in a folder of its own, so no file of the user's can be in the way.
     ctx.kit.stores.close()
-    shutil.copyfile(ctx.db_path, forged)
-    conn = sqlite3.connect(forged)
-    conn.execute("DROP TRIGGER audit_entries_no_update")
-    conn.execute("UPDATE audit_entries SET actor = 'system' WHERE seq = 3")
-    conn.commit()
-    conn.close()
-    with Kit.open(url_for(forged), inventory=ctx.kit.inventory, clock=ctx.clock) as copy:
-        try:
-            copy.audit.verify()
-        except IntegrityError as exc:
-            ctx.say(f"On a copy where someone edited one row by hand, verify() says: {exc}")
-        else:  # pragma: no cover - would mean the chain is broken
-            raise AssertionError("tampering went unnoticed")
-    forged.unlink()
+    with tempfile.TemporaryDirectory(prefix="avgkit-demo-") as scratch:
+        forged = Path(scratch) / "tampered-copy.db"
+        shutil.copyfile(ctx.db_path, forged)
+        conn = sqlite3.connect(forged)
+        conn.execute("DROP TRIGGER audit_entries_no_update")
+        conn.execute("UPDATE audit_entries SET actor = 'system' WHERE seq = 3")
+        conn.commit()
+        conn.close()
+        with Kit.open(url_for(forged), inventory=ctx.kit.inventory, clock=ctx.clock) as copy:
+            try:
+                copy.audit.verify()
+            except IntegrityError as exc:
+                ctx.say(f"On a copy where someone edited one row by hand, verify() says: {exc}")
+            else:  # pragma: no cover - would mean the chain is broken
+                raise AssertionError("tampering went unnoticed")
     ctx.kit = Kit.open(url_for(ctx.db_path), inventory=ctx.kit.inventory, clock=ctx.clock)
 
 
@@ -365,21 +368,110 @@ STEPS: list[Callable[[DemoContext], None]] = [
 """The demo's steps, in order; each capability of avgkit adds one."""
 
 
-def run(db_path: Path, out: TextIO) -> int:
-    """Run every step on a fresh SQLite file at ``db_path``; return the process exit code."""
+MARKER_TABLE: Final = "avgkit_demo"
+"""The table that marks a SQLite file as one ``avgkit demo`` made (and may replace)."""
+
+MARKER_FILE: Final = ".avgkit-demo"
+"""The file that marks the demo's folder of reports as the demo's own."""
+
+_MARK: Final = "made by avgkit demo; it replaces this file when run again"
+
+
+def files_dir(db_path: Path) -> Path:
+    """Where the demo writes its reports: ``<stem>-files`` beside the database."""
+    return db_path.with_name(f"{db_path.stem}-files")
+
+
+def _is_demo_database(db_path: Path) -> bool:
+    """Whether ``db_path`` is a SQLite file whose marker says the demo made it."""
+    try:
+        conn = sqlite3.connect(f"{db_path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error:
+        return False
+    try:
+        row = conn.execute(f"SELECT note FROM {MARKER_TABLE}").fetchone()  # noqa: S608
+    except sqlite3.Error:  # no such table, or not a SQLite file at all
+        return False
+    finally:
+        conn.close()
+    return row is not None and row[0] == _MARK
+
+
+def _claim(db_path: Path, out_dir: Path) -> None:
+    """Remove an earlier demo's database; refuse any file or folder the demo did not make.
+
+    Raises:
+        ValidationError: ``db_path`` or the reports folder exists and is not the demo's.
+    """
+    if db_path.exists() and not _is_demo_database(db_path):
+        msg = (
+            f"{db_path} exists and is not a database avgkit demo made; the demo never "
+            "replaces another file: pass --db with a new path"
+        )
+        raise ValidationError(msg)
+    if out_dir.exists() and not (out_dir / MARKER_FILE).is_file():
+        msg = (
+            f"{out_dir} exists and is not the demo's folder of reports; the demo never "
+            "writes into another folder: pass --db with another name"
+        )
+        raise ValidationError(msg)
+    if not db_path.parent.is_dir():
+        msg = f"no folder {db_path.parent} to write the demo's database in; create it first"
+        raise ValidationError(msg)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+    out_dir.mkdir(exist_ok=True)
+    (out_dir / MARKER_FILE).write_text(_MARK + "\n", encoding="utf-8")
+    conn = sqlite3.connect(db_path)
+    try:
+        conn.execute(f"CREATE TABLE {MARKER_TABLE} (note TEXT NOT NULL)")
+        conn.execute(f"INSERT INTO {MARKER_TABLE} (note) VALUES (?)", (_MARK,))  # noqa: S608
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def run(db_path: Path, out: TextIO, *, quiet: bool = False) -> dict[str, Any]:
+    """Run every step on ``db_path``, a new file or one the demo made; return a summary.
+
+    The database is refused if it exists and the demo did not make it (a marker table
+    says so); the reports, and the policy file the demo uses, go to :func:`files_dir`.
+    With ``quiet`` nothing is printed (the command line's ``--json``).
+
+    Raises:
+        ValidationError: ``db_path`` (or its reports folder) belongs to someone else.
+    """
+    out_dir = files_dir(db_path)
+    _claim(db_path, out_dir)
+    policy = out_dir / "policy.toml"
+    policy.write_text(ticketing.policy_file().read_text(encoding="utf-8"), encoding="utf-8")
     clock = ManualClock(DEMO_START)
     kit = Kit.open(url_for(db_path), inventory=ticketing.inventory(), clock=clock)
-    ctx = DemoContext(kit=kit, clock=clock, db_path=db_path, out_dir=db_path.parent, out=out)
-    print(f"avgkit demo: a sample venue's ticket shop on {db_path}", file=out)
+    stream = open(os.devnull, "w", encoding="utf-8") if quiet else out  # noqa: SIM115, PTH123
+    ctx = DemoContext(kit=kit, clock=clock, db_path=db_path, out_dir=out_dir, out=stream)
     try:
-        for step in STEPS:
-            step(ctx)
+        ctx.say(f"avgkit demo: a sample venue's ticket shop, in {db_path} (avgkit's database)")
+        ctx.say(f"and {out_dir}{os.sep} (the registers, reports and the policy file it uses).")
+        try:
+            for step in STEPS:
+                step(ctx)
+        finally:
+            ctx.kit.close()
+        store = f"--store {db_path} --policy {policy}"
+        ctx.heading("Done")
+        ctx.say(f"Everything above is stored in {db_path}; the files are in {out_dir}.")
+        ctx.say("Try, on it:")
+        ctx.say(f"  avgkit policy check {policy}")
+        ctx.say(f"  avgkit audit verify {store}")
+        ctx.say(f"  avgkit consent report {store} --since 2026-01-01 --until 2026-02-01")
+        ctx.say(f"  avgkit breach list {store}")
     finally:
-        ctx.kit.close()
-    ctx.heading("Done")
-    ctx.say(f"Everything above is stored in {db_path}. Try, on it:")
-    ctx.say(f"  avgkit audit verify --db {db_path}")
-    ctx.say(f"  avgkit consent report --db {db_path} --since 2026-01-01 --until 2026-02-01")
-    return 0
+        if quiet:
+            stream.close()
+    return {
+        "database": str(db_path),
+        "files": str(out_dir),
+        "policy": str(policy),
+        "steps": len(STEPS),
+        "written": sorted(p.name for p in out_dir.iterdir() if p.name != MARKER_FILE),
+    }
