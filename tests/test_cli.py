@@ -668,3 +668,10 @@ def test_progress_bars_show_on_a_terminal_only(policy):
     plain = io.StringIO()
     assert main(argv, out=io.StringIO(), err=plain) == 0
     assert plain.getvalue() == ""
+
+
+def test_demo_makes_the_folder_of_its_database(tmp_path):
+    db = tmp_path / "build" / "demo.db"
+    assert run("demo", "--db", db, "--json")[0] == 0
+    assert db.is_file()
+    assert (tmp_path / "build" / "demo-files" / "policy.toml").is_file()

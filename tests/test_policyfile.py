@@ -625,3 +625,12 @@ def test_problems_is_empty_exactly_when_the_file_loads(inv, data, junk):
     with pytest.raises(PolicyError if found[0].policy else ValidationError) as info:
         Inventory.from_mapping(document)
     assert str(info.value).startswith(found[0].message)
+
+
+@given(st.text(max_size=30), st.lists(st.text(min_size=1, max_size=20), max_size=12))
+def test_a_suggestion_is_always_a_known_name_and_never_the_typed_one(name, known):
+    from avgkit._suggest import hint, suggest
+
+    found = suggest(name, known)
+    assert found is None or (found in known and found != name)
+    assert hint(name, known) == ("" if found is None else f" (did you mean {found!r}?)")

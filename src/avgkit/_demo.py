@@ -415,9 +415,10 @@ def _claim(db_path: Path, out_dir: Path) -> None:
             "writes into another folder: pass --db with another name"
         )
         raise ValidationError(msg)
-    if not db_path.parent.is_dir():
-        msg = f"no folder {db_path.parent} to write the demo's database in; create it first"
+    if db_path.parent.exists() and not db_path.parent.is_dir():
+        msg = f"{db_path.parent} is not a folder to write the demo's database in"
         raise ValidationError(msg)
+    db_path.parent.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
         Path(f"{db_path}{suffix}").unlink(missing_ok=True)
     out_dir.mkdir(exist_ok=True)
