@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from hypothesis import settings
 
-pytest_plugins = ["pytester", "pgsupport"]  # pgsupport: the PostgreSQL fixtures
+pytest_plugins = ["pytester", "pgsupport", "mariadbsupport"]  # the PostgreSQL, MariaDB fixtures
 
 # Property tests here touch SQLite files and run beside PostgreSQL on a 2-core CI machine:
 # per-example time limits would only make them flaky. Example counts stay as each test sets.
@@ -33,3 +34,9 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'avgkit.db'}"
     return str(request.getfixturevalue("pg_url"))
+
+
+@pytest.fixture
+def mariadb_url(mariadb_databases: Callable[[], str]) -> str:
+    """An SQLAlchemy URL of a fresh MariaDB database of its own (dropped afterwards)."""
+    return mariadb_databases()
