@@ -135,8 +135,8 @@ def metadata(*, enforced_keys: bool = True) -> sa.MetaData:
     md = sa.MetaData()
     big = sa.BigInteger
 
-    def ref(target: str, **options: str) -> list[sa.ForeignKey]:
-        return [sa.ForeignKey(target, **options)] if enforced_keys else []
+    def ref(target: str, ondelete: str | None = None) -> list[sa.ForeignKey]:
+        return [sa.ForeignKey(target, ondelete=ondelete)] if enforced_keys else []
 
     def text(length: int = 200) -> sa.String:
         return sa.String(length)
