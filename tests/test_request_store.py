@@ -2,15 +2,16 @@
 
 import sqlite3
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 
 import attrs
 import pytest
 
-from avgkit.dsar import OPEN_STATUSES, RequestKind, RequestStatus
+from avgkit.dsar import OPEN_STATUSES, DueRequest, RequestKind, RequestStatus
 from avgkit.errors import ConflictError, IntegrityError
 from avgkit.storage import RequestStore, open_stores
-from avgkit.storage._sql._requests import OPEN_SQL, REQUESTS, SqlRequestStore
+from avgkit.storage._sql import POSTGRESQL
+from avgkit.storage._sql._requests import OPEN_SQL, REQUESTS, SqlRequestStore, _due_from_native
 from avgkit.storage.memory import MemoryRequestStore
 from avgkit.subjects import SubjectId
 from avgkit.testing.conformance import Capabilities, RequestStoreContract
@@ -18,6 +19,7 @@ from avgkit.testing.conformance._requests import (
     MONTH,
     first_step,
     make_request,
+    queued,
     reference,
     step,
     verified,
@@ -150,13 +152,9 @@ def test_due_by_reads_the_partial_index_of_open_requests(sql_url):
         d = store._d
         p = d.placeholder
         before = d.instant_in(T0)
-        first = (
-            f"{store._select} WHERE {OPEN_SQL} AND due_at <= {p} ORDER BY due_at, number LIMIT {p}"
-        )
-        following = (
-            f"{store._select} WHERE {OPEN_SQL} AND due_at <= {p} "
-            f"AND (due_at, number) > ({p}, {p}) ORDER BY due_at, number LIMIT {p}"
-        )
+        first, following = store._due_sql
+        assert f"WHERE {OPEN_SQL} AND due_at <= {p}" in first
+        assert "details" not in first
         assert "dsar_requests_due" in _plan(stores, first, (before, 10))
         assert "dsar_requests_due" in _plan(stores, following, (before, before, 1, 10))
 
@@ -174,7 +172,7 @@ def test_due_by_pages_lose_and_repeat_nothing(sql_url):
             )
             store.add(request, first_step(request))
             made.append(request)
-        expected = sorted((r for r in made if r.open), key=lambda r: r.due_at)
+        expected = queued(*sorted((r for r in made if r.open), key=lambda r: r.due_at))
         assert [r.id for r in expected] == ["req_4", "req_2", "req_8", "req_5", "req_1", "req_7"]
         assert list(store.due_by(T0 + 2 * MONTH)) == expected
         for limit in range(len(expected) + 2):
@@ -189,8 +187,9 @@ def test_due_by_pages_are_short_reads_between_which_the_store_may_be_written(sql
             request = make_request(f"req_{n}", received=T0 + timedelta(minutes=n))
             store.add(request, first_step(request))
         seen = []
-        for request in store.due_by(T0 + 2 * MONTH):
-            seen.append(request.id)
+        for entry in store.due_by(T0 + 2 * MONTH):
+            seen.append(entry.id)
+            request = store.get(entry.id)
             done = attrs.evolve(
                 verified(request, T0 + timedelta(days=1)), status=RequestStatus.COMPLETED
             )
@@ -221,9 +220,88 @@ def test_a_row_changed_outside_avgkit_is_an_integrity_error_naming_no_value(sql_
         assert value not in message
         assert caught.value.__cause__ is None
         assert caught.value.__context__ is None
-        if column != "status":  # a status no one knows is not an open one
+        if column == "kind":
             with pytest.raises(IntegrityError):
                 list(stores.requests.due_by(T0 + MONTH))
+        elif column != "status":  # a status no one knows is not an open one
+            # The queue reads neither details nor reason: its entry is whole, get() refuses.
+            assert [e.id for e in stores.requests.due_by(T0 + MONTH)] == ["req_1"]
+
+
+def _queue_tampering(dialect):
+    """(column, value) changes to the columns the deadline queue reads, per dialect."""
+    received = T0
+    changes = [
+        ("id", "req 1"),
+        ("kind", "wish"),
+        ("due_at", dialect.instant_in(received)),  # not after received_at
+        ("received_at", dialect.instant_in(received + 2 * MONTH)),
+        ("extended", dialect.flag_in(True)),  # a received request cannot be extended
+    ]
+    if dialect.name == "sqlite":  # text columns hold anything
+        changes += [
+            ("due_at", "2025-05-07 08:30:15.123456Z"),  # another form of the instant
+            ("due_at", "2025-13-07T08:30:15.123456Z"),  # the shape, but no instant
+            ("received_at", "2025-04-07T08:30:15.123456+00:00"),
+            ("due_at", 20250507),
+            ("extended", 2),
+            ("subject", b"\xff\x00\xfe"),  # no longer UTF-8
+            ("kind", b"\xff"),
+        ]
+    return changes
+
+
+@pytest.mark.parametrize("change", range(12))
+def test_the_queue_refuses_a_row_changed_outside_avgkit_naming_no_value(sql_url, change):
+    with open_stores(sql_url) as stores:
+        store = stores.requests
+        d = store._d
+        changes = _queue_tampering(d)
+        if change >= len(changes):
+            pytest.skip("a typed column cannot hold that")
+        column, value = changes[change]
+        request = make_request("req_1", "cust-secret", received=T0)
+        store.add(request, first_step(request))
+        p = d.placeholder
+        cast = f"CAST({p} AS TEXT)" if isinstance(value, bytes) else p
+        if column == "id":  # the transitions name the id: a copy is added under another
+            others = "kind, subject, received_at, due_at, status, updated_at, extended"
+            _tamper(
+                stores,
+                f"INSERT INTO dsar_requests (id, {others}) SELECT {p}, {others} FROM dsar_requests",
+                (value,),
+            )
+        else:
+            _tamper(stores, f"UPDATE dsar_requests SET {column} = {cast}", (value,))
+        with pytest.raises(IntegrityError) as caught:
+            list(store.due_by(datetime(2100, 1, 1, tzinfo=UTC)))
+        message = str(caught.value)
+        assert "secret" not in message
+        if isinstance(value, str):
+            assert value not in message
+        assert f"request number {2 if column == 'id' else 1} is malformed" in message
+        assert caught.value.__cause__ is None
+        assert caught.value.__context__ is None
+
+
+def test_the_queue_reads_instants_in_a_zone_the_session_did_not_ask_for():
+    # A driver handing over instants in another zone (a server overriding the session's
+    # TimeZone) still gives UTC entries equal to the request's.
+    cest = timezone(timedelta(hours=2))
+    request = make_request("req_1", received=T0)
+    row = (
+        1,
+        "req_1",
+        "access",
+        "cust-1",
+        T0.astimezone(cest),
+        request.due_at.astimezone(cest),
+        "received",
+        False,
+    )
+    [entry] = _due_from_native([row], POSTGRESQL.instant_out)
+    assert entry == DueRequest.of(request)
+    assert entry.due_at.tzinfo is UTC
 
 
 def test_undecodable_bytes_in_a_row_are_an_integrity_error(tmp_path):

@@ -3,9 +3,9 @@
 A visitor asks for a copy of their data, a correction, an erasure or a restriction; the
 venue must answer within a month (Art. 12(3)), verify the requester's identity first, and
 be able to show what was done when. :class:`SubjectRequest` is a request in its current
-state, :class:`RequestTransition` one step of its history; :class:`RequestKind`,
-:class:`RequestStatus`, :class:`RefusalReason` and :class:`ExtensionReason` map to the W3C
-Data Privacy Vocabulary.
+state, :class:`RequestTransition` one step of its history, :class:`DueRequest` its entry in
+the queue of deadlines; :class:`RequestKind`, :class:`RequestStatus`, :class:`RefusalReason`
+and :class:`ExtensionReason` map to the W3C Data Privacy Vocabulary.
 
 .. versionadded:: 0.2.0
 """
@@ -17,6 +17,7 @@ from avgkit.dsar._rights import RIGHTS, Right
 from avgkit.dsar._service import Fulfilment, SubjectRequests
 from avgkit.dsar._values import (
     OPEN_STATUSES,
+    DueRequest,
     ExtensionReason,
     RefusalReason,
     RequestKind,
@@ -33,6 +34,7 @@ __all__ = [
     "RIGHTS",
     "AccessExport",
     "DsarOptions",
+    "DueRequest",
     "ExportKind",
     "ExtensionReason",
     "Fulfilment",

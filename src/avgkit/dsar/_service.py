@@ -25,6 +25,7 @@ from avgkit.dsar._deadlines import MAX_EXTENSION, RESPONSE_PERIOD, due_at, end_o
 from avgkit.dsar._export import AccessExport, ExportKind, build_export
 from avgkit.dsar._options import DsarOptions
 from avgkit.dsar._values import (
+    DueRequest,
     ExtensionReason,
     RefusalReason,
     RequestKind,
@@ -170,19 +171,18 @@ class SubjectRequests:
         """The subject's requests, in the order they came in."""
         return self._store.for_subject(subject_id(subject))
 
-    def due(
-        self, *, at: datetime | None = None, limit: int | None = None
-    ) -> Iterator[SubjectRequest]:
+    def due(self, *, at: datetime | None = None, limit: int | None = None) -> Iterator[DueRequest]:
         """Stream the open requests past or nearing their deadline, earliest due first.
 
         Nearing means due within ``options.nearing`` (7 days by default) of ``at`` (now).
-        One query in the store.
+        One query in the store; each request comes as its :class:`DueRequest` (:meth:`get`
+        with its id gives the whole request).
         """
         now = self._now(at)
         return self._store.due_by(now + self.options.nearing, limit=limit)
 
-    def overdue(self, *, at: datetime | None = None) -> Iterator[SubjectRequest]:
-        """Stream the open requests whose deadline has passed at ``at`` (now)."""
+    def overdue(self, *, at: datetime | None = None) -> Iterator[DueRequest]:
+        """Stream the open requests whose deadline has passed at ``at`` (now), as in :meth:`due`."""
         now = self._now(at)
         return (r for r in self._store.due_by(now) if r.due_at < now)
 
@@ -525,9 +525,9 @@ class SubjectRequests:
         """Try again every erasure request that a hold deferred; yield what each did."""
         now = self._now(at)
         far = now + relativedelta(years=100)
-        for request in list(self._store.due_by(far)):
-            if request.kind is RequestKind.ERASURE and request.status is RequestStatus.IN_PROGRESS:
-                yield self.fulfil(request.id, at=now)
+        for entry in list(self._store.due_by(far)):
+            if entry.kind is RequestKind.ERASURE and entry.status is RequestStatus.IN_PROGRESS:
+                yield self.fulfil(entry.id, at=now)  # re-reads the whole request
 
     def lift_restriction(
         self, subject: SubjectId | str, *, actor: str = "system", at: datetime | None = None

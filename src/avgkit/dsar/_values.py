@@ -28,6 +28,7 @@ __all__ = [
     "MAX_DETAIL_LENGTH",
     "MAX_NOTE_LENGTH",
     "OPEN_STATUSES",
+    "DueRequest",
     "ExtensionReason",
     "Reason",
     "RefusalReason",
@@ -39,6 +40,7 @@ __all__ = [
     "check_change",
     "check_request_id",
     "reason_from_value",
+    "stored_due",
     "stored_request",
 ]
 
@@ -542,3 +544,154 @@ def stored_request(
     _set(made, "reason", reason)
     made.__attrs_post_init__()
     return made
+
+
+# --------------------------------------------------------------------------- the deadline queue
+
+# The (status, extended) pairs an open request can be in: RECEIVED is not yet verified and
+# so never extended; EXTENDED always is; VERIFIED and IN_PROGRESS may have been extended.
+_DUE_STATES: Final = frozenset(
+    (status, extended)
+    for status in OPEN_STATUSES
+    for extended in (False, True)
+    if not (status is RequestStatus.RECEIVED and extended)
+    and not (status is RequestStatus.EXTENDED and not extended)
+)
+
+
+class _DueRequestSlots:
+    # DueRequest's storage, assignable: stored_due() fills an instance of this class with
+    # plain attribute stores and then gives it DueRequest as its class (the two have the
+    # same layout, DueRequest adding no slot of its own). That is several times cheaper than
+    # object.__setattr__ per field, which matters on a queue of thousands of rows; nothing
+    # else ever makes one, and no instance of this class leaves stored_due().
+    __slots__ = (
+        "__weakref__",
+        "due_at",
+        "extended",
+        "id",
+        "kind",
+        "received_at",
+        "status",
+        "subject",
+    )
+    id: str
+    kind: RequestKind
+    subject: SubjectId
+    status: RequestStatus
+    received_at: datetime
+    due_at: datetime
+    extended: bool
+
+
+@attrs.frozen(kw_only=True)
+class DueRequest(_DueRequestSlots):
+    """An open request in the deadline queue.
+
+    What :meth:`RequestStore.due_by <avgkit.storage.RequestStore.due_by>` yields: the fields
+    a queue of deadlines is read for, without the request's other instants, details (personal
+    data) or reason. :meth:`RequestStore.get <avgkit.storage.RequestStore.get>` (or
+    :meth:`SubjectRequests.get <avgkit.dsar.SubjectRequests.get>`) with its :attr:`id` gives
+    the whole :class:`SubjectRequest`; :meth:`of` makes the entry of one.
+
+    Args:
+        id: the request's id.
+        kind: the right exercised.
+        subject: the host's id of the subject (never shown in ``repr``).
+        status: where it stands: one of :data:`OPEN_STATUSES`.
+        received_at: when the request came in.
+        due_at: when the answer is due; later than ``received_at``.
+        extended: whether the deadline was extended; an ``EXTENDED`` request is, a
+            ``RECEIVED`` one (not yet verified) cannot be.
+
+    Raises:
+        ValidationError: a value is malformed, or the values contradict each other (a
+            closed status, a naive instant, ``due_at`` not after ``received_at``, ``extended``
+            not fitting the status).
+
+    .. versionadded:: 0.2.0
+    """
+
+    id: str = attrs.field(converter=_to_id)
+    kind: RequestKind = attrs.field(converter=_to_kind)
+    subject: SubjectId = attrs.field(converter=subject_id, repr=False)
+    status: RequestStatus = attrs.field(converter=_to_status)
+    received_at: datetime = attrs.field(converter=to_utc, validator=v_aware)
+    due_at: datetime = attrs.field(converter=to_utc, validator=v_aware)
+    extended: bool = attrs.field(default=False, validator=_check_flag)
+
+    def __attrs_post_init__(self) -> None:
+        """Refuse values that contradict each other."""
+        if not self.status.open:
+            _refuse(
+                self, "status", f"is {self.status.value!r}: the deadline queue holds open requests"
+            )
+        if self.due_at <= self.received_at:
+            _refuse(self, "due_at", "must be later than received_at")
+        if self.status is RequestStatus.EXTENDED and not self.extended:
+            _refuse(self, "extended", "must be True for an 'extended' request")
+        if self.extended and self.status is RequestStatus.RECEIVED:
+            _refuse(self, "extended", "is True, but an unverified request cannot be extended")
+
+    @classmethod
+    def of(cls, request: SubjectRequest) -> DueRequest:
+        """The queue's entry for ``request``, which must be open.
+
+        Raises:
+            ValidationError: ``request`` is not a :class:`SubjectRequest`, or it is closed.
+        """
+        if not isinstance(request, SubjectRequest):
+            msg = f"DueRequest.of() takes a SubjectRequest, got {type(request).__name__}"
+            raise ValidationError(msg)
+        return cls(
+            id=request.id,
+            kind=request.kind,
+            subject=request.subject,
+            status=request.status,
+            received_at=request.received_at,
+            due_at=request.due_at,
+            extended=request.extended,
+        )
+
+
+def stored_due(  # noqa: PLR0917 - positional: one call per row of the queue
+    id: str,  # noqa: A002 - the field's name
+    kind: RequestKind,
+    subject: SubjectId,
+    status: RequestStatus,
+    received_at: datetime,
+    due_at: datetime,
+    extended: bool,  # noqa: FBT001 - positional for speed; internal, one caller per store
+) -> DueRequest:
+    """A :class:`DueRequest` rebuilt from a row its store wrote (internal, not exported).
+
+    Like :func:`stored_request`: the store decodes each field to its type (members looked
+    up, instants aware and in UTC, ``extended`` a bool); here the id's form and the rules
+    between the fields are checked again, in one test, so that a row changed outside avgkit
+    into a contradiction is still refused. Whatever that test does not pass goes through the
+    class itself, which raises its own error. Equal, field for field, to ``DueRequest(...)``
+    with the same arguments (``tests/test_dsar_values.py`` holds it to that).
+
+    Raises:
+        ValidationError: the id is malformed or the fields contradict each other.
+    """
+    if due_at <= received_at or (status, extended) not in _DUE_STATES or not _REQUEST_ID.match(id):
+        return DueRequest(
+            id=id,
+            kind=kind,
+            subject=subject,
+            status=status,
+            received_at=received_at,
+            due_at=due_at,
+            extended=extended,
+        )
+    made: Any = _DueRequestSlots()
+    made.id = id
+    made.kind = kind
+    made.subject = subject
+    made.status = status
+    made.received_at = received_at
+    made.due_at = due_at
+    made.extended = extended
+    made.__class__ = DueRequest
+    return made  # type: ignore[no-any-return]

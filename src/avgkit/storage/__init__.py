@@ -39,7 +39,13 @@ if TYPE_CHECKING:
     from avgkit.audit._chain import AuditEntry
     from avgkit.breach._values import Breach
     from avgkit.consent._values import ConsentEvent, LatestEvents
-    from avgkit.dsar._values import RequestKind, RequestStatus, RequestTransition, SubjectRequest
+    from avgkit.dsar._values import (
+        DueRequest,
+        RequestKind,
+        RequestStatus,
+        RequestTransition,
+        SubjectRequest,
+    )
     from avgkit.erasure._values import ErasureEntry, ErasureNotice
     from avgkit.feed._values import FeedNotice
     from avgkit.pseudonym._keys import KeyKind, StoredKey
@@ -518,12 +524,17 @@ class RequestStore(Protocol):
         """The subject's oldest open request of ``kind`` (a new one may duplicate it)."""
         ...
 
-    def due_by(self, before: datetime, *, limit: int | None = None) -> Iterator[SubjectRequest]:
+    def due_by(self, before: datetime, *, limit: int | None = None) -> Iterator[DueRequest]:
         """Stream the open requests with ``due_at <= before``, earliest due first.
 
-        Ties are broken by the order the requests were added; ``limit`` caps how many. SQL
-        adapters run one statement on an index of the open requests, in keyset pages, so
-        the closed ones (nearly all of them, after a few years) are never read.
+        Each as its :class:`~avgkit.dsar.DueRequest`: the id, kind, subject, status,
+        ``received_at``, ``due_at`` and ``extended`` of the request, equal to
+        ``DueRequest.of(store.get(id))`` as it was read; :meth:`get` gives the whole
+        request (its details, reason and history fields are not read for the queue). Ties
+        are broken by the order the requests were added; ``limit`` caps how many. SQL
+        adapters run one statement on an index of the open requests, in keyset pages
+        selecting only those columns, so the closed ones (nearly all of them, after a few
+        years) are never read.
 
         Raises:
             ValidationError: ``before`` is naive, or ``limit`` is negative.

@@ -13,6 +13,7 @@ import attrs
 from avgkit import _validators
 from avgkit.consent._values import check_forget
 from avgkit.dsar._values import (
+    DueRequest,
     RequestKind,
     RequestStatus,
     RequestTransition,
@@ -168,14 +169,14 @@ class MemoryRequestStore:
             ordered = self._received_order(mine)
         return ordered[0] if ordered else None
 
-    def due_by(self, before: datetime, *, limit: int | None = None) -> Iterator[SubjectRequest]:
+    def due_by(self, before: datetime, *, limit: int | None = None) -> Iterator[DueRequest]:
         """The open requests due by ``before``, earliest due first (a snapshot)."""
         before = _validators.aware(before, "before")
         cap = check_limit(limit)
         with self._lock:
             due = [r for r in self._requests.values() if r.open and r.due_at <= before]
             due.sort(key=lambda r: (r.due_at, self._numbers[r.id]))
-        return iter(due if cap is None else due[:cap])
+        return iter([DueRequest.of(r) for r in (due if cap is None else due[:cap])])
 
     def open_subjects(self, kinds: Sequence[RequestKind]) -> frozenset[SubjectId]:
         """The subjects with an open request of one of ``kinds``."""

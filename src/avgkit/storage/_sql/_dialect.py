@@ -16,9 +16,18 @@ import attrs
 
 from avgkit._validators import utc_text
 
-__all__ = ["POSTGRESQL", "SQLITE", "Dialect", "decode_text", "text_to_time", "time_to_text"]
+__all__ = [
+    "POSTGRESQL",
+    "SQLITE",
+    "TIME_TEXT_LENGTH",
+    "Dialect",
+    "decode_text",
+    "text_to_time",
+    "time_to_text",
+]
 
-_TIME_LENGTH: Final = len("2025-01-01T00:00:00.000000Z")
+TIME_TEXT_LENGTH: Final = len("2025-01-01T00:00:00.000000Z")
+"""The length of :func:`time_to_text`'s form: ``T`` at index 10, ``Z`` last."""
 
 
 def decode_text(value: object) -> str:
@@ -49,7 +58,7 @@ def text_to_time(value: str) -> datetime:
     """
     # fromisoformat() is fifty times faster than strptime() but takes other forms too: the
     # fixed shape is checked first, so a row in another form still fails to decode.
-    if len(value) != _TIME_LENGTH or value[10] != "T" or value[-1] != "Z":
+    if len(value) != TIME_TEXT_LENGTH or value[10] != "T" or value[-1] != "Z":
         msg = "a stored instant is not in avgkit's form"
         raise ValueError(msg)
     return datetime.fromisoformat(value)

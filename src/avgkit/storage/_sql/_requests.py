@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
-from datetime import datetime
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, datetime
 from typing import Any, Final, NoReturn
 
 from avgkit import _validators
 from avgkit.consent._values import check_forget
 from avgkit.dsar._values import (
+    DueRequest,
     Reason,
     RequestKind,
     RequestStatus,
@@ -18,6 +19,7 @@ from avgkit.dsar._values import (
     check_change,
     check_request_id,
     reason_from_value,
+    stored_due,
     stored_request,
 )
 from avgkit.errors import ConflictError, IntegrityError, NotFound, ValidationError
@@ -32,7 +34,7 @@ from avgkit.storage._request_rules import (
 )
 from avgkit.storage._sql._codecs import opt_text
 from avgkit.storage._sql._db import Connection, SqlDatabase
-from avgkit.storage._sql._dialect import Dialect, decode_text
+from avgkit.storage._sql._dialect import TIME_TEXT_LENGTH, Dialect, decode_text, time_to_text
 from avgkit.storage._sql._errors import raise_clean
 from avgkit.subjects import SubjectId, subject_id
 
@@ -64,6 +66,23 @@ _COLUMNS: Final = (
 _NOT_TEXT: Final = frozenset({"number", "extended"})
 _KINDS: Final = {k.value: k for k in RequestKind}
 _STATUSES: Final = {s.value: s for s in RequestStatus}
+# What the deadline queue selects: a DueRequest's fields, after the keyset's number.
+_DUE_COLUMNS: Final = (
+    "number",
+    "id",
+    "kind",
+    "subject",
+    "received_at",
+    "due_at",
+    "status",
+    "extended",
+)
+# The same lookups keyed by the bytes SQLite hands over (see Dialect.text_out): a value no
+# member has is a KeyError, as is a closed status in the queue of open requests.
+_KIND_BYTES: Final = {k.value.encode(): k for k in RequestKind}
+_OPEN_BYTES: Final = {s.value.encode(): s for s in RequestStatus if s.open}
+_OPEN_TEXT: Final = {s.value: s for s in RequestStatus if s.open}
+_FLAGS: Final = {0: False, 1: True}
 
 
 def request_migrations(d: Dialect) -> tuple[str, ...]:
@@ -136,6 +155,84 @@ def _reason_out(value: object) -> Reason | None:
     return None if value is None else reason_from_value(_text(value))
 
 
+def _due_from_text(rows: Sequence[Sequence[Any]]) -> list[DueRequest]:
+    """The queue's rows as SQLite returns them: text as bytes, instants as fixed text.
+
+    One loop with everything inline: on a queue of thousands of rows each call saved
+    counts. Each column is decoded as :func:`_text`, the member lookups and
+    :func:`~avgkit.storage._sql._dialect.text_to_time` would (the shape checked before
+    ``fromisoformat``); :func:`stored_due` checks how the fields fit together.
+    """
+    out: list[DueRequest] = []
+    add = out.append
+    parse = datetime.fromisoformat
+    length = TIME_TEXT_LENGTH
+    number: object = None
+    try:
+        for number, rid, kind, subject, received_at, due_at, status, extended in rows:  # noqa: B007 - named in the error
+            received = received_at.decode()
+            due = due_at.decode()
+            if (
+                len(received) != length
+                or received[10] != "T"
+                or received[-1] != "Z"
+                or len(due) != length
+                or due[10] != "T"
+                or due[-1] != "Z"
+            ):
+                break
+            add(
+                stored_due(
+                    rid.decode(),
+                    _KIND_BYTES[kind],
+                    SubjectId(subject.decode()),
+                    _OPEN_BYTES[status],
+                    parse(received),
+                    parse(due),
+                    _FLAGS[extended],
+                )
+            )
+        else:
+            return out
+    except (*_UNDECODABLE, AttributeError):
+        pass
+    _malformed(_numbered(number))
+
+
+def _due_from_native(
+    rows: Sequence[Sequence[Any]], instant_out: Callable[[object], datetime]
+) -> list[DueRequest]:
+    """The queue's rows as a driver with typed columns returns them (PostgreSQL).
+
+    Text comes as ``str`` and flags as ``bool``; instants as aware datetimes, in UTC in
+    avgkit's sessions (one in another zone goes through ``instant_out``).
+    """
+    out: list[DueRequest] = []
+    add = out.append
+    number: object = None
+    try:
+        for number, rid, kind, subject, received_at, due_at, status, extended in rows:  # noqa: B007 - named in the error
+            add(
+                stored_due(
+                    rid,
+                    _KINDS[kind],
+                    SubjectId(subject),
+                    _OPEN_TEXT[status],
+                    received_at if received_at.tzinfo is UTC else instant_out(received_at),
+                    due_at if due_at.tzinfo is UTC else instant_out(due_at),
+                    extended,
+                )
+            )
+    except (*_UNDECODABLE, AttributeError):
+        _malformed(_numbered(number))
+    return out
+
+
+def _numbered(number: object) -> str:
+    # The row's number: an integer avgkit assigned, never a stored value.
+    return f"request number {number if type(number) is int else '?'}"
+
+
 def _text(value: object) -> str:
     # decode_text() for the common case, inline: the deadline queue decodes nine text
     # columns per row, which SQLite hands over as bytes (see Dialect.text_out).
@@ -203,7 +300,7 @@ class SqlRequestStore:
                 reason=_reason_out(reason),
             )
         except _UNDECODABLE:
-            _malformed(f"request number {row[0] if isinstance(row[0], int) else '?'}")
+            _malformed(_numbered(row[0]))
 
     def _values(self, request: SubjectRequest) -> tuple[Any, ...]:
         d = self._d
@@ -379,22 +476,28 @@ class SqlRequestStore:
             ).fetchone()
         return None if row is None else self._request(row)
 
-    def due_by(self, before: datetime, *, limit: int | None = None) -> Iterator[SubjectRequest]:
+    def due_by(self, before: datetime, *, limit: int | None = None) -> Iterator[DueRequest]:
         """Stream the open requests due by ``before`` in keyset pages of the due index."""
         before = _validators.aware(before, "before")
         cap = check_limit(limit)
         return self._due_pages(self._d.instant_in(before), cap)
 
-    def _due_pages(self, before: object, cap: int | None) -> Iterator[SubjectRequest]:
+    @property
+    def _due_sql(self) -> tuple[str, str]:
+        """The queue's first page and each following one, after a (due_at, number) key."""
         d = self._d
         p = d.placeholder
-        first = (
-            f"{self._select} WHERE {OPEN_SQL} AND due_at <= {p} ORDER BY due_at, number LIMIT {p}"
+        listed = ", ".join(c if c in _NOT_TEXT else d.column(c) for c in _DUE_COLUMNS)
+        select = f"SELECT {listed} FROM dsar_requests WHERE {OPEN_SQL} AND due_at <= {p}"  # noqa: S608 - fixed names and placeholders only
+        return (
+            f"{select} ORDER BY due_at, number LIMIT {p}",
+            f"{select} AND (due_at, number) > ({p}, {p}) ORDER BY due_at, number LIMIT {p}",
         )
-        following = (
-            f"{self._select} WHERE {OPEN_SQL} AND due_at <= {p} "
-            f"AND (due_at, number) > ({p}, {p}) ORDER BY due_at, number LIMIT {p}"
-        )
+
+    def _due_pages(self, before: object, cap: int | None) -> Iterator[DueRequest]:
+        d = self._d
+        first, following = self._due_sql
+        text_instants = d.instant_in is time_to_text
         left = cap
         after: tuple[object, object] | None = None
         while left is None or left > 0:
@@ -404,7 +507,7 @@ class SqlRequestStore:
                     rows = conn.execute(first, (before, size)).fetchall()
                 else:
                     rows = conn.execute(following, (before, *after, size)).fetchall()
-            page = [self._request(row) for row in rows]
+            page = _due_from_text(rows) if text_instants else _due_from_native(rows, d.instant_out)
             yield from page
             if len(rows) < size:
                 return

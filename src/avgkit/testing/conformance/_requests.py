@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from avgkit.dsar._values import (
+    DueRequest,
     ExtensionReason,
     RefusalReason,
     RequestKind,
@@ -43,6 +44,11 @@ class _BlockFailedError(RuntimeError):
 def reference(n: int) -> str:
     """The ``n``-th subject reference: ``"sr1:"`` and 32 lower-case hex digits."""
     return f"sr1:{n:032x}"
+
+
+def queued(*requests: SubjectRequest) -> list[DueRequest]:
+    """The deadline queue's entries of ``requests``, in the order given."""
+    return [DueRequest.of(r) for r in requests]
 
 
 def make_request(
@@ -501,12 +507,48 @@ class RequestStoreContract(_StoreSetContract):
         closed = make_request("req_closed", received=T0 - MONTH, status=RequestStatus.COMPLETED)
         refused = make_request("req_refused", received=T0 - MONTH, status=RequestStatus.REFUSED)
         self._added(store, later, tie_1, closed, first, tie_2, refused)
-        assert list(store.due_by(T0 + MONTH)) == [first, tie_1, tie_2]
-        assert list(store.due_by(T0 + MONTH - timedelta(microseconds=1))) == [first]
-        assert list(store.due_by((T0 + MONTH).astimezone(_CEST))) == [first, tie_1, tie_2]
-        assert list(store.due_by(T0 + 2 * MONTH)) == [first, tie_1, tie_2, later]
-        assert list(store.due_by(T0 + 2 * MONTH, limit=2)) == [first, tie_1]
+        assert list(store.due_by(T0 + MONTH)) == queued(first, tie_1, tie_2)
+        assert list(store.due_by(T0 + MONTH - timedelta(microseconds=1))) == queued(first)
+        assert list(store.due_by((T0 + MONTH).astimezone(_CEST))) == queued(first, tie_1, tie_2)
+        assert list(store.due_by(T0 + 2 * MONTH)) == queued(first, tie_1, tie_2, later)
+        assert list(store.due_by(T0 + 2 * MONTH, limit=2)) == queued(first, tie_1)
         assert list(store.due_by(T0 + 2 * MONTH, limit=0)) == []
+
+    def test_due_by_yields_each_request_as_its_queue_entry(self) -> None:
+        """Each entry is the DueRequest of the request get() reads; get(id) gives the rest."""
+        _, store = self.requests()
+        rectify = make_request(
+            "req_fix",
+            "cust-secret",
+            RequestKind.RECTIFICATION,
+            status=RequestStatus.IN_PROGRESS,
+            details={"email": "secret@example.org"},
+        )
+        extended = make_request(
+            "req_long",
+            "cust-2",
+            RequestKind.ERASURE,
+            status=RequestStatus.EXTENDED,
+            due_at=T0 + 3 * MONTH,
+        )
+        waiting = make_request("req_new", "cust-3", received=T0 + timedelta(hours=1))
+        self._added(store, rectify, extended, waiting)
+        entries = list(store.due_by(T0 + 4 * MONTH))
+        assert all(type(entry) is DueRequest for entry in entries)
+        assert entries == [DueRequest.of(store.get(entry.id)) for entry in entries]
+        assert [e.id for e in entries] == ["req_fix", "req_new", "req_long"]
+        assert [e.extended for e in entries] == [False, False, True]
+        assert "secret" not in repr(entries)
+        # A change shows in the next read of the queue.
+        moved = attrs.evolve(
+            verified(waiting, T0 + timedelta(hours=2)),
+            status=RequestStatus.EXTENDED,
+            extended=True,
+            reason=ExtensionReason.COMPLEXITY,
+            due_at=waiting.due_at + 2 * MONTH,
+        )
+        store.update(moved, step(moved, 2), expected=RequestStatus.RECEIVED)
+        assert list(store.due_by(T0 + 4 * MONTH)) == queued(rectify, extended, moved)
 
     def test_due_by_refuses_a_naive_instant_and_a_negative_limit(self) -> None:
         """ValidationError for a naive ``before`` and for ``limit=-1``, at the call."""
@@ -571,7 +613,7 @@ class RequestStoreContract(_StoreSetContract):
             cut = base + timedelta(minutes=before)
             due = sorted((r for r in made if r.open and r.due_at <= cut), key=lambda r: r.due_at)
             expected = due if limit is None else due[:limit]
-            assert list(store.due_by(cut, limit=limit)) == expected
+            assert list(store.due_by(cut, limit=limit)) == queued(*expected)
 
         check()
 
@@ -762,7 +804,7 @@ class RequestStoreContract(_StoreSetContract):
         assert store.for_subject(SubjectId("cust-1")) == (kept,)
         assert not store.restricted(SubjectId("cust-2"), T0)
         assert store.restricted(SubjectId("cust-1"), T0 + timedelta(days=2))
-        assert list(store.due_by(T0 + 2 * MONTH)) == [kept]
+        assert list(store.due_by(T0 + 2 * MONTH)) == queued(kept)
         # The id is free again.
         again = make_request("req_new", "cust-2")
         store.add(again, first_step(again))
@@ -799,7 +841,7 @@ class RequestStoreContract(_StoreSetContract):
         assert again.requests.get("req_1") == second
         assert again.requests.transitions("req_1") == history
         assert again.requests.restricted(SubjectId("cust-1"), T0)
-        assert list(again.requests.due_by(T0 + MONTH)) == [second]
+        assert list(again.requests.due_by(T0 + MONTH)) == queued(second)
         with pytest.raises(ConflictError):
             again.requests.add(request, first_step(request))
 
