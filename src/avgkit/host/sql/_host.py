@@ -36,7 +36,7 @@ __all__ = ["SqlHostData", "describe_database"]
 
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MICRO: Final = timedelta(microseconds=1)
-_NAIVE_EPOCH: Final = datetime(1970, 1, 1)  # noqa: DTZ001 - a fixed instant, read as UTC
+_NEVER: Final = -(2**63)  # below every instant stored as an integer
 
 
 def describe_database(bind: Engine | Connection) -> str:
@@ -665,25 +665,42 @@ class SqlHostData:
         if not lasts:
             return
         idle = [sa.not_(probe) for kind, probe in self._active_since if kind in types]
+        epoch = self._map.timestamps is not Timestamps.NATIVE
+        if epoch and len(lasts) > 1:
+            # The latest in SQL, one value per row: integers have a "never" below them all.
+            greatest = sa.func.max if self._bind.dialect.name == "sqlite" else sa.func.greatest
+            lasts = [greatest(*(sa.func.coalesce(last, _NEVER) for last in lasts))]
         statement = sa.select(self._schema.key, self._subject_columns[1], *lasts).where(
             *self._kind_filter(kinds), *idle
         )
-        kind_of = self._map.subjects.kind_of
-        decode = self._decode
+        kinds_seen: dict[object, SubjectKind] = {}
+        micros = self._map.timestamps is Timestamps.EPOCH_MICROS
         for sid, stored, *values in self._stream(
             statement, {"before": when}, "finding inactive subjects"
         ):
-            instants = [decode(v) for v in values if v is not None]
-            if not instants:
-                continue
-            kind = kind_of(stored)
+            if epoch and len(values) == 1:
+                value = values[0]
+                if value is None or value == _NEVER:
+                    continue  # never active: nothing to count a period from
+                last = _EPOCH + timedelta(0, 0, value) if micros else self._decode(value)
+                if last is None:  # pragma: no cover - an integer always decodes
+                    continue
+            else:
+                instants = [at for v in values if (at := self._decode(v)) is not None]
+                if not instants:
+                    continue
+                last = max(instants)
+            kind = kinds_seen.get(stored)
             if kind is None:
-                msg = (
-                    f"{self._map.subjects.table}.{self._map.subjects.kind_column} holds a value "
-                    "the table map's kinds do not translate; add it to subjects.kinds"
-                )
-                raise PolicyError(msg)
-            yield SubjectId(str(sid)), kind, max(i for i in instants if i is not None)
+                kind = self._map.subjects.kind_of(stored)
+                if kind is None:
+                    msg = (
+                        f"{self._map.subjects.table}.{self._map.subjects.kind_column} holds a "
+                        "value the table map's kinds do not translate; add it to subjects.kinds"
+                    )
+                    raise PolicyError(msg)
+                kinds_seen[stored] = kind
+            yield SubjectId(str(sid)), kind, last
 
     # -- HostData: writing -----------------------------------------------------------------
 
