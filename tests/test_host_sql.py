@@ -34,7 +34,7 @@ from avgkit.host.sql import (
     table_map_from_file,
     table_map_from_mapping,
 )
-from avgkit.inventory import _policyfile
+from avgkit.inventory import Inventory, _policyfile
 from avgkit.presets import ticketing
 from avgkit.subjects import SubjectId
 from avgkit.testing.conformance import HostDataContract
@@ -281,6 +281,7 @@ def test_the_map_sits_next_to_the_inventory_in_one_policy_file(tmp_path):
     preset = Path(ticketing.__file__).with_suffix(".toml").read_text("utf-8")
     policy.write_text(preset + "\n" + (EXAMPLES / "table_map.toml").read_text("utf-8"), "utf-8")
     assert table_map_from_file(policy) == TABLE_MAP
+    assert Inventory.from_file(policy) == INVENTORY, "the inventory reader accepts the section"
 
 
 def host_section():
