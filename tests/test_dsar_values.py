@@ -1,5 +1,6 @@
 """Request and feed values: validation, DPV terms, no personal data in repr or errors."""
 
+import pickle
 from datetime import UTC, datetime, timedelta, timezone
 
 import attrs
@@ -9,6 +10,7 @@ from hypothesis import strategies as st
 
 from avgkit.dsar import (
     OPEN_STATUSES,
+    DueRequest,
     ExtensionReason,
     RefusalReason,
     RequestKind,
@@ -17,12 +19,14 @@ from avgkit.dsar import (
     SubjectRequest,
 )
 from avgkit.dsar._values import (
+    DUE_FLAGS,
     MAX_DETAIL_LENGTH,
     MAX_DETAILS,
     check_actor,
     check_change,
     check_request_id,
     reason_from_value,
+    stored_due,
     stored_request,
 )
 from avgkit.errors import ValidationError
@@ -474,3 +478,139 @@ def test_check_notices_takes_a_list_of_unstored_notices():
         check_notices(made)
     with pytest.raises(ValidationError, match="list or tuple"):
         check_notices("crm")
+
+
+# -- the deadline queue's entries -------------------------------------------------------------
+
+
+def due(**changes):
+    fields = {
+        "id": "req_1",
+        "kind": RequestKind.ERASURE,
+        "subject": "cust-1042",
+        "status": RequestStatus.VERIFIED,
+        "due_at": T0 + timedelta(days=30),
+        "extended": False,
+    }
+    fields.update(changes)
+    return DueRequest(**fields)
+
+
+def _due_accepts(status, extended):
+    return status.open and not (
+        (status is RequestStatus.RECEIVED and extended)
+        or (status is RequestStatus.EXTENDED and not extended)
+    )
+
+
+def _id_ok(request_id):
+    try:
+        check_request_id(request_id)
+    except ValidationError:
+        return False
+    return True
+
+
+@given(
+    status=st.sampled_from(list(RequestStatus)),
+    extended=st.booleans(),
+    request_id=st.sampled_from(["req_1", "R-2_x", "a" * 64, "a" * 65, "req 1", "", "req_é"]),
+)
+def test_a_stored_queue_entry_equals_the_one_the_class_makes(status, extended, request_id):
+    fields = {
+        "id": request_id,
+        "kind": RequestKind.RECTIFICATION,
+        "subject": SubjectId("cust-1042"),
+        "status": status,
+        "due_at": T0 + timedelta(days=30),
+        "extended": extended,
+    }
+    if _due_accepts(status, extended) and _id_ok(request_id):
+        rebuilt = stored_due(*fields.values())
+        made = DueRequest(**fields)
+        assert type(rebuilt) is DueRequest
+        assert rebuilt == made
+        assert all(
+            getattr(rebuilt, f.name) == getattr(made, f.name) for f in attrs.fields(DueRequest)
+        )
+        assert repr(rebuilt) == repr(made)
+        assert hash(rebuilt) == hash(made)
+        assert pickle.loads(pickle.dumps(rebuilt)) == made  # noqa: S301 - our own bytes
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            rebuilt.status = RequestStatus.COMPLETED
+    else:
+        with pytest.raises(ValidationError):
+            stored_due(*fields.values())
+        with pytest.raises(ValidationError):
+            DueRequest(**fields)
+
+
+def test_the_flags_each_open_status_allows_are_the_ones_the_class_accepts():
+    assert set(DUE_FLAGS) == set(OPEN_STATUSES)
+    for status in RequestStatus:
+        for extended in (False, True):
+            allowed = extended in DUE_FLAGS.get(status, {})
+            assert allowed == _due_accepts(status, extended)
+            if allowed:
+                assert DUE_FLAGS[status][int(extended)] is extended
+
+
+def test_a_queue_entry_is_the_open_request_s_deadline_and_nothing_personal():
+    made = request(
+        kind=RequestKind.RECTIFICATION,
+        subject=PERSONAL,
+        status=RequestStatus.EXTENDED,
+        verified_at=T0,
+        extended=True,
+        reason=ExtensionReason.COMPLEXITY,
+        due_at=(T0 + timedelta(days=90)).astimezone(timezone(timedelta(hours=2))),
+        details={"email": PERSONAL},
+    )
+    entry = DueRequest.of(made)
+    assert entry == due(
+        kind=RequestKind.RECTIFICATION,
+        subject=PERSONAL,
+        status=RequestStatus.EXTENDED,
+        due_at=T0 + timedelta(days=90),
+        extended=True,
+    )
+    assert entry.due_at.tzinfo is UTC
+    assert PERSONAL not in repr(entry)
+    assert [f.name for f in attrs.fields(DueRequest)] == [
+        "id",
+        "kind",
+        "subject",
+        "status",
+        "due_at",
+        "extended",
+    ]
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        pytest.param({"status": RequestStatus.COMPLETED}, id="closed"),
+        pytest.param({"status": RequestStatus.REFUSED}, id="refused"),
+        pytest.param({"status": RequestStatus.EXTENDED}, id="extended-status-unflagged"),
+        pytest.param(
+            {"status": RequestStatus.RECEIVED, "extended": True}, id="unverified-extended"
+        ),
+        pytest.param({"due_at": datetime(2025, 5, 7, 8, 30)}, id="naive"),  # noqa: DTZ001
+        pytest.param({"extended": 1}, id="flag-not-bool"),
+        pytest.param({"id": "req 1"}, id="id"),
+        pytest.param({"kind": "wish"}, id="kind"),
+        pytest.param({"subject": ""}, id="subject"),
+    ],
+)
+def test_a_queue_entry_that_contradicts_itself_is_refused_naming_no_subject(changes):
+    fields = {"subject": PERSONAL, **changes}
+    with pytest.raises(ValidationError) as caught:
+        due(**fields)
+    assert PERSONAL not in str(caught.value)
+
+
+def test_only_an_open_request_has_a_queue_entry():
+    with pytest.raises(ValidationError, match="open requests"):
+        DueRequest.of(request(status=RequestStatus.COMPLETED, verified_at=T0))
+    with pytest.raises(ValidationError, match="SubjectRequest"):
+        DueRequest.of(due())

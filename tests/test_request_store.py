@@ -230,28 +230,26 @@ def test_a_row_changed_outside_avgkit_is_an_integrity_error_naming_no_value(sql_
 
 def _queue_tampering(dialect):
     """(column, value) changes to the columns the deadline queue reads, per dialect."""
-    received = T0
     changes = [
         ("id", "req 1"),
         ("kind", "wish"),
-        ("due_at", dialect.instant_in(received)),  # not after received_at
-        ("received_at", dialect.instant_in(received + 2 * MONTH)),
         ("extended", dialect.flag_in(True)),  # a received request cannot be extended
     ]
     if dialect.name == "sqlite":  # text columns hold anything
         changes += [
             ("due_at", "2025-05-07 08:30:15.123456Z"),  # another form of the instant
+            ("due_at", "2025-05-07T08:30:15.123456+00:00"),
             ("due_at", "2025-13-07T08:30:15.123456Z"),  # the shape, but no instant
-            ("received_at", "2025-04-07T08:30:15.123456+00:00"),
             ("due_at", 20250507),
             ("extended", 2),
             ("subject", b"\xff\x00\xfe"),  # no longer UTF-8
             ("kind", b"\xff"),
+            ("id", b"req_\xff"),
         ]
     return changes
 
 
-@pytest.mark.parametrize("change", range(12))
+@pytest.mark.parametrize("change", range(11))
 def test_the_queue_refuses_a_row_changed_outside_avgkit_naming_no_value(sql_url, change):
     with open_stores(sql_url) as stores:
         store = stores.requests
@@ -266,11 +264,8 @@ def test_the_queue_refuses_a_row_changed_outside_avgkit_naming_no_value(sql_url,
         cast = f"CAST({p} AS TEXT)" if isinstance(value, bytes) else p
         if column == "id":  # the transitions name the id: a copy is added under another
             others = "kind, subject, received_at, due_at, status, updated_at, extended"
-            _tamper(
-                stores,
-                f"INSERT INTO dsar_requests (id, {others}) SELECT {p}, {others} FROM dsar_requests",
-                (value,),
-            )
+            copy = f"SELECT {cast}, {others} FROM dsar_requests"
+            _tamper(stores, f"INSERT INTO dsar_requests (id, {others}) {copy}", (value,))
         else:
             _tamper(stores, f"UPDATE dsar_requests SET {column} = {cast}", (value,))
         with pytest.raises(IntegrityError) as caught:
@@ -289,16 +284,7 @@ def test_the_queue_reads_instants_in_a_zone_the_session_did_not_ask_for():
     # TimeZone) still gives UTC entries equal to the request's.
     cest = timezone(timedelta(hours=2))
     request = make_request("req_1", received=T0)
-    row = (
-        1,
-        "req_1",
-        "access",
-        "cust-1",
-        T0.astimezone(cest),
-        request.due_at.astimezone(cest),
-        "received",
-        False,
-    )
+    row = (1, "req_1", "access", "cust-1", request.due_at.astimezone(cest), "received", False)
     [entry] = _due_from_native([row], POSTGRESQL.instant_out)
     assert entry == DueRequest.of(request)
     assert entry.due_at.tzinfo is UTC

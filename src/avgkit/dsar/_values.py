@@ -24,11 +24,14 @@ from avgkit.errors import ValidationError
 from avgkit.subjects import SubjectId, subject_id
 
 __all__ = [
+    "DUE_FLAGS",
     "MAX_DETAILS",
     "MAX_DETAIL_LENGTH",
     "MAX_NOTE_LENGTH",
     "OPEN_STATUSES",
+    "REQUEST_ID",
     "DueRequest",
+    "DueRequestDraft",
     "ExtensionReason",
     "Reason",
     "RefusalReason",
@@ -548,66 +551,71 @@ def stored_request(
 
 # --------------------------------------------------------------------------- the deadline queue
 
-# The (status, extended) pairs an open request can be in: RECEIVED is not yet verified and
-# so never extended; EXTENDED always is; VERIFIED and IN_PROGRESS may have been extended.
+REQUEST_ID: Final = _REQUEST_ID
+"""The form of a request id (for stores that check ids in bulk; see :func:`check_request_id`)."""
+
+DUE_FLAGS: Final[Mapping[RequestStatus, Mapping[object, bool]]] = {
+    RequestStatus.RECEIVED: {False: False},
+    RequestStatus.VERIFIED: {False: False, True: True},
+    RequestStatus.IN_PROGRESS: {False: False, True: True},
+    RequestStatus.EXTENDED: {True: True},
+}
+"""For each open status, the ``extended`` flags it allows, keyed by themselves.
+
+A ``RECEIVED`` request is not yet verified and so never extended, an ``EXTENDED`` one
+always is. Stored flags that are ``0`` or ``1`` find their bool here too; anything else
+is a :class:`KeyError`, as is a closed status.
+"""
+
 _DUE_STATES: Final = frozenset(
-    (status, extended)
-    for status in OPEN_STATUSES
-    for extended in (False, True)
-    if not (status is RequestStatus.RECEIVED and extended)
-    and not (status is RequestStatus.EXTENDED and not extended)
+    (status, flag) for status, flags in DUE_FLAGS.items() for flag in flags.values()
 )
 
 
-class _DueRequestSlots:
-    # DueRequest's storage, assignable: stored_due() fills an instance of this class with
-    # plain attribute stores and then gives it DueRequest as its class (the two have the
-    # same layout, DueRequest adding no slot of its own). That is several times cheaper than
-    # object.__setattr__ per field, which matters on a queue of thousands of rows; nothing
-    # else ever makes one, and no instance of this class leaves stored_due().
-    __slots__ = (
-        "__weakref__",
-        "due_at",
-        "extended",
-        "id",
-        "kind",
-        "received_at",
-        "status",
-        "subject",
-    )
+class DueRequestDraft:
+    """A :class:`DueRequest`'s fields, assignable (internal, not exported).
+
+    For a store decoding thousands of queue rows: :func:`stored_due` builds one entry per
+    call; a store's own loop may instead fill a draft with plain attribute stores (every
+    field) and then give it :class:`DueRequest` as its ``__class__`` (the two share one
+    layout: DueRequest adds no slot), several times cheaper than ``object.__setattr__`` per
+    field. Only after checking what :func:`stored_due` checks, in the same way: the id's
+    form (:data:`REQUEST_ID`), the status and flag (:data:`DUE_FLAGS`); a draft never
+    leaves that loop.
+    """
+
+    __slots__ = ("__weakref__", "due_at", "extended", "id", "kind", "status", "subject")
     id: str
     kind: RequestKind
     subject: SubjectId
     status: RequestStatus
-    received_at: datetime
     due_at: datetime
     extended: bool
 
 
 @attrs.frozen(kw_only=True)
-class DueRequest(_DueRequestSlots):
+class DueRequest(DueRequestDraft):
     """An open request in the deadline queue.
 
     What :meth:`RequestStore.due_by <avgkit.storage.RequestStore.due_by>` yields: the fields
-    a queue of deadlines is read for, without the request's other instants, details (personal
-    data) or reason. :meth:`RequestStore.get <avgkit.storage.RequestStore.get>` (or
-    :meth:`SubjectRequests.get <avgkit.dsar.SubjectRequests.get>`) with its :attr:`id` gives
-    the whole :class:`SubjectRequest`; :meth:`of` makes the entry of one.
+    a queue of deadlines is read for (which request, whose, what it asks, where it stands,
+    when it is due). The request's other instants, its details (personal data) and reason
+    are not read for the queue: :meth:`RequestStore.get <avgkit.storage.RequestStore.get>`
+    (or :meth:`SubjectRequests.get <avgkit.dsar.SubjectRequests.get>`) with its :attr:`id`
+    gives the whole :class:`SubjectRequest`; :meth:`of` makes the entry of one.
 
     Args:
         id: the request's id.
         kind: the right exercised.
         subject: the host's id of the subject (never shown in ``repr``).
         status: where it stands: one of :data:`OPEN_STATUSES`.
-        received_at: when the request came in.
-        due_at: when the answer is due; later than ``received_at``.
+        due_at: when the answer is due (aware; kept in UTC).
         extended: whether the deadline was extended; an ``EXTENDED`` request is, a
             ``RECEIVED`` one (not yet verified) cannot be.
 
     Raises:
         ValidationError: a value is malformed, or the values contradict each other (a
-            closed status, a naive instant, ``due_at`` not after ``received_at``, ``extended``
-            not fitting the status).
+            closed status, a naive instant, ``extended`` not fitting the status).
 
     .. versionadded:: 0.2.0
     """
@@ -616,7 +624,6 @@ class DueRequest(_DueRequestSlots):
     kind: RequestKind = attrs.field(converter=_to_kind)
     subject: SubjectId = attrs.field(converter=subject_id, repr=False)
     status: RequestStatus = attrs.field(converter=_to_status)
-    received_at: datetime = attrs.field(converter=to_utc, validator=v_aware)
     due_at: datetime = attrs.field(converter=to_utc, validator=v_aware)
     extended: bool = attrs.field(default=False, validator=_check_flag)
 
@@ -626,8 +633,6 @@ class DueRequest(_DueRequestSlots):
             _refuse(
                 self, "status", f"is {self.status.value!r}: the deadline queue holds open requests"
             )
-        if self.due_at <= self.received_at:
-            _refuse(self, "due_at", "must be later than received_at")
         if self.status is RequestStatus.EXTENDED and not self.extended:
             _refuse(self, "extended", "must be True for an 'extended' request")
         if self.extended and self.status is RequestStatus.RECEIVED:
@@ -648,7 +653,6 @@ class DueRequest(_DueRequestSlots):
             kind=request.kind,
             subject=request.subject,
             status=request.status,
-            received_at=request.received_at,
             due_at=request.due_at,
             extended=request.extended,
         )
@@ -657,40 +661,34 @@ class DueRequest(_DueRequestSlots):
 def stored_due(  # noqa: PLR0917 - positional: one call per row of the queue
     id: str,  # noqa: A002 - the field's name
     kind: RequestKind,
-    subject: SubjectId,
+    subject: str,
     status: RequestStatus,
-    received_at: datetime,
     due_at: datetime,
     extended: bool,  # noqa: FBT001 - positional for speed; internal, one caller per store
 ) -> DueRequest:
     """A :class:`DueRequest` rebuilt from a row its store wrote (internal, not exported).
 
     Like :func:`stored_request`: the store decodes each field to its type (members looked
-    up, instants aware and in UTC, ``extended`` a bool); here the id's form and the rules
-    between the fields are checked again, in one test, so that a row changed outside avgkit
-    into a contradiction is still refused. Whatever that test does not pass goes through the
-    class itself, which raises its own error. Equal, field for field, to ``DueRequest(...)``
-    with the same arguments (``tests/test_dsar_values.py`` holds it to that).
+    up, the subject's id as stored, ``due_at`` aware and in UTC, ``extended`` a bool: a
+    ``1`` would be taken for ``True``); here the id's form and the rules between the
+    fields are checked again, in one test, so that a row changed outside avgkit into a
+    contradiction is still refused. Whatever that test does not pass goes through the
+    class itself, which raises its own error. Equal, field for field, to
+    ``DueRequest(...)`` with the same arguments (``tests/test_dsar_values.py`` holds it to
+    that).
 
     Raises:
         ValidationError: the id is malformed or the fields contradict each other.
     """
-    if due_at <= received_at or (status, extended) not in _DUE_STATES or not _REQUEST_ID.match(id):
+    if (status, extended) not in _DUE_STATES or not _REQUEST_ID.match(id):
         return DueRequest(
-            id=id,
-            kind=kind,
-            subject=subject,
-            status=status,
-            received_at=received_at,
-            due_at=due_at,
-            extended=extended,
+            id=id, kind=kind, subject=subject, status=status, due_at=due_at, extended=extended
         )
-    made: Any = _DueRequestSlots()
+    made: Any = DueRequestDraft()
     made.id = id
     made.kind = kind
     made.subject = subject
     made.status = status
-    made.received_at = received_at
     made.due_at = due_at
     made.extended = extended
     made.__class__ = DueRequest

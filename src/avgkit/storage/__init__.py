@@ -527,17 +527,18 @@ class RequestStore(Protocol):
     def due_by(self, before: datetime, *, limit: int | None = None) -> Iterator[DueRequest]:
         """Stream the open requests with ``due_at <= before``, earliest due first.
 
-        Each as its :class:`~avgkit.dsar.DueRequest`: the id, kind, subject, status,
-        ``received_at``, ``due_at`` and ``extended`` of the request, equal to
-        ``DueRequest.of(store.get(id))`` as it was read; :meth:`get` gives the whole
-        request (its details, reason and history fields are not read for the queue). Ties
-        are broken by the order the requests were added; ``limit`` caps how many. SQL
-        adapters run one statement on an index of the open requests, in keyset pages
-        selecting only those columns, so the closed ones (nearly all of them, after a few
-        years) are never read.
+        Each as its :class:`~avgkit.dsar.DueRequest` (id, kind, subject, status,
+        ``due_at``, ``extended``), equal to ``DueRequest.of(store.get(id))`` as the request
+        was when read; :meth:`get` gives the whole request (its other instants, details and
+        reason are not read for the queue). Ties are broken by the order the requests were
+        added; ``limit`` caps how many. SQL adapters run one statement on an index of the
+        open requests, in keyset pages selecting only those columns, so the closed ones
+        (nearly all of them, after a few years) are never read.
 
         Raises:
             ValidationError: ``before`` is naive, or ``limit`` is negative.
+            IntegrityError: while streaming, a column the queue reads was changed outside
+                avgkit (the message names the row's number, no stored value).
         """
         ...
 

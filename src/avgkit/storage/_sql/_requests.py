@@ -5,12 +5,17 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Any, Final, NoReturn
 
 from avgkit import _validators
 from avgkit.consent._values import check_forget
 from avgkit.dsar._values import (
+    DUE_FLAGS,
+    OPEN_STATUSES,
+    REQUEST_ID,
     DueRequest,
+    DueRequestDraft,
     Reason,
     RequestKind,
     RequestStatus,
@@ -67,22 +72,12 @@ _NOT_TEXT: Final = frozenset({"number", "extended"})
 _KINDS: Final = {k.value: k for k in RequestKind}
 _STATUSES: Final = {s.value: s for s in RequestStatus}
 # What the deadline queue selects: a DueRequest's fields, after the keyset's number.
-_DUE_COLUMNS: Final = (
-    "number",
-    "id",
-    "kind",
-    "subject",
-    "received_at",
-    "due_at",
-    "status",
-    "extended",
-)
+_DUE_COLUMNS: Final = ("number", "id", "kind", "subject", "due_at", "status", "extended")
 # The same lookups keyed by the bytes SQLite hands over (see Dialect.text_out): a value no
 # member has is a KeyError, as is a closed status in the queue of open requests.
 _KIND_BYTES: Final = {k.value.encode(): k for k in RequestKind}
-_OPEN_BYTES: Final = {s.value.encode(): s for s in RequestStatus if s.open}
-_OPEN_TEXT: Final = {s.value: s for s in RequestStatus if s.open}
-_FLAGS: Final = {0: False, 1: True}
+_OPEN_BYTES: Final = {s.value.encode(): (s, DUE_FLAGS[s]) for s in OPEN_STATUSES}
+_OPEN_TEXT: Final = {s.value: s for s in OPEN_STATUSES}
 
 
 def request_migrations(d: Dialect) -> tuple[str, ...]:
@@ -158,40 +153,35 @@ def _reason_out(value: object) -> Reason | None:
 def _due_from_text(rows: Sequence[Sequence[Any]]) -> list[DueRequest]:
     """The queue's rows as SQLite returns them: text as bytes, instants as fixed text.
 
-    One loop with everything inline: on a queue of thousands of rows each call saved
-    counts. Each column is decoded as :func:`_text`, the member lookups and
-    :func:`~avgkit.storage._sql._dialect.text_to_time` would (the shape checked before
-    ``fromisoformat``); :func:`stored_due` checks how the fields fit together.
+    One loop with everything inline, building each entry as a
+    :class:`~avgkit.dsar._values.DueRequestDraft` once its row checked out: on a queue of
+    thousands of rows each call saved counts. Each column is decoded as :func:`_text`, the
+    member lookups and :func:`~avgkit.storage._sql._dialect.text_to_time` would (the shape
+    checked before ``fromisoformat``); the id, status and flag are checked as
+    :func:`~avgkit.dsar._values.stored_due` checks them.
     """
     out: list[DueRequest] = []
     add = out.append
     parse = datetime.fromisoformat
     length = TIME_TEXT_LENGTH
+    is_id = REQUEST_ID.match
     number: object = None
     try:
-        for number, rid, kind, subject, received_at, due_at, status, extended in rows:  # noqa: B007 - named in the error
-            received = received_at.decode()
+        for number, rid, kind, subject, due_at, status, extended in rows:  # noqa: B007 - named in the error
             due = due_at.decode()
-            if (
-                len(received) != length
-                or received[10] != "T"
-                or received[-1] != "Z"
-                or len(due) != length
-                or due[10] != "T"
-                or due[-1] != "Z"
-            ):
+            request_id = rid.decode()
+            if len(due) != length or due[10] != "T" or due[-1] != "Z" or not is_id(request_id):
                 break
-            add(
-                stored_due(
-                    rid.decode(),
-                    _KIND_BYTES[kind],
-                    SubjectId(subject.decode()),
-                    _OPEN_BYTES[status],
-                    parse(received),
-                    parse(due),
-                    _FLAGS[extended],
-                )
-            )
+            state, flags = _OPEN_BYTES[status]
+            made: Any = DueRequestDraft()
+            made.id = request_id
+            made.kind = _KIND_BYTES[kind]
+            made.subject = subject.decode()
+            made.status = state
+            made.due_at = parse(due)
+            made.extended = flags[extended]
+            made.__class__ = DueRequest
+            add(made)
         else:
             return out
     except (*_UNDECODABLE, AttributeError):
@@ -211,14 +201,13 @@ def _due_from_native(
     add = out.append
     number: object = None
     try:
-        for number, rid, kind, subject, received_at, due_at, status, extended in rows:  # noqa: B007 - named in the error
+        for number, rid, kind, subject, due_at, status, extended in rows:  # noqa: B007 - named in the error
             add(
                 stored_due(
                     rid,
                     _KINDS[kind],
-                    SubjectId(subject),
+                    subject,
                     _OPEN_TEXT[status],
-                    received_at if received_at.tzinfo is UTC else instant_out(received_at),
                     due_at if due_at.tzinfo is UTC else instant_out(due_at),
                     extended,
                 )
@@ -480,7 +469,7 @@ class SqlRequestStore:
         """Stream the open requests due by ``before`` in keyset pages of the due index."""
         before = _validators.aware(before, "before")
         cap = check_limit(limit)
-        return self._due_pages(self._d.instant_in(before), cap)
+        return chain.from_iterable(self._due_pages(self._d.instant_in(before), cap))
 
     @property
     def _due_sql(self) -> tuple[str, str]:
@@ -494,7 +483,7 @@ class SqlRequestStore:
             f"{select} AND (due_at, number) > ({p}, {p}) ORDER BY due_at, number LIMIT {p}",
         )
 
-    def _due_pages(self, before: object, cap: int | None) -> Iterator[DueRequest]:
+    def _due_pages(self, before: object, cap: int | None) -> Iterator[list[DueRequest]]:
         d = self._d
         first, following = self._due_sql
         text_instants = d.instant_in is time_to_text
@@ -508,7 +497,7 @@ class SqlRequestStore:
                 else:
                     rows = conn.execute(following, (before, *after, size)).fetchall()
             page = _due_from_text(rows) if text_instants else _due_from_native(rows, d.instant_out)
-            yield from page
+            yield page
             if len(rows) < size:
                 return
             if left is not None:
