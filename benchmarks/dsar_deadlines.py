@@ -7,13 +7,15 @@ last six weeks, mostly, and a few stragglers past their deadline. Then it times,
 turns and keeping the best of ``--repeat`` runs each:
 
 * ``store.due_by(now + 7 days)``, consumed to the end: the open requests due within a
-  week, as :class:`~avgkit.dsar.SubjectRequest` values, streamed in keyset pages of the
-  partial index of open requests;
+  week, as :class:`~avgkit.dsar.DueRequest` values (validated, frozen), streamed in keyset
+  pages of the partial index of open requests;
 * the same rows read through the raw driver with one hand-written
-  ``SELECT ... WHERE status IN (...) AND due_at <= ? ORDER BY due_at``.
+  ``SELECT <every column> ... WHERE status IN (...) AND due_at <= ? ORDER BY due_at``,
+  the tuples as the driver makes them.
 
 Both must return the same ids in the same order; the ratio store / raw is printed (the
-target is 1.5 or less).
+target is 1.5 or less). Each is run once untimed first (statement caches, the server's
+plan and the pages read into memory are then warm for both alike).
 
     python benchmarks/dsar_deadlines.py                          # 1,000,000 requests
     python benchmarks/dsar_deadlines.py --requests 20000         # a quick smoke run
@@ -140,8 +142,13 @@ def _raw_query(d: Dialect) -> str:
 def _best(
     runs: dict[str, Callable[[], list[str]]], repeat: int
 ) -> dict[str, tuple[float, list[str]]]:
-    """Time each run ``repeat`` times, taking turns; the best time and the last answer."""
+    """Time each run ``repeat`` times, taking turns, after one untimed run of each.
+
+    Returns the best time and the last answer of each.
+    """
     best = {name: (float("inf"), []) for name in runs}
+    for run in runs.values():  # warm up, untimed
+        run()
     for _ in range(repeat):
         for name, run in runs.items():
             start = time.perf_counter()
