@@ -67,7 +67,16 @@ def test_the_deadline_is_the_end_of_the_same_date_next_month_or_that_months_last
     assert expected.day == day.day or expected.day < day.day  # clipped only when too short
     assert due == end_of_day(due, AMS)
     assert (due + timedelta(microseconds=1)).astimezone(AMS).date() == expected + timedelta(days=1)
-    assert timedelta(days=28) <= due - received <= timedelta(days=32)
+    # At most a 31-day month plus the rest of the day of receipt, plus an hour when the
+    # clocks went back in between (received 00:00 on 2 October, due 23:59 on 2 November).
+    assert timedelta(days=28) <= due - received <= timedelta(days=32, hours=1)
+
+
+def test_a_deadline_across_the_end_of_summer_time_ends_with_the_local_day():
+    # 22:00 UTC on 1 October 2000 is midnight on 2 October in Amsterdam (summer time).
+    due = due_at(datetime(2000, 10, 1, 22, tzinfo=UTC), tz=AMS)
+    assert local_day(due) == date(2000, 11, 2)
+    assert due == datetime(2000, 11, 2, 22, 59, 59, 999999, tzinfo=UTC)  # winter time
 
 
 def test_naive_instants_and_bad_options_are_refused():
