@@ -388,6 +388,11 @@ def test_csv_zip_and_html_in_both_languages_escape_the_data(store_url):
         names = set(archive.namelist())
         assert {"accounts.csv", "purposes.csv", "categories.csv", "export.json"} <= names
         assert "'=HYPERLINK(1)" in archive.read("accounts.csv").decode()
+        purposes = archive.read("purposes.csv").decode().splitlines()
+        assert purposes[0] == "key,basis,basis_article,direct_marketing,profiling,description.en"
+        assert any(line.startswith("ticket_sale,contract,Art. 6(1)(b)") for line in purposes)
+        categories = archive.read("categories.csv").decode().splitlines()
+        assert any(line.startswith("Name,name,provided,") for line in categories)
 
 
 def test_the_export_can_be_sealed_and_opened_and_tampering_is_caught(world):

@@ -149,102 +149,10 @@ class AccessExport:
             yield f"{source}.csv", _render.to_csv(["key", "at", "fiscal", *columns], rows)
         if self.kind != "access":
             return
-        yield (
-            "purposes.csv",
-            _render.to_csv(
-                ["purpose", "basis", "article", "direct_marketing", "profiling", "description_en"],
-                (
-                    [
-                        p["key"],
-                        p["basis"],
-                        p["basis_article"],
-                        p["direct_marketing"],
-                        p["profiling"],
-                        p["description"]["en"],
-                    ]
-                    for p in doc["purposes"]
-                ),
-            ),
-        )
-        yield (
-            "categories.csv",
-            _render.to_csv(
-                ["category", "fields", "origins", "deletion_due", "deletion_rule"],
-                (
-                    [
-                        c["category"],
-                        " ".join(c["fields"]),
-                        " ".join(c["origins"]),
-                        None if c["deletion"] is None else c["deletion"]["due"],
-                        None if c["deletion"] is None else c["deletion"]["rule"],
-                    ]
-                    for c in doc["categories"]
-                ),
-            ),
-        )
-        yield (
-            "recipients.csv",
-            _render.to_csv(
-                ["recipient", "name", "role", "country", "third_country", "transfer_mechanism"],
-                (
-                    [
-                        r["key"],
-                        r["name"],
-                        r["role"],
-                        r["country"],
-                        r["third_country"],
-                        r["transfer_mechanism"],
-                    ]
-                    for r in doc["recipients"]
-                ),
-            ),
-        )
-        yield (
-            "retention.csv",
-            _render.to_csv(
-                ["rule", "action", "due", "source", "hold", "deferred_until", "reason"],
-                (
-                    [
-                        r["rule"],
-                        r["action"],
-                        r["due"],
-                        r["source"],
-                        r["hold"],
-                        r["deferred_until"],
-                        r["reason"],
-                    ]
-                    for r in doc["retention"]
-                ),
-            ),
-        )
-        yield (
-            "consent_history.csv",
-            _render.to_csv(
-                ["purpose", "action", "at", "channel", "notice_version", "wording_sha256", "actor"],
-                (
-                    [
-                        e["purpose"],
-                        e["action"],
-                        e["at"],
-                        e["channel"],
-                        e["notice_version"],
-                        e["wording_sha256"],
-                        e["actor"],
-                    ]
-                    for e in doc["consent"]["history"]
-                ),
-            ),
-        )
-        yield (
-            "requests.csv",
-            _render.to_csv(
-                ["request", "kind", "status", "received_at", "due_at"],
-                (
-                    [r["id"], r["kind"], r["status"], r["received_at"], r["due_at"]]
-                    for r in doc["requests"]
-                ),
-            ),
-        )
+        for name, section, header in _INFORMATION_FILES:
+            items = doc["consent"]["history"] if section == "consent" else doc[section]
+            lines = ([_listed(_column(item, column)) for column in header] for item in items)
+            yield name, _render.to_csv(list(header), lines)
 
     def to_html(self, lang: _render.Lang = "nl") -> str:
         """The export as a printable HTML page in ``lang`` (``"nl"`` or ``"en"``), escaped.
@@ -261,6 +169,51 @@ class AccessExport:
             ValidationError: the passphrase is too short.
         """
         return seal_bytes(self.to_json(), passphrase)
+
+
+_INFORMATION_FILES: Final[tuple[tuple[str, str, tuple[str, ...]], ...]] = (
+    (
+        "purposes.csv",
+        "purposes",
+        ("key", "basis", "basis_article", "direct_marketing", "profiling", "description.en"),
+    ),
+    (
+        "categories.csv",
+        "categories",
+        ("category", "fields", "origins", "deletion.due", "deletion.rule"),
+    ),
+    (
+        "recipients.csv",
+        "recipients",
+        ("key", "name", "role", "country", "third_country", "transfer_mechanism"),
+    ),
+    (
+        "retention.csv",
+        "retention",
+        ("rule", "action", "due", "source", "hold", "deferred_until", "reason"),
+    ),
+    (
+        "consent_history.csv",
+        "consent",
+        ("purpose", "action", "at", "channel", "notice_version", "wording_sha256", "actor"),
+    ),
+    ("requests.csv", "requests", ("id", "kind", "status", "received_at", "due_at")),
+)
+"""The Art. 15 information as CSV files: (file, document section, columns; ``a.b`` nests)."""
+
+
+def _column(item: Mapping[str, Any], column: str) -> object:
+    value: object = item
+    for part in column.split("."):
+        value = value.get(part) if isinstance(value, Mapping) else None
+    return value
+
+
+def _listed(value: object) -> object:
+    """An information cell: a list of keys as one space-separated cell."""
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return " ".join(value)
+    return _cell(value)
 
 
 def _cell(value: object) -> object:
