@@ -34,6 +34,7 @@ from avgkit.host.sql import (
     table_map_from_file,
     table_map_from_mapping,
 )
+from avgkit.host.sql._coverage import name_phrases
 from avgkit.inventory import Inventory, _policyfile
 from avgkit.presets import ticketing
 from avgkit.subjects import SubjectId
@@ -742,3 +743,32 @@ def test_undeclared_personal_columns_are_found_by_name_and_content(shop_engine):
     assert check_coverage(shop_engine, declared, INVENTORY).ok
     with pytest.raises(ValidationError, match="sample"):
         check_coverage(shop_engine, TABLE_MAP, INVENTORY, sample=-1)
+
+
+def test_names_the_host_holds_are_found_in_an_undeclared_column(shop_engine):
+    with shop_engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE performances ADD COLUMN note TEXT")
+        conn.exec_driver_sql(
+            "UPDATE performances SET note = 'seat 4 kept for ANNA DE VRIES, with Hamlet'"
+        )
+        conn.exec_driver_sql("UPDATE performances SET note = 'Jazz in de Oosterpoort' WHERE id = 2")
+    report = check_coverage(shop_engine, TABLE_MAP, INVENTORY)
+    assert [str(f) for f in report.findings] == [
+        "performances.note: content:name matched 1 of 2 sampled values"
+    ]
+    assert BUYER["name"].lower() not in "\n".join(report.lines()).lower()
+
+
+@pytest.mark.parametrize(
+    ("text", "phrases"),
+    [
+        ("Groet, Carla Peeters", {"groet carla", "groet carla peeters", "carla peeters"}),
+        ("Jan-Willem van der Berg", {"jan-willem van der berg"}),
+        ("Anna de Vries", {"anna de vries"}),
+        ("hamlet", set()),
+        ("Hamlet", set()),
+        ("kept for Bram", set()),
+    ],
+)
+def test_name_shaped_phrases(text, phrases):
+    assert name_phrases(text) == phrases

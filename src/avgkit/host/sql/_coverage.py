@@ -17,7 +17,7 @@ from avgkit.host.sql._map import TableMap
 from avgkit.host.sql._resolve import family, reflect_all, resolve
 from avgkit.inventory import Inventory
 
-__all__ = ["DETECTORS", "CoverageFinding", "CoverageReport", "check_coverage"]
+__all__ = ["DETECTORS", "CoverageFinding", "CoverageReport", "check_coverage", "name_phrases"]
 
 # Parts of a column name (split at underscores) that suggest personal data.
 _NAME_PARTS: Final = {
@@ -58,6 +58,16 @@ _PHONE: Final = re.compile(
 _IBAN: Final = re.compile(r"\b[A-Z]{2}[0-9]{2}(?: ?[A-Z0-9]){11,30}\b")
 _POSTCODE_NL: Final = re.compile(r"\b[1-9][0-9]{3} ?[A-Z]{2}\b")
 
+# A word of a name: letters, with inner hyphens and apostrophes ("Jan-Willem", "D'Hondt").
+_WORD: Final = re.compile(r"[^\W\d_]+(?:['\u2019-][^\W\d_]+)*")
+# Lower-case words inside Dutch, Flemish, German, French and other names ("Anna de Vries").
+_PARTICLES: Final = frozenset(
+    {"van", "de", "der", "den", "het", "ter", "ten", "te", "op", "in", "von", "zu", "le", "la",
+     "du", "da", "di", "del", "della", "dos", "das", "el", "al", "bin", "ibn", "'t"}
+)  # fmt: skip
+_NAME_WORDS_MAX: Final = 5
+_CANDIDATES_MAX: Final = 5000  # name-shaped phrases looked up per column, at most
+
 
 def _iban(text: str) -> bool:
     for found in _IBAN.finditer(text):
@@ -76,10 +86,33 @@ DETECTORS: Final[dict[str, Callable[[str], bool]]] = {
     "postcode": lambda text: _POSTCODE_NL.search(text) is not None,
 }
 """The content detectors by name: e-mail addresses, phone numbers, IBANs (checksum
-verified), Dutch postcodes.
+verified), Dutch postcodes. Names are found differently: :func:`check_coverage` looks up the
+name-shaped phrases of the sampled values in the columns the map declares to hold names.
 
 .. versionadded:: 0.2.0
 """
+
+
+def name_phrases(text: str) -> set[str]:
+    """The phrases of ``text`` shaped like a person's name, lower-cased.
+
+    Two to five words, the first and the last capitalised, those between capitalised or
+    particles (``"Anna de Vries"``, ``"Jan-Willem van der Berg"``). Most are not names
+    ("Jazz in de Oosterpoort"): the coverage check keeps only those that the host's own
+    name columns hold.
+    """
+    words = _WORD.findall(text)
+    found: set[str] = set()
+    for start, first in enumerate(words):
+        if not first[0].isupper():
+            continue
+        for end in range(start + 1, min(start + _NAME_WORDS_MAX, len(words))):
+            word = words[end]
+            if word[0].isupper():
+                found.add(" ".join(words[start : end + 1]).lower())
+            elif word.lower() not in _PARTICLES:
+                break
+    return found
 
 
 @attrs.frozen(kw_only=True)
@@ -170,7 +203,9 @@ def check_coverage(
     columns listed in ``not_personal`` (with a reason). A column is reported when its name
     suggests personal data (email, phone, iban, postcode, name, birth, address, ip ...), and
     a text column also when a sample of its values holds e-mail addresses, phone numbers,
-    IBANs or Dutch postcodes. The report names table, column, detector and counts only.
+    IBANs, Dutch postcodes, or names that the host's own name columns (those the map maps
+    to a field of category ``Name``) hold. The report names table, column, detector and
+    counts only.
 
     The map is first checked as :class:`SqlHostData` does (a :class:`PolicyError` if it does
     not fit). ``avgkit host check`` calls this.
@@ -200,8 +235,16 @@ def check_coverage(
         raise _failed(bind, "checking coverage", exc) from None
 
 
-def _declared(conn: Connection, table_map: TableMap, inventory: Inventory) -> tuple[set[Any], int]:
+def _declared(
+    conn: Connection, table_map: TableMap, inventory: Inventory
+) -> tuple[set[Any], int, list[sa.Column[Any]]]:
     schema = resolve(conn, table_map, inventory)
+    names = [
+        m.column
+        for source in schema.sources
+        for m in source.mapped
+        if m.category == "Name" and family(m.column.type) == "text"
+    ]
     declared: set[tuple[str, str]] = {(schema.subjects.name, schema.key.name)}
     if schema.kind is not None:
         declared.add((schema.subjects.name, schema.kind.name))
@@ -226,13 +269,13 @@ def _declared(conn: Connection, table_map: TableMap, inventory: Inventory) -> tu
     for qualified in table_map.not_personal:
         table, _, column = qualified.partition(".")
         declared.add((table, column))
-    return declared | mapped, len(mapped)
+    return declared | mapped, len(mapped), list(dict.fromkeys(names))
 
 
 def _check(
     conn: Connection, table_map: TableMap, inventory: Inventory, sample: int
 ) -> CoverageReport:
-    declared, mapped = _declared(conn, table_map, inventory)
+    declared, mapped, names = _declared(conn, table_map, inventory)
     findings: list[CoverageFinding] = []
     checked = 0
     for name, table in sorted(reflect_all(conn).items()):
@@ -249,16 +292,39 @@ def _check(
                 continue
             statement = sa.select(column).where(column.is_not(None)).limit(sample)
             values = [v for (v,) in conn.execute(statement) if isinstance(v, str) and v]
-            for detector, matches in DETECTORS.items():
-                count = sum(1 for value in values if matches(value))
-                if count:
-                    findings.append(
-                        CoverageFinding(
-                            table=name,
-                            column=column.name,
-                            detector=f"content:{detector}",
-                            matched=count,
-                            sampled=len(values),
-                        )
-                    )
+            counts = {
+                detector: sum(1 for value in values if matches(value))
+                for detector, matches in DETECTORS.items()
+            }
+            counts["name"] = _known_names(conn, names, values)
+            findings.extend(
+                CoverageFinding(
+                    table=name,
+                    column=column.name,
+                    detector=f"content:{detector}",
+                    matched=count,
+                    sampled=len(values),
+                )
+                for detector, count in counts.items()
+                if count
+            )
     return CoverageReport(findings=tuple(findings), mapped=mapped, checked=checked)
+
+
+def _known_names(conn: Connection, names: list[sa.Column[Any]], values: list[str]) -> int:
+    """How many of ``values`` hold a name that one of the map's name columns holds.
+
+    The name-shaped phrases of the sample are looked up in each name column, one
+    statement per column (compared lower-cased, so a case-insensitive collation agrees).
+    """
+    if not names or not values:
+        return 0
+    phrases = [name_phrases(value) for value in values]
+    candidates = sorted(set().union(*phrases))[:_CANDIDATES_MAX]
+    if not candidates:
+        return 0
+    known: set[str] = set()
+    for column in names:
+        statement = sa.select(sa.func.lower(column)).where(sa.func.lower(column).in_(candidates))
+        known.update(str(found) for (found,) in conn.execute(statement.distinct()))
+    return sum(1 for found in phrases if found & known)
