@@ -56,6 +56,10 @@ class SqlKeyStore:
         self._select = f"SELECT {select_list(d, KEY_COLUMNS)} FROM keys_material"  # noqa: S608
         # One statement: the key goes in only when its subject (if any) was never shredded.
         # Two first writers for one subject end in the unique index, i.e. ConflictError.
+        # Under READ COMMITTED that alone is not enough: a shred() whose DELETE runs before
+        # the key's INSERT commits sees no key, and its tombstone cannot stop an INSERT that
+        # already looked. Both therefore take the subject's lock first (PostgreSQL; SQLite's
+        # writes hold the whole file), so the later one sees what the earlier committed.
         typed = ("TEXT", "TEXT", d.blob, d.instant, "TEXT", "TEXT")
         self._add = (
             f"INSERT INTO keys_material ({', '.join(KEY_COLUMNS)}) "  # noqa: S608 - fixed names
@@ -72,6 +76,8 @@ class SqlKeyStore:
     def add(self, key: StoredKey) -> None:
         """Insert ``key``; ConflictError if its id or subject is taken or shredded."""
         with self._db.write("storing a key") as conn:
+            if key.subject_ref is not None:
+                self._db.lock(conn, _subject_lock(key.subject_ref))
             values = (*stored_key_values(key, self._dialect), key.subject_ref)
             if conn.execute(self._add, values).rowcount != 1:
                 msg = f"the data key of subject {key.subject_ref} was shredded"
@@ -114,6 +120,7 @@ class SqlKeyStore:
         """
         d = self._dialect
         with self._db.write("shredding a subject key") as conn:
+            self._db.lock(conn, _subject_lock(subject_ref))
             deleted = conn.execute(
                 f"DELETE FROM keys_material WHERE subject_ref = {d.placeholder}",  # noqa: S608
                 (subject_ref,),
@@ -133,3 +140,8 @@ class SqlKeyStore:
                 (subject_ref,),
             ).fetchone()
         return None if row is None else d.instant_out(row[0])
+
+
+def _subject_lock(subject_ref: str) -> str:
+    """The lock name serialising key creation and shredding of one subject."""
+    return f"subject-key\x1f{subject_ref}"
