@@ -37,17 +37,31 @@ class AuditLog:
         clock: the source of entry times.
         unit_of_work: the store set's unit of work (:meth:`avgkit.storage.StoreSet.atomic`),
             which :meth:`atomic` opens; by default the store's own transaction if it has one.
+        reference_secret: where the subject-reference secret is kept: a function given the
+            function that makes a new secret, shaped like
+            :meth:`avgkit.storage.AuditStore.reference_secret` (the default, the audit
+            store's). :class:`~avgkit.Kit` keeps it with the keys, wrapped like them.
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       Takes ``reference_secret``.
     """
 
     def __init__(
-        self, store: AuditStore, clock: Clock, *, unit_of_work: UnitOfWork | None = None
+        self,
+        store: AuditStore,
+        clock: Clock,
+        *,
+        unit_of_work: UnitOfWork | None = None,
+        reference_secret: Callable[[Callable[[], bytes]], bytes] | None = None,
     ) -> None:
         self._store = store
         self._clock = clock
         self._unit_of_work = unit_of_work
         self._secret: bytes | None = None
+        self._secret_source = (
+            store.reference_secret if reference_secret is None else reference_secret
+        )
 
     def __repr__(self) -> str:
         return f"AuditLog(store={self._store!r})"
@@ -86,7 +100,7 @@ class AuditLog:
         # the secret is never first created inside a transaction that may roll back: that
         # would leave this object caching a secret no later process ever sees.
         if self._secret is None:
-            self._secret = self._store.reference_secret(lambda: secrets.token_bytes(32))
+            self._secret = self._secret_source(lambda: secrets.token_bytes(32))
         return self._secret
 
     def record(

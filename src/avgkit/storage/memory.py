@@ -116,6 +116,24 @@ class MemoryAuditStore:
     def _forget_secret(self) -> None:
         self._secret = None
 
+    def stored_reference_secret(self) -> bytes | None:
+        """Return the subject-reference secret kept here, without making one.
+
+        .. versionadded:: 0.2.0
+        """
+        with self._lock:
+            return self._secret
+
+    def discard_reference_secret(self) -> None:
+        """Forget the secret kept here (the kit keeps it with the keys).
+
+        .. versionadded:: 0.2.0
+        """
+        with self._lock:
+            kept, self._secret = self._secret, None
+            if kept is not None:
+                self._unit.changed(lambda: setattr(self, "_secret", kept))
+
     def atomic(self) -> AbstractContextManager[None]:
         """The unit of work's block (see :meth:`MemoryUnitOfWork.atomic`).
 

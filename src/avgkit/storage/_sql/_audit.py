@@ -143,3 +143,25 @@ class SqlAuditStore:
                 "SELECT value FROM audit_meta WHERE name = 'subject_ref_secret'"
             ).fetchone()
         return bytes(value)
+
+    def stored_reference_secret(self) -> bytes | None:
+        """Return the subject-reference secret kept here, without making one.
+
+        Before 0.2.0 the secret lived here, beside the data; the kit now keeps it with the
+        keys and reads this only to move it there.
+
+        .. versionadded:: 0.2.0
+        """
+        with self._db.read("reading the subject-reference secret") as conn:
+            row = conn.execute(
+                "SELECT value FROM audit_meta WHERE name = 'subject_ref_secret'"
+            ).fetchone()
+        return None if row is None else bytes(row[0])
+
+    def discard_reference_secret(self) -> None:
+        """Delete the secret kept here, once it is safely stored with the keys.
+
+        .. versionadded:: 0.2.0
+        """
+        with self._db.write("discarding the subject-reference secret") as conn:
+            conn.execute("DELETE FROM audit_meta WHERE name = 'subject_ref_secret'")
