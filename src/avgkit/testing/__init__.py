@@ -1,6 +1,7 @@
 """Support for testing code that uses avgkit, shipped with the library.
 
 * :class:`ManualClock` — a clock tests set and advance.
+* :class:`KitFactory` — fresh, isolated kits on demand (one per hypothesis example).
 * :mod:`avgkit.testing.plugin` — the pytest plugin (registered through the ``pytest11`` entry
   point, so installing avgkit makes its ``avgkit_*`` fixtures available).
 * :mod:`avgkit.testing.strategies` — hypothesis strategies.
@@ -14,5 +15,6 @@ Importing this package needs neither pytest nor hypothesis; the submodules do.
 from __future__ import annotations
 
 from avgkit.testing._clock import ManualClock
+from avgkit.testing._factory import STORE_CHOICES, KitFactory
 
-__all__ = ["ManualClock"]
+__all__ = ["STORE_CHOICES", "KitFactory", "ManualClock"]

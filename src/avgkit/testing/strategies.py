@@ -11,11 +11,14 @@ import functools
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
+from dateutil.relativedelta import relativedelta
 from hypothesis import strategies as st
 
 from avgkit import _dpv
 from avgkit.breach import BreachFacts, BreachKind, Headcount, Protection
 from avgkit.consent import Actor, Channel, ConsentAction, ConsentEvent, Evidence
+from avgkit.errors import ValidationError
+from avgkit.host import SubjectKind
 from avgkit.inventory import (
     EEA_COUNTRIES,
     SUPPORTED_CATEGORIES,
@@ -34,7 +37,9 @@ from avgkit.inventory import (
     Treatment,
 )
 from avgkit.presets import ticketing
+from avgkit.retention import Action, RetentionPolicy, RetentionRule, Trigger
 from avgkit.subjects import MAX_SUBJECT_ID_LENGTH, SubjectId
+from avgkit.testing._clock import DEFAULT_START
 
 __all__ = [
     "aware_datetimes",
@@ -43,6 +48,8 @@ __all__ = [
     "consent_histories",
     "evidences",
     "inventories",
+    "retention_policies",
+    "retention_rules",
     "subject_ids",
 ]
 
@@ -197,16 +204,35 @@ def evidences(
     channels: Sequence[Channel] = tuple(Channel),
     expiring: bool = False,
     after: datetime | None = None,
+    before: datetime | None = None,
 ) -> Evidence:
     """Valid :class:`~avgkit.consent.Evidence`, with every optional item sometimes set.
 
-    ``expiring=True`` sometimes adds an ``expires_at`` (only valid on given consent) and
-    ``after`` is the event's instant, which expiry and double opt-in must not precede.
+    ``after`` is the instant of the event the evidence goes with. Only with it does the
+    evidence sometimes carry a double opt-in ``confirmed_at`` (a few minutes after the
+    event, never before it, and not after ``before``, the clock's now, when given) and, with
+    ``expiring=True``, an ``expires_at`` (only valid on given consent): without the event's
+    instant no confirmation time can be right for every event, so none is drawn and the
+    evidence is accepted with any event.
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       Without ``after``, no ``confirmed_at`` or ``expires_at`` is drawn (a confirmation
+       drawn against a fixed instant could precede the event, which the ledger refuses).
     """
-    start = after or _CONSENT_START
     actor = draw(st.sampled_from(Actor))
+    confirmed_at: datetime | None = None
+    expires_at: datetime | None = None
+    if after is not None:
+        latest = 59 if before is None else min(59, int((before - after) // timedelta(minutes=1)))
+        if latest >= 0:
+            confirmed_at = draw(
+                st.none() | st.integers(0, latest).map(lambda m: after + timedelta(minutes=m))
+            )
+        if expiring:
+            expires_at = draw(
+                st.none() | st.integers(1, 30).map(lambda d: after + timedelta(days=d))
+            )
     return Evidence(
         channel=draw(st.sampled_from(list(channels))),
         notice_version=draw(st.sampled_from(["2023-11-10", "v2", "privacyverklaring 2024"])),
@@ -214,43 +240,75 @@ def evidences(
         actor=actor,
         staff_key=draw(st.none() | st.just("box_office_1")) if actor is Actor.STAFF else None,
         order_ref=draw(st.none() | st.from_regex(r"\Aord-[0-9]{1,6}\Z")),
-        confirmed_at=draw(st.none() | st.just(start + timedelta(minutes=3))),
-        expires_at=(
-            draw(st.none() | st.integers(1, 30).map(lambda d: start + timedelta(days=d)))
-            if expiring
-            else None
-        ),
+        confirmed_at=confirmed_at,
+        expires_at=expires_at,
     )
+
+
+def _purposes_of(inventory: Inventory) -> tuple[list[str], list[str]]:
+    consent = sorted(p.key for p in inventory.purposes if p.needs_consent)
+    objection = sorted(p.key for p in inventory.purposes if p.objection_allowed)
+    if not consent and not objection:
+        msg = (
+            "consent_events() needs an inventory with at least one purpose whose basis is "
+            "consent or that allows an objection (legitimate interests, public task or direct "
+            "marketing); this one has neither"
+        )
+        raise ValidationError(msg)
+    return consent, objection
 
 
 @st.composite
 def consent_events(
     draw: st.DrawFn,
     *,
+    inventory: Inventory | None = None,
     subjects: Sequence[str] = ("cust-1", "cust-2", "cust-3"),
-    consent_purposes: Sequence[str] = ("newsletter", "loyalty_programme"),
-    objection_purposes: Sequence[str] = ("evaluation_mail", "newsletter"),
+    consent_purposes: Sequence[str] | None = None,
+    objection_purposes: Sequence[str] | None = None,
     hours: int = 480,
+    until: datetime = DEFAULT_START,
     channels: Sequence[Channel] = tuple(Channel),
 ) -> ConsentEvent:
-    """One valid :class:`~avgkit.consent.ConsentEvent` for the ticketing preset's purposes.
+    """One valid :class:`~avgkit.consent.ConsentEvent` that a ledger over ``inventory`` accepts.
 
-    Given/withdrawn events use ``consent_purposes`` (basis consent), objections use
-    ``objection_purposes`` (legitimate interests or direct marketing). Instants fall on whole
-    hours from 2024-01-01 up to ``hours`` later, so events often share an instant and the
-    order of recording matters (fewer hours, more ties).
+    Given/withdrawn events use ``consent_purposes`` (default: the inventory's purposes whose
+    basis is consent), objections use ``objection_purposes`` (default: the purposes that allow
+    an objection: legitimate interests, public task or direct marketing). ``inventory``
+    defaults to the ticketing preset's. Instants fall on whole hours in the ``hours`` before
+    ``until`` (default: the start of the plugin's ``avgkit_clock``, so the clock accepts
+    every event), so events often share an instant and the order of recording matters (fewer
+    hours, more ties).
+
+    Raises:
+        ValidationError: the inventory has no purpose an event could be about.
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       Takes ``inventory=`` and ``until=``; instants end at ``until`` instead of starting at
+       2024-01-01 00:00 UTC, so none lies in the future of the default clock.
     """
-    kind = draw(st.sampled_from(ConsentAction))
+    if consent_purposes is None or objection_purposes is None:
+        consent, objection = _purposes_of(inventory or _ticketing())
+        consent_purposes = consent if consent_purposes is None else consent_purposes
+        objection_purposes = objection if objection_purposes is None else objection_purposes
+    kinds = [k for k in ConsentAction if (consent_purposes if k.is_consent else objection_purposes)]
+    if not kinds:
+        msg = "consent_events() was given no purposes to draw events for"
+        raise ValidationError(msg)
+    kind = draw(st.sampled_from(kinds))
     purposes = consent_purposes if kind.is_consent else objection_purposes
-    at = _CONSENT_START + timedelta(hours=draw(st.integers(0, hours)))
+    at = _validators_aware(until) - timedelta(hours=draw(st.integers(0, hours)))
     return ConsentEvent(
         subject=draw(st.sampled_from(list(subjects))),
         purpose=draw(st.sampled_from(list(purposes))),
         kind=kind,
         at=at,
-        evidence=draw(evidences(channels=channels, expiring=kind is ConsentAction.GIVEN, after=at)),
+        evidence=draw(
+            evidences(
+                channels=channels, expiring=kind is ConsentAction.GIVEN, after=at, before=until
+            )
+        ),
     )
 
 
@@ -259,7 +317,7 @@ def consent_histories(
 ) -> st.SearchStrategy[list[ConsentEvent]]:
     """Lists of events, in recording order, over a few subjects and purposes.
 
-    ``event_options`` go to :func:`consent_events`.
+    ``event_options`` go to :func:`consent_events` (``inventory=`` among them).
 
     .. versionadded:: 0.1.0
     """
@@ -271,8 +329,19 @@ def consent_histories(
 
 
 @functools.cache
+def _ticketing() -> Inventory:
+    return ticketing.inventory()
+
+
 def _ticketing_categories() -> frozenset[str]:
-    return ticketing.inventory().categories
+    return _ticketing().categories
+
+
+def _validators_aware(when: datetime) -> datetime:
+    if not isinstance(when, datetime) or when.tzinfo is None:
+        msg = "until= must be an aware datetime, e.g. datetime(2024, 1, 1, tzinfo=UTC)"
+        raise ValidationError(msg)
+    return when
 
 
 @st.composite
@@ -309,4 +378,88 @@ def breach_facts(draw: st.DrawFn, *, categories: frozenset[str] | None = None) -
         contact_point=draw(texts),
         protection=draw(st.sampled_from(Protection)),
         high_risk_removed=draw(st.booleans()),
+    )
+
+
+_PERIODS = st.builds(
+    relativedelta,
+    years=st.integers(0, 7),
+    months=st.integers(0, 11),
+    days=st.integers(0, 30),
+).filter(lambda p: bool(p.years or p.months or p.days))
+_ACTIVITY_TYPES = st.frozensets(
+    st.sampled_from(["purchase", "login", "newsletter_read", "ticket_scan"]), min_size=1
+)
+_SOURCES = st.frozensets(
+    st.sampled_from(["camera_outside", "support_mail", "support_mail_bank_details"]), min_size=1
+)
+
+
+@st.composite
+def retention_rules(draw: st.DrawFn, *, key: str | None = None) -> RetentionRule:
+    """Valid :class:`~avgkit.retention.RetentionRule` values, over subject kinds or records.
+
+    Every combination the rule accepts can come out: each trigger with the subject kinds it
+    suits (no contract end for attendees), activity types only with inactivity, a warning
+    shorter than the period, record rules deleted or anonymised on collection.
+
+    .. versionadded:: 0.2.0
+    """
+    name = key if key is not None else draw(_KEYS)
+    period = draw(_PERIODS)
+    if draw(st.integers(0, 4)) == 0:
+        return RetentionRule(
+            key=name,
+            records=draw(_SOURCES),
+            trigger=Trigger.COLLECTION,
+            period=period,
+            action=draw(st.sampled_from([Action.DELETE, Action.ANONYMISE])),
+        )
+    trigger = draw(st.sampled_from([t for t in Trigger if t is not Trigger.COLLECTION]))
+    kinds = list(SubjectKind)
+    if trigger is Trigger.CONTRACT_END:
+        kinds.remove(SubjectKind.ATTENDEE)
+    warn_before: relativedelta | None = None
+    if draw(st.booleans()):
+        # Strictly shorter than the period whatever the calendar: at most the period's
+        # length in whole days minus one, and a period of at least two days.
+        shortest_days = period.years * 365 + period.months * 28 + period.days
+        if shortest_days >= 2:
+            warn_before = relativedelta(days=draw(st.integers(1, shortest_days - 1)))
+    return RetentionRule(
+        key=name,
+        applies_to=draw(st.frozensets(st.sampled_from(kinds), min_size=1)),
+        trigger=trigger,
+        period=period,
+        action=draw(st.sampled_from(Action)),
+        activity_types=draw(_ACTIVITY_TYPES) if trigger is Trigger.INACTIVITY else frozenset(),
+        warn_before=warn_before,
+    )
+
+
+@st.composite
+def retention_policies(draw: st.DrawFn, *, max_rules: int = 5) -> RetentionPolicy:
+    """Valid :class:`~avgkit.retention.RetentionPolicy` values: unique keys, no contradictions.
+
+    Rules that would contradict an earlier one (same kinds or records, trigger and activity
+    types, but another period or action) are left out, so every policy drawn loads.
+
+    .. versionadded:: 0.2.0
+    """
+    keys = draw(st.lists(_KEYS, min_size=1, max_size=max_rules, unique=True))
+    rules: list[RetentionRule] = []
+    for key in keys:
+        rule = draw(retention_rules(key=key))
+        if not any(_contradicts(rule, earlier) for earlier in rules):
+            rules.append(rule)
+    return RetentionPolicy(tuple(rules))
+
+
+def _contradicts(first: RetentionRule, second: RetentionRule) -> bool:
+    shared = (first.applies_to & second.applies_to) or (first.records & second.records)
+    return bool(
+        shared
+        and first.trigger is second.trigger
+        and first.activity_types == second.activity_types
+        and (first.period != second.period or first.action != second.action)
     )
