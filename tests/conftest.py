@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from hypothesis import settings
 
+from shareddata import SHARED_DATA, require_shared
+
 pytest_plugins = ["pytester", "pgsupport", "mariadbsupport"]  # the PostgreSQL, MariaDB fixtures
 
 # Property tests here touch SQLite files and run beside PostgreSQL on a 2-core CI machine:
@@ -15,15 +17,11 @@ pytest_plugins = ["pytester", "pgsupport", "mariadbsupport"]  # the PostgreSQL, 
 settings.register_profile("avgkit", deadline=None, print_blob=True)
 settings.load_profile("avgkit")
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-
 
 @pytest.fixture
 def shared_data() -> Path:
     """The reference standards beside the project (W3C DPV, Kantara)."""
-    if not SHARED_DATA.is_dir():
-        pytest.fail(f"reference data not found at {SHARED_DATA}; tests need ../shared/data")
-    return SHARED_DATA
+    return require_shared(SHARED_DATA)
 
 
 @pytest.fixture(params=["memory", "sqlite", "postgresql"])

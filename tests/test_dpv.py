@@ -23,6 +23,7 @@ from avgkit.inventory import (
     category_label,
 )
 from avgkit.presets import ticketing
+from shareddata import require_shared
 
 VOCABULARIES = ("dpv", "pd", "eu-gdpr")
 # The term lists live beside the project, in ../shared/data relative to its root.
@@ -34,8 +35,7 @@ def dpv_terms():
     rows = {}
     for name in VOCABULARIES:
         path = DPV_DIR / f"{name}.csv"
-        if not path.is_file():
-            pytest.fail(f"DPV term list not found at {path}; tests need ../shared/data")
+        require_shared(path)
         with path.open(encoding="utf-8", newline="") as stream:
             rows.update({row["iri"]: row for row in csv.DictReader(stream)})
     return rows
@@ -113,8 +113,7 @@ def test_art9_condition_iris_are_the_article_9_2_terms():
 
 def _pd_rows():
     path = DPV_DIR / "pd.csv"
-    if not path.is_file():
-        pytest.fail(f"DPV term list not found at {path}; tests need ../shared/data")
+    require_shared(path)
     with path.open(encoding="utf-8", newline="") as stream:
         return {row["term"]: row for row in csv.DictReader(stream)}
 
