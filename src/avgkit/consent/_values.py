@@ -7,7 +7,9 @@ the storage adapters are tested against.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
+import secrets
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
 from typing import Any, Final
@@ -26,7 +28,14 @@ from avgkit._validators import (
     v_text,
     v_whole,
 )
-from avgkit.consent._vocab import Actor, Channel, ConsentAction, ConsentStatus, DecisionCode
+from avgkit.consent._vocab import (
+    Actor,
+    Channel,
+    ConsentAction,
+    ConsentStatus,
+    DecisionCode,
+    Presentation,
+)
 from avgkit.errors import NotPermitted, ValidationError
 from avgkit.inventory._values import Purpose
 from avgkit.inventory._vocab import LawfulBasis
@@ -65,6 +74,14 @@ def _to_channel(value: object) -> Channel:
 
 def _to_actor(value: object) -> Actor:
     return member(Actor, value, "Evidence.actor")
+
+
+def _to_presentation(value: object) -> Presentation | None:
+    return None if value is None else member(Presentation, value, "Evidence.presentation")
+
+
+def _to_confirmed_via(value: object) -> Channel | None:
+    return None if value is None else member(Channel, value, "Evidence.confirmed_via")
 
 
 def _to_kind(value: object) -> ConsentAction:
@@ -109,11 +126,19 @@ class Evidence:
         order_ref: The host's order reference the consent was collected with, if any.
         confirmed_at: When a double opt-in was confirmed, if it was.
         expires_at: When the consent lapses by itself, if ever.
+        presentation: How the question was put (an empty box the subject ticked, a button,
+            staff asking); a pre-ticked box is refused as consent (Planet49).
+        requested_at: With a double opt-in, when the subject asked (ticked the box); the
+            event itself is dated at the confirmation, when the consent became live.
+        confirmed_via: With a double opt-in, the channel of the confirmation (usually
+            :attr:`Channel.EMAIL_LINK`).
 
     Raises:
         ValidationError: A required item is missing or malformed; the message says which.
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.3.0
+       ``presentation``, ``requested_at`` and ``confirmed_via``.
     """
 
     channel: Channel = attrs.field(converter=_to_channel)
@@ -130,6 +155,30 @@ class Evidence:
     expires_at: datetime | None = attrs.field(
         default=None, converter=to_utc, validator=opt(v_aware)
     )
+    presentation: Presentation | None = attrs.field(default=None, converter=_to_presentation)
+    requested_at: datetime | None = attrs.field(
+        default=None, converter=to_utc, validator=opt(v_aware)
+    )
+    confirmed_via: Channel | None = attrs.field(default=None, converter=_to_confirmed_via)
+
+    @confirmed_via.validator
+    def _check_confirmed_via(self, _attribute: object, value: Channel | None) -> None:
+        if (value is None) != (self.confirmed_at is None) and value is not None:
+            msg = "evidence confirmed_via names the channel of a confirmation: set confirmed_at too"
+            raise ValidationError(msg)
+        if self.requested_at is not None and self.confirmed_at is None:
+            msg = (
+                "evidence requested_at belongs to a double opt-in: set confirmed_at (when it "
+                "was confirmed) too"
+            )
+            raise ValidationError(msg)
+        if (
+            self.requested_at is not None
+            and self.confirmed_at is not None
+            and self.requested_at > self.confirmed_at
+        ):
+            msg = "evidence requested_at (double opt-in) cannot be later than confirmed_at"
+            raise ValidationError(msg)
 
     @staff_key.validator
     def _check_staff_key(self, attribute: attrs.Attribute[Any], value: object) -> None:
@@ -155,6 +204,7 @@ class Evidence:
         order_ref: str | None = None,
         confirmed_at: datetime | None = None,
         expires_at: datetime | None = None,
+        presentation: Presentation | str | None = None,
     ) -> Evidence:
         """Evidence for the exact ``wording`` shown, hashed here (see :func:`hash_wording`).
 
@@ -180,7 +230,13 @@ class Evidence:
             order_ref=order_ref,
             confirmed_at=confirmed_at,
             expires_at=expires_at,
+            presentation=presentation,
         )
+
+    @property
+    def refused_as_consent(self) -> bool:
+        """Whether this evidence can never record consent (a pre-ticked box, Planet49)."""
+        return self.presentation is not None and not self.presentation.is_active_act
 
 
 def _subject(value: object) -> SubjectId:
@@ -228,11 +284,161 @@ class ConsentEvent:
         if value.confirmed_at is not None and value.confirmed_at < self.at:
             msg = "evidence confirmed_at (double opt-in) cannot be earlier than the event's at"
             raise ValidationError(msg)
+        if value.requested_at is not None and value.requested_at > self.at:
+            msg = "evidence requested_at (double opt-in) cannot be later than the event's at"
+            raise ValidationError(msg)
 
     @property
     def day(self) -> date:
         """The UTC calendar day of :attr:`at` (for reports grouped per day)."""
         return self.at.date()
+
+
+class ConfirmationError(ValidationError):
+    """A double opt-in confirmation was refused: the token is unknown, expired or used.
+
+    The message says which (an unknown token and a forged one read alike, on purpose) and
+    never repeats the token. :attr:`reason` is ``"unknown"``, ``"expired"``, ``"used"`` or
+    ``"withdrawn"`` (consent was withdrawn after the request). Nothing was written.
+
+    .. versionadded:: 0.3.0
+    """
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+_SELECTOR: Final = re.compile(r"\A[A-Za-z0-9_-]{16}\Z")
+_VERIFIER: Final = re.compile(r"\A[A-Za-z0-9_-]{43}\Z")
+
+
+def new_token() -> tuple[str, str, str]:
+    """A fresh confirmation token: ``(token, selector, sha256 of the verifier)``.
+
+    The token is ``"<selector>.<verifier>"``: the selector (12 random bytes) finds the
+    pending consent, the verifier (32 random bytes, from :mod:`secrets`) proves the holder
+    received the e-mail. Only the verifier's SHA-256 is stored.
+
+    .. versionadded:: 0.3.0
+    """
+    selector = secrets.token_urlsafe(12)
+    verifier = secrets.token_urlsafe(32)
+    return f"{selector}.{verifier}", selector, verifier_hash(verifier)
+
+
+def verifier_hash(verifier: str) -> str:
+    """The SHA-256 (hex) of a token's verifier, as stored."""
+    return hashlib.sha256(verifier.encode("ascii")).hexdigest()
+
+
+def split_token(token: object) -> tuple[str, str]:
+    """``(selector, verifier)`` of a confirmation token, or :class:`ConfirmationError`.
+
+    .. versionadded:: 0.3.0
+    """
+    if isinstance(token, str) and token.count(".") == 1:
+        selector, verifier = token.split(".")
+        if _SELECTOR.match(selector) and _VERIFIER.match(verifier):
+            return selector, verifier
+    msg = (
+        "the confirmation token is not one avgkit issued (it is malformed); ask the subject "
+        "to give consent again so that a new confirmation link is sent"
+    )
+    raise ConfirmationError(msg, "unknown")
+
+
+def token_matches(pending_hash: str, verifier: str) -> bool:
+    """Whether ``verifier`` hashes to the stored hash, compared in constant time."""
+    return hmac.compare_digest(pending_hash, verifier_hash(verifier))
+
+
+@attrs.frozen(kw_only=True)
+class PendingConsent:
+    """A consent asked for with a double opt-in and not confirmed yet: not consent.
+
+    :meth:`ConsentLedger.give <avgkit.consent.ConsentLedger.give>` returns it for a purpose
+    whose :attr:`~avgkit.inventory.Purpose.confirmation` is set; send :attr:`token` to the
+    subject (the link in the e-mail) and pass it to :meth:`ConsentLedger.confirm
+    <avgkit.consent.ConsentLedger.confirm>`. Stores keep it without the token.
+
+    .. versionadded:: 0.3.0
+    """
+
+    selector: str
+    """The token's public half: how the store finds this request."""
+    verifier_sha256: str = attrs.field(repr=False, validator=v_sha256)
+    subject: SubjectId = attrs.field(converter=_subject, repr=False)
+    purpose: str = attrs.field(validator=v_key)
+    requested_at: datetime = attrs.field(converter=to_utc, validator=v_aware)
+    """When the subject asked (ticked the box)."""
+    expires_at: datetime = attrs.field(converter=to_utc, validator=v_aware)
+    """When the token stops working."""
+    evidence: Evidence = attrs.field(validator=v_instance(Evidence))
+    """The evidence of the request: channel, notice, wording, presentation."""
+    settled_at: datetime | None = attrs.field(
+        default=None, converter=to_utc, validator=opt(v_aware)
+    )
+    """When the token was used (``None`` while open)."""
+    token: str | None = attrs.field(default=None, repr=False, eq=False)
+    """The token to send, only on the value :meth:`ConsentLedger.give` returns."""
+
+    @expires_at.validator
+    def _check_expiry(self, _attribute: object, value: datetime) -> None:
+        if value <= self.requested_at:
+            msg = "a pending consent's token must expire after the request"
+            raise ValidationError(msg)
+
+    def open_at(self, at: datetime) -> bool:
+        """Whether the token can still be used at ``at`` (requested, unused, unexpired)."""
+        return self.requested_at <= at < self.expires_at and (
+            self.settled_at is None or self.settled_at > at
+        )
+
+
+def _v_staff(instance: object, attribute: attrs.Attribute[Any], value: object) -> None:
+    v_key(instance, attribute, value)
+
+
+@attrs.frozen(kw_only=True)
+class CompellingGrounds:
+    """Compelling legitimate grounds that override a subject's objection (Art. 21(1)).
+
+    Recorded by :meth:`ConsentLedger.record_grounds
+    <avgkit.consent.ConsentLedger.record_grounds>`, never for direct marketing or profiling
+    (Art. 21(3)). They answer the objection in force when they were recorded: a later,
+    new objection needs new grounds.
+
+    .. versionadded:: 0.3.0
+    """
+
+    subject: SubjectId = attrs.field(converter=_subject, repr=False)
+    purpose: str = attrs.field(validator=v_key)
+    at: datetime = attrs.field(converter=to_utc, validator=v_aware)
+    """When the controller decided."""
+    reason: str = attrs.field(validator=v_text(2000))
+    """Why the grounds override the subject's interests (shown in the decision's reason:
+    write it without personal data)."""
+    decided_by: str = attrs.field(validator=_v_staff)
+    """The key of who decided (``"dpo"``, ``"legal_1"``), never a name."""
+    until: datetime | None = attrs.field(default=None, converter=to_utc, validator=opt(v_aware))
+    """When the grounds stop applying, if they are limited in time."""
+    seq: int | None = attrs.field(default=None, eq=False, validator=opt(v_whole(minimum=1)))
+
+    @until.validator
+    def _check_until(self, _attribute: object, value: datetime | None) -> None:
+        if value is not None and value <= self.at:
+            msg = "compelling grounds' until must be later than their at"
+            raise ValidationError(msg)
+
+    def answer(self, objection: ConsentEvent, at: datetime) -> bool:
+        """Whether these grounds override ``objection`` at ``at``."""
+        return (
+            objection.at <= self.at <= at
+            and objection.subject == self.subject
+            and objection.purpose == self.purpose
+            and (self.until is None or at < self.until)
+        )
 
 
 @attrs.frozen(kw_only=True)
@@ -271,6 +477,22 @@ class ConsentState:
     """The latest given/withdrawn event at or before :attr:`at`."""
     objection_event: ConsentEvent | None = None
     """The latest objected/objection-lifted event at or before :attr:`at`."""
+    pending: PendingConsent | None = None
+    """With a double opt-in: a request awaiting confirmation at :attr:`at`, while consent
+    is not live (the ledger fills it in; :func:`replay` leaves it ``None``).
+
+    .. versionadded:: 0.3.0
+    """
+    grounds: CompellingGrounds | None = None
+    """Compelling legitimate grounds overriding the objection in force (Art. 21(1)).
+
+    .. versionadded:: 0.3.0
+    """
+
+    @property
+    def awaiting_confirmation(self) -> bool:
+        """Whether a double opt-in awaits confirmation and consent is not live meanwhile."""
+        return self.pending is not None and not self.consent_live
 
     @property
     def consent_live(self) -> bool:
@@ -315,6 +537,12 @@ class ConsentState:
             )
         else:
             text = f"consent for {p} was never given"
+        if self.awaiting_confirmation:
+            assert self.pending is not None  # noqa: S101
+            text += (
+                f"; a double opt-in requested on {_day(self.pending.requested_at)} awaits "
+                "confirmation, and a pending consent is not consent"
+            )
         if self.objected:
             assert self.objection_event is not None  # noqa: S101
             text += f"; the subject objected on {_day(self.objection_event.at)}"
@@ -504,6 +732,15 @@ def decide(
                 "direct marketing or profiling is absolute (Art. 21(3) GDPR)"
             )
         else:
+            grounds = state.grounds
+            if grounds is not None and grounds.answer(state.objection_event, when):
+                why = (
+                    f"allowed: the subject objected to {declared.key!r} on {on}, but the "
+                    f"controller recorded compelling legitimate grounds on {_day(grounds.at)} "
+                    f"(decided by {grounds.decided_by}) that override it (Art. 21(1) GDPR): "
+                    f"{grounds.reason}"
+                )
+                return made(True, DecisionCode.COMPELLING_GROUNDS, why, state)  # noqa: FBT003
             why = (
                 f"not allowed: the subject objected to {declared.key!r} on {on} (Art. 21(1) "
                 "GDPR); processing must stop unless the controller demonstrates compelling "
@@ -520,7 +757,8 @@ def decide(
         allowed = state.consent_live
         verdict = "allowed" if allowed else "not allowed"
         why = f"{verdict}: purpose {declared.key!r} rests on {article}; {state.describe()}"
-        return made(allowed, codes[state.status], why, state)
+        code = DecisionCode.CONSENT_PENDING if state.awaiting_confirmation else codes[state.status]
+        return made(allowed, code, why, state)
     return made(
         True,  # noqa: FBT003
         DecisionCode.NO_OBJECTION,

@@ -84,6 +84,45 @@ class Actor(Bilingual):
     """A member of staff on the subject's behalf (e.g. at the box office)."""
 
 
+class Presentation(Bilingual):
+    """How the consent question was put to the subject: the evidence of an active act.
+
+    Consent is an unambiguous indication by a clear affirmative act (Art. 4(11), recital 32);
+    a box ticked in advance is not one (CJEU C-673/17 *Planet49*, 1 October 2019). The
+    ledger refuses consent whose evidence says :attr:`PRE_TICKED`, so that a checkout that
+    states how its box looked can never record such a consent.
+
+    .. versionadded:: 0.3.0
+    """
+
+    UNTICKED_BOX = Term(
+        "unticked_box",
+        nl="leeg vakje dat de betrokkene zelf aanvinkte",
+        en="an empty box the subject ticked",
+    )
+    BUTTON = Term(
+        "button",
+        nl="knop of link alleen voor dit doel",
+        en="a button or link for this purpose alone",
+    )
+    ASKED_BY_STAFF = Term(
+        "asked_by_staff",
+        nl="gevraagd door een medewerker, met ja beantwoord",
+        en="asked by staff and answered yes",
+    )
+    SIGNED_FORM = Term("signed_form", nl="ondertekend formulier", en="a signed form")
+    PRE_TICKED = Term(
+        "pre_ticked",
+        nl="vooraf aangevinkt vakje (geen toestemming)",
+        en="a pre-ticked box (not consent)",
+    )
+
+    @property
+    def is_active_act(self) -> bool:
+        """Whether the subject acted (every member but :attr:`PRE_TICKED`)."""
+        return self is not Presentation.PRE_TICKED
+
+
 class ConsentStatus(enum.StrEnum):
     """The consent track of one subject and purpose at an instant.
 
@@ -112,10 +151,21 @@ class DecisionCode(enum.StrEnum):
     CONSENT_NEVER_GIVEN = "consent_never_given"
     CONSENT_WITHDRAWN = "consent_withdrawn"
     CONSENT_EXPIRED = "consent_expired"
+    CONSENT_PENDING = "consent_pending"
+    """Consent was asked for with a double opt-in and awaits its confirmation: not consent yet.
+
+    .. versionadded:: 0.3.0
+    """
     NO_OBJECTION = "no_objection"
     """Legitimate interests or public task, and the subject has not objected."""
     OBJECTED = "objected"
     """The subject objected (Art. 21); for direct marketing or profiling that is absolute."""
+    COMPELLING_GROUNDS = "compelling_grounds"
+    """The subject objected, but the controller recorded compelling legitimate grounds that
+    override it (Art. 21(1)); never for direct marketing or profiling.
+
+    .. versionadded:: 0.3.0
+    """
     RESTRICTED = "restricted"
     """Processing is restricted (Art. 18): only storage and legal claims go on.
 

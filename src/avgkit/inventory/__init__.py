@@ -21,6 +21,13 @@ An :class:`Inventory` refuses contradictions with :class:`~avgkit.errors.PolicyE
 
 from avgkit.inventory._authorities import AUTHORITIES, authority_for
 from avgkit.inventory._inventory import Inventory
+from avgkit.inventory._jurisdictions import (
+    ART8_AGES,
+    GDPR_DEFAULT_AGE,
+    Art8Age,
+    Jurisdiction,
+    art8_age,
+)
 from avgkit.inventory._register import ProcessingActivity, ProcessingRegister, RegisterRecipient
 from avgkit.inventory._values import (
     METADATA_KEY,
@@ -49,10 +56,13 @@ from avgkit.inventory._vocab import (
 )
 
 __all__ = [
+    "ART8_AGES",
     "AUTHORITIES",
     "EEA_COUNTRIES",
+    "GDPR_DEFAULT_AGE",
     "METADATA_KEY",
     "SUPPORTED_CATEGORIES",
+    "Art8Age",
     "Art9Condition",
     "Controller",
     "DataOrigin",
@@ -60,6 +70,7 @@ __all__ = [
     "FieldTag",
     "IdentifierKind",
     "Inventory",
+    "Jurisdiction",
     "LawfulBasis",
     "ProcessingActivity",
     "ProcessingRegister",
@@ -73,6 +84,7 @@ __all__ = [
     "Texts",
     "TransferMechanism",
     "Treatment",
+    "art8_age",
     "authority_for",
     "category_label",
     "tag",

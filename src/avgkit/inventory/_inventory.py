@@ -12,6 +12,7 @@ from avgkit._validators import opt, shown, to_tuple, v_instance, v_items
 from avgkit.errors import PolicyError
 from avgkit.inventory import _policyfile
 from avgkit.inventory._authorities import authority_for
+from avgkit.inventory._jurisdictions import Jurisdiction
 from avgkit.inventory._register import ProcessingActivity, ProcessingRegister, RegisterRecipient
 from avgkit.inventory._values import (
     Controller,
@@ -253,6 +254,24 @@ class Inventory:
         """
         declared = self.controller.authority
         return declared if declared is not None else authority_for(self.controller.country)
+
+    def jurisdiction(self, country: str | None = None) -> Jurisdiction:
+        """The rules of ``country`` (the controller's by default): Art. 8 age and authority.
+
+        A venue operating in two countries asks for the other one by code: for the
+        controller's own country the declared :attr:`Controller.authority` counts, for
+        another avgkit's :data:`~avgkit.inventory.AUTHORITIES` (``authority`` is ``None``
+        when it knows none; :meth:`Jurisdiction.require_authority` refuses then).
+
+        Raises:
+            ValidationError: ``country`` is not an ISO 3166-1 alpha-2 code.
+
+        .. versionadded:: 0.3.0
+        """
+        own = self.controller.country
+        wanted = own if country is None else country
+        declared = self.controller.authority if wanted == own else None
+        return Jurisdiction.of(wanted, declared)
 
     @property
     def third_country_recipients(self) -> tuple[Recipient, ...]:

@@ -751,6 +751,7 @@ def parts_to_mapping(inventory: Declared) -> dict[str, Any]:
                 "dpv_purpose": p.dpv_purpose,
                 "automated_decisions": p.automated_decisions or None,
                 "legal_claims": p.legal_claims or None,
+                "confirmation": p.confirmation or None,
             }
         )
         for p in inventory.purposes

@@ -213,10 +213,15 @@ class Purpose:
         legal_claims: Whether it serves the establishment, exercise or defence of legal
             claims: the only processing besides storage that goes on while a subject has
             restricted processing (Art. 18(2)).
+        confirmation: Whether consent needs a double opt-in: ``give()`` then records a
+            pending consent and hands out a confirmation token, and the consent is live only
+            once the subject confirms it (the link in the e-mail). Only for consent purposes.
 
     .. versionadded:: 0.1.0
     .. versionchanged:: 0.2.0
        ``automated_decisions`` and ``legal_claims``.
+    .. versionchanged:: 0.3.0
+       ``confirmation``.
     """
 
     key: str = attrs.field(validator=v_key)
@@ -240,6 +245,16 @@ class Purpose:
     dpv_purpose: str | None = attrs.field(default=None, validator=opt(_v_iri))
     automated_decisions: bool = attrs.field(default=False, validator=v_bool)
     legal_claims: bool = attrs.field(default=False, validator=v_bool)
+    confirmation: bool = attrs.field(default=False, validator=v_bool)
+
+    @confirmation.validator
+    def _check_confirmation(self, _attribute: object, value: bool) -> None:  # noqa: FBT001
+        if value and self.basis is not LawfulBasis.CONSENT:
+            msg = (
+                f"Purpose.confirmation (double opt-in) is only for purposes whose basis is "
+                f"consent; purpose {self.key!r} rests on {str(self.basis)!r}"
+            )
+            raise ValidationError(msg)
 
     @property
     def needs_consent(self) -> bool:

@@ -38,7 +38,13 @@ if TYPE_CHECKING:
 
     from avgkit.audit._chain import AuditEntry
     from avgkit.breach._values import Breach
-    from avgkit.consent._values import ConsentEvent, LatestEvents
+    from avgkit.consent._values import (
+        CompellingGrounds,
+        ConsentEvent,
+        LatestEvents,
+        PendingConsent,
+    )
+    from avgkit.consent._wordings import Wording, WordingIndex, WordingWithdrawal
     from avgkit.dsar._values import (
         DueRequest,
         RequestKind,
@@ -61,9 +67,11 @@ if TYPE_CHECKING:
 __all__ = [
     "AuditStore",
     "BreachStore",
+    "ConfirmationStore",
     "ConsentStore",
     "ErasureStore",
     "FeedStore",
+    "GroundsStore",
     "KeyStore",
     "RequestStore",
     "RetentionStore",
@@ -71,6 +79,7 @@ __all__ = [
     "StoreSet",
     "Transactional",
     "UnitOfWork",
+    "WordingStore",
     "open_stores",
     "register_scheme",
 ]
@@ -301,6 +310,113 @@ class ConsentStore(Protocol):
 
     def count(self) -> int:
         """Return the number of stored events."""
+        ...
+
+
+@runtime_checkable
+class WordingStore(Protocol):
+    """The wording registry beside a consent ledger: the exact texts subjects saw.
+
+    Implemented by the consent store itself (``stores.consent``), because the audience that
+    leaves out consents under a withdrawn wording, and the list of whom to ask again, are
+    one statement over the events and the registry together. Registered wordings are never
+    changed; a version can only be withdrawn.
+
+    .. versionadded:: 0.3.0
+    """
+
+    def register_wordings(self, wordings: Sequence[Wording]) -> int:
+        """Register wordings in one transaction; return how many were new.
+
+        Checked with :func:`avgkit.consent.check_registration` against what is stored,
+        inside the transaction: a version registered again with the same text is skipped,
+        one with another text refused (:class:`~avgkit.errors.ValidationError`) and nothing
+        stored. A registration that adds anything advances :meth:`wording_generation`.
+        """
+        ...
+
+    def withdraw_wording(self, withdrawal: WordingWithdrawal) -> WordingWithdrawal:
+        """Withdraw a registered version; return the withdrawal in force (the first one).
+
+        Raises:
+            NotFound: the version is not registered; nothing is stored.
+        """
+        ...
+
+    def wording_index(self) -> WordingIndex:
+        """Everything registered and withdrawn, with the current generation."""
+        ...
+
+    def wording_generation(self) -> int:
+        """A number that changes whenever the registry changes (one cheap read)."""
+        ...
+
+    def current_audience(self, purpose: str, at: datetime) -> Iterator[SubjectId]:
+        """:meth:`ConsentStore.audience` without consents given under a withdrawn wording.
+
+        A consent is left out when every registration of ``purpose`` whose text has the
+        consent's ``wording_sha256`` belongs to a version withdrawn at or before ``at``.
+        SQL adapters compute it in one statement.
+        """
+        ...
+
+    def to_renew(self, purpose: str, at: datetime) -> Iterator[SubjectId]:
+        """Stream the subjects with live consent to ask again (one statement in SQL).
+
+        Live as for :meth:`ConsentStore.audience`, and the consent's wording needs renewal
+        (:meth:`avgkit.consent.WordingIndex.needs_renewal`): it was withdrawn, or a version
+        with ``renewal`` took effect by ``at`` and the text is of none of the versions from
+        it on.
+        """
+        ...
+
+
+@runtime_checkable
+class ConfirmationStore(Protocol):
+    """Pending double opt-ins beside a consent ledger, found by their token's selector.
+
+    Implemented by the consent store itself; its :meth:`ConsentStore.forget` deletes the
+    subject's pending requests as well.
+
+    .. versionadded:: 0.3.0
+    """
+
+    def add_pending(self, pending: PendingConsent) -> None:
+        """Store a pending consent (without its token)."""
+        ...
+
+    def pending(self, selector: str) -> PendingConsent | None:
+        """The pending consent of a token's selector, used or not, or ``None``."""
+        ...
+
+    def settle_pending(self, selector: str, at: datetime) -> bool:
+        """Mark the pending consent used at ``at`` if it is still unused; ``False`` if not.
+
+        A compare-and-set: of two confirmations racing, exactly one gets ``True``.
+        """
+        ...
+
+    def open_pending(self, subject: SubjectId, purpose: str, at: datetime) -> PendingConsent | None:
+        """The newest pending consent of ``subject`` and ``purpose`` open at ``at``."""
+        ...
+
+
+@runtime_checkable
+class GroundsStore(Protocol):
+    """Compelling legitimate grounds (Art. 21(1)) beside a consent ledger, append-only.
+
+    Implemented by the consent store itself; its :meth:`ConsentStore.forget` re-keys the
+    subject's grounds to the reference as it does the events.
+
+    .. versionadded:: 0.3.0
+    """
+
+    def add_grounds(self, grounds: CompellingGrounds) -> CompellingGrounds:
+        """Store grounds and return them with their ``seq``."""
+        ...
+
+    def grounds(self, subject: SubjectId, purpose: str, at: datetime) -> CompellingGrounds | None:
+        """The latest grounds of ``subject`` and ``purpose`` recorded at or before ``at``."""
         ...
 
 

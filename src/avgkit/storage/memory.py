@@ -19,8 +19,22 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from avgkit.consent._values import ConsentEvent, LatestEvents, check_batch, check_forget, replay
+from avgkit.consent._values import (
+    CompellingGrounds,
+    ConsentEvent,
+    LatestEvents,
+    PendingConsent,
+    check_batch,
+    check_forget,
+    replay,
+)
 from avgkit.consent._vocab import ConsentAction
+from avgkit.consent._wordings import (
+    Wording,
+    WordingIndex,
+    WordingWithdrawal,
+    check_registration,
+)
 from avgkit.errors import ConflictError, NotFound, ValidationError
 from avgkit.storage import StoreSet
 from avgkit.storage._memory_breaches import MemoryBreachStore
@@ -240,6 +254,9 @@ class MemoryConsentStore:
     Its answers are plain replays of the stored events (:func:`avgkit.consent.replay`), which
     is what the SQL adapters' set-based queries are checked against.
 
+    It is also the reference :class:`~avgkit.storage.WordingStore`,
+    :class:`~avgkit.storage.ConfirmationStore` and :class:`~avgkit.storage.GroundsStore`.
+
     Args:
         unit: the unit of work shared with the other stores of the set (a new one if
             omitted).
@@ -247,11 +264,18 @@ class MemoryConsentStore:
     .. versionadded:: 0.1.0
     .. versionchanged:: 0.2.0
        Takes ``unit``.
+    .. versionchanged:: 0.3.0
+       The wording registry, pending double opt-ins and compelling grounds.
     """
 
     def __init__(self, *, unit: MemoryUnitOfWork | None = None) -> None:
         self._events: list[ConsentEvent] = []
         self._by_subject: dict[str, list[ConsentEvent]] = {}
+        self._wordings: list[Wording] = []
+        self._withdrawals: list[WordingWithdrawal] = []
+        self._generation = 0
+        self._pending: dict[str, PendingConsent] = {}
+        self._grounds: list[CompellingGrounds] = []
         self._unit = MemoryUnitOfWork() if unit is None else unit
         self._lock = self._unit.lock()
 
@@ -338,9 +362,13 @@ class MemoryConsentStore:
                 yield subject
 
     def forget(self, subject: SubjectId, reference: str) -> int:
-        """Re-key the subject's events to ``reference``, without order refs; return how many."""
+        """Re-key the subject's events to ``reference``, without order refs; return how many.
+
+        The subject's pending double opt-ins are deleted and its grounds re-keyed too.
+        """
         raw, ref = check_forget(subject, reference)
         with self._lock:
+            self._forget_extras(raw, ref)
             mine = self._by_subject.get(raw)
             if not mine:
                 return 0
@@ -387,6 +415,168 @@ class MemoryConsentStore:
         """Return the number of events."""
         with self._lock:
             return len(self._events)
+
+    # ------------------------------------------------------------------ erasure of extras
+
+    def _forget_extras(self, raw: str, ref: str) -> None:
+        pending = {k: p for k, p in self._pending.items() if p.subject == raw}
+        for selector in pending:
+            del self._pending[selector]
+        grounds = [(i, g) for i, g in enumerate(self._grounds) if g.subject == raw]
+        for i, g in grounds:
+            self._grounds[i] = attrs.evolve(g, subject=ref)
+
+        def undo() -> None:
+            self._pending.update(pending)
+            for i, g in grounds:
+                self._grounds[i] = g
+
+        if pending or grounds:
+            self._unit.changed(undo)
+
+    # ------------------------------------------------------------------ the wording registry
+
+    def register_wordings(self, wordings: Sequence[Wording]) -> int:
+        """Register the new ones of ``wordings`` (all checked first); return how many."""
+        with self._lock:
+            fresh = check_registration(self._index(), wordings)
+            if not fresh:
+                return 0
+            before = (len(self._wordings), self._generation)
+            self._wordings.extend(fresh)
+            self._generation += 1
+            self._unit.changed(lambda: self._unregister(*before))
+            return len(fresh)
+
+    def _unregister(self, count: int, generation: int) -> None:
+        del self._wordings[count:]
+        self._generation = generation
+
+    def withdraw_wording(self, withdrawal: WordingWithdrawal) -> WordingWithdrawal:
+        """Withdraw a registered version (the first withdrawal stays in force)."""
+        with self._lock:
+            index = self._index()
+            if not any(
+                (w.purpose, w.version) == (withdrawal.purpose, withdrawal.version)
+                for w in index.wordings
+            ):
+                msg = (
+                    f"no wording is registered for purpose {withdrawal.purpose!r}, version "
+                    f"{withdrawal.version!r}; nothing to withdraw"
+                )
+                raise NotFound(msg)
+            existing = index.withdrawal(withdrawal.purpose, withdrawal.version)
+            if existing is not None:
+                return existing
+            before = (len(self._withdrawals), self._generation)
+            self._withdrawals.append(withdrawal)
+            self._generation += 1
+            self._unit.changed(lambda: self._unwithdraw(*before))
+            return withdrawal
+
+    def _unwithdraw(self, count: int, generation: int) -> None:
+        del self._withdrawals[count:]
+        self._generation = generation
+
+    def _index(self) -> WordingIndex:
+        return WordingIndex(
+            wordings=tuple(self._wordings),
+            withdrawals=tuple(self._withdrawals),
+            generation=self._generation,
+        )
+
+    def wording_index(self) -> WordingIndex:
+        """Everything registered and withdrawn."""
+        with self._lock:
+            return self._index()
+
+    def wording_generation(self) -> int:
+        """The number of registry changes so far."""
+        with self._lock:
+            return self._generation
+
+    def _live(self, purpose: str, at: datetime) -> Iterator[ConsentEvent]:
+        # The given event behind each live consent with no objection in force.
+        with self._lock:
+            subjects = {s: list(evs) for s, evs in self._by_subject.items()}
+        for subject, mine in subjects.items():
+            ordered = self._ordered([e for e in mine if e.purpose == purpose])
+            if ordered:
+                state = replay(ordered, subject=subject, purpose=purpose, at=at)
+                if state.consent_live and not state.objected:
+                    assert state.consent_event is not None  # noqa: S101 - live has its event
+                    yield state.consent_event
+
+    def current_audience(self, purpose: str, at: datetime) -> Iterator[SubjectId]:
+        """The audience without consents given under a withdrawn wording."""
+        index = self.wording_index()
+        for event in self._live(purpose, at):
+            if not index.withdrawn(purpose, event.evidence.wording_sha256, at):
+                yield event.subject
+
+    def to_renew(self, purpose: str, at: datetime) -> Iterator[SubjectId]:
+        """The live consents whose wording needs renewal."""
+        index = self.wording_index()
+        for event in self._live(purpose, at):
+            if index.needs_renewal(purpose, event.evidence.wording_sha256, at):
+                yield event.subject
+
+    # ------------------------------------------------------------------ double opt-in
+
+    def add_pending(self, pending: PendingConsent) -> None:
+        """Keep a pending consent, without its token."""
+        stored = attrs.evolve(pending, token=None)
+        with self._lock:
+            if stored.selector in self._pending:
+                msg = "a pending consent with this token selector exists already"
+                raise ConflictError(msg)
+            self._pending[stored.selector] = stored
+            self._unit.changed(lambda: self._pending.pop(stored.selector))
+
+    def pending(self, selector: str) -> PendingConsent | None:
+        """The pending consent of ``selector``, if any."""
+        with self._lock:
+            return self._pending.get(selector)
+
+    def settle_pending(self, selector: str, at: datetime) -> bool:
+        """Mark it used, once."""
+        with self._lock:
+            found = self._pending.get(selector)
+            if found is None or found.settled_at is not None:
+                return False
+            self._pending[selector] = attrs.evolve(found, settled_at=at)
+            self._unit.changed(lambda: self._pending.__setitem__(selector, found))
+            return True
+
+    def open_pending(self, subject: SubjectId, purpose: str, at: datetime) -> PendingConsent | None:
+        """The newest pending consent open at ``at``."""
+        with self._lock:
+            found = [
+                p
+                for p in self._pending.values()
+                if p.subject == subject and p.purpose == purpose and p.open_at(at)
+            ]
+        return max(found, key=lambda p: p.requested_at, default=None)
+
+    # ------------------------------------------------------------------ compelling grounds
+
+    def add_grounds(self, grounds: CompellingGrounds) -> CompellingGrounds:
+        """Append grounds and return them with their seq."""
+        with self._lock:
+            stored = attrs.evolve(grounds, seq=len(self._grounds) + 1)
+            self._grounds.append(stored)
+            self._unit.changed(self._grounds.pop)
+            return stored
+
+    def grounds(self, subject: SubjectId, purpose: str, at: datetime) -> CompellingGrounds | None:
+        """The latest grounds recorded at or before ``at``."""
+        with self._lock:
+            found = [
+                g
+                for g in self._grounds
+                if g.subject == subject and g.purpose == purpose and g.at <= at
+            ]
+        return max(found, key=lambda g: (g.at, g.seq or 0), default=None)
 
 
 def _latest(
