@@ -19,6 +19,7 @@ by hand from a store, the inventory, a clock and an audit log.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Self, TypeVar
 
@@ -122,7 +123,14 @@ class Kit:
         self.stores = stores
         self.inventory = inventory
         self.clock: Clock = SystemClock() if clock is None else clock
-        self.audit = AuditLog(stores.audit, self.clock, unit_of_work=stores)
+        # The subject-reference secret lives with the keys, wrapped like them: the audit log
+        # asks the pseudonym service for it (which needs the log), hence the late binding.
+        self.audit = AuditLog(
+            stores.audit,
+            self.clock,
+            unit_of_work=stores,
+            reference_secret=self._reference_secret,
+        )
         """The hash-chained audit log; :meth:`~avgkit.audit.AuditLog.verify` checks it."""
         self._key_stores = key_stores
         self.pseudonyms = Pseudonyms(
@@ -133,8 +141,11 @@ class Kit:
             kek=kek,
             default_country=pseudonyms.default_country,
             keys_unit_of_work=key_stores,
+            legacy_secret=stores.audit,
         )
         """Keys, pseudonyms, tokens, the anonymiser and crypto-shredding."""
+        # A process without the KEK stops here, before it reads or writes a key.
+        self.pseudonyms.check_keys()
         self._consent = (
             None
             if stores.consent is None
@@ -166,6 +177,9 @@ class Kit:
                 host=host,
             )
         )
+
+    def _reference_secret(self, create: Callable[[], bytes]) -> bytes:
+        return self.pseudonyms.reference_secret(create)
 
     @property
     def host(self) -> HostData:

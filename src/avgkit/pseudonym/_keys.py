@@ -71,6 +71,11 @@ class KeyKind(enum.StrEnum):
     """AES-SIV keys for reversible deterministic tokens (:class:`TokenKey`)."""
     SUBJECT = "subject"
     """Per-subject AES-GCM data keys for crypto-shredding (:class:`SubjectKey`)."""
+    SECRET = "secret"  # noqa: S105 - a kind name, not a secret
+    """Secrets the kit keeps with the keys, such as the one behind subject references.
+
+    .. versionadded:: 0.2.0
+    """
 
 
 def _material_checker(

@@ -13,7 +13,6 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from avgkit import _validators
 from avgkit.audit._chain import Detail
 from avgkit.errors import (
-    ConfigurationError,
     ConflictError,
     IntegrityError,
     NotFound,
@@ -41,12 +40,15 @@ from avgkit.pseudonym._pseudo import (
     Tokeniser,
     ValueKind,
 )
+from avgkit.pseudonym._vault import KeyVault
 from avgkit.subjects import SubjectId, subject_id
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from avgkit.audit import AuditLog
     from avgkit.clock import Clock
-    from avgkit.storage import KeyStore, UnitOfWork
+    from avgkit.storage import AuditStore, KeyStore, UnitOfWork
 
 
 SEAL_VERSION: Final = b"as1"
@@ -58,6 +60,9 @@ _NONCE = 12
 _TAG = 16
 _SEAL_AAD: Final = b"avgkit.seal.v1\x00"
 
+
+_SHREDDED: Final = "pseudonym.subject_key_shredded"
+_SHRED_STARTED: Final = "pseudonym.subject_key_shred_started"
 
 _RING_TYPES: Final[dict[KeyKind, type[PseudonymKey | TokenKey]]] = {
     KeyKind.PSEUDONYM: PseudonymKey,
@@ -71,6 +76,13 @@ def _key_id_in(text: object) -> str:
     return parts[1] if len(parts) == 3 else ""  # noqa: PLR2004
 
 
+def _no_key_store() -> StorageError:
+    return StorageError(
+        "this store set has no key store; open one whose adapter keeps keys "
+        "(memory://, sqlite:///..., postgresql://...)"
+    )
+
+
 class Pseudonyms:
     """``kit.pseudonyms``: keys in the key store, pseudonyms, tokens, anonymiser, shredding.
 
@@ -82,7 +94,10 @@ class Pseudonyms:
     Whoever reads the key store can undo pseudonyms and open sealed data: give keys a
     store set of their own (``Pseudonyms(open_stores("sqlite:////secure/keys.db").keys,
     ...)``), and pass a ``kek`` so that the key material at rest is wrapped by a secret
-    kept outside any database.
+    kept outside any database. Once a key store holds wrapped keys, every key in it must
+    be wrapped: a service without the KEK reads and writes nothing there
+    (:class:`~avgkit.errors.ConfigurationError`), and one with the KEK refuses an unwrapped
+    row (:class:`~avgkit.errors.IntegrityError`).
 
     Args:
         store: where keys are kept.
@@ -95,8 +110,12 @@ class Pseudonyms:
             (``Kit.open(..., keys_url=...)``), that set. Its writes cannot share the audit
             log's transaction, so key changes are then audited intent first: the intent is
             committed, the key changed, then the outcome recorded; no failure loses the trace.
+        legacy_secret: the audit store that kept the subject-reference secret before it
+            moved to the key store (see :meth:`reference_secret`); the kit passes its own.
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       Takes ``legacy_secret``; a wrapped key store refuses unwrapped keys.
     """
 
     def __init__(
@@ -109,6 +128,7 @@ class Pseudonyms:
         kek: KeyEncryptionKey | None = None,
         default_country: str = "NL",
         keys_unit_of_work: UnitOfWork | None = None,
+        legacy_secret: AuditStore | None = None,
     ) -> None:
         if kek is not None and not isinstance(kek, KeyEncryptionKey):
             msg = f"kek must be a KeyEncryptionKey, got {type(kek).__name__}"
@@ -123,6 +143,8 @@ class Pseudonyms:
         self._keys_apart = keys_unit_of_work
         self._pseudonymiser: Pseudonymiser | None = None
         self._tokeniser: Tokeniser | None = None
+        self._legacy_secret = legacy_secret
+        self._vault = None if store is None else KeyVault(store, kek, clock, legacy=legacy_secret)
 
     def __repr__(self) -> str:
         return f"Pseudonyms(store={self._store!r}, kek={'set' if self._kek else 'none'})"
@@ -137,26 +159,49 @@ class Pseudonyms:
             StorageError: the store set has no key store.
         """
         if self._store is None:
-            msg = (
-                "this store set has no key store; open one whose adapter keeps keys "
-                "(memory://, sqlite:///..., postgresql://...)"
-            )
-            raise StorageError(msg)
+            raise _no_key_store()
         return self._store
 
-    def _unwrap(self, stored: StoredKey) -> StoredKey:
-        if stored.wrapped_by is None:
-            return stored
-        if self._kek is None:
-            msg = (
-                f"key {stored.key_id!r} is wrapped by KEK {stored.wrapped_by!r}, and this "
-                "kit was opened without a KEK; pass that KeyEncryptionKey as kek= to read it"
-            )
-            raise ConfigurationError(msg)
-        return self._kek.unwrap(stored)
+    @property
+    def _keys(self) -> KeyVault:
+        if self._vault is None:
+            raise _no_key_store()
+        return self._vault
 
-    def _wrap(self, stored: StoredKey) -> StoredKey:
-        return stored if self._kek is None else self._kek.wrap(stored)
+    def check_keys(self) -> None:
+        """Check that this service's KEK (or its absence) matches the key store.
+
+        The kit calls it when it opens, so that a process without the KEK stops before it
+        reads or writes anything. Does nothing without a key store.
+
+        Raises:
+            ConfigurationError: the stored keys are wrapped and no KEK was given.
+            NotFound: they are wrapped by another KEK.
+            IntegrityError: a KEK was given, and the store's keys are not wrapped or do not
+                unwrap with it.
+
+        .. versionadded:: 0.2.0
+        """
+        if self._vault is not None:
+            self._vault.check()
+
+    def reference_secret(self, create: Callable[[], bytes]) -> bytes:
+        """Return the subject-reference secret, kept with the keys and wrapped like them.
+
+        The shape of :meth:`avgkit.storage.AuditStore.reference_secret`: the kit's audit
+        log takes its secret from here (``AuditLog(..., reference_secret=...)``), so that
+        the secret lives where the keys live (the key store set, when keys are kept apart)
+        and a recreated main store does not change subject references. A secret an older
+        avgkit kept in the audit store (``legacy_secret``) is moved here on first use.
+        Without a key store the audit store keeps it, as before.
+
+        .. versionadded:: 0.2.0
+        """
+        if self._vault is not None:
+            return self._vault.reference_secret(create)
+        if self._legacy_secret is None:
+            raise _no_key_store()
+        return self._legacy_secret.reference_secret(create)
 
     def rotate(self, kind: KeyKind | str = KeyKind.PSEUDONYM, *, actor: str = "system") -> str:
         """Make a new pseudonym (or token) key, the newest of its ring; return its id.
@@ -209,16 +254,18 @@ class Pseudonyms:
             key_id=key.id, kind=kind, material=key.material, created_at=self._clock.now()
         )
         details: dict[str, Detail] = {"kind": str(kind), "key_id": key.id}
+        keys = self._keys
+        keys.ready()
         if self._keys_apart is None:
             with self._audit.atomic():  # the key and its audit entry, together
-                self.store.add(self._wrap(stored))
+                keys.add(stored)
                 self._audit.record("pseudonym.key_created", actor=actor, details=details)
         else:
             # The keys live in another database: no shared transaction. Record the intent
             # first, so that a key can never exist without a trace, then the outcome.
             self._audit.record("pseudonym.key_creation_started", actor=actor, details=details)
             with self._keys_apart.atomic():
-                self.store.add(self._wrap(stored))
+                keys.add(stored)
             self._audit.record("pseudonym.key_created", actor=actor, details=details)
         self.refresh()
 
@@ -245,20 +292,20 @@ class Pseudonyms:
             )
         return KeyRing(TokenKey(id=s.key_id, material=s.material) for s in self._stored(kind))
 
-    def _stored(self, kind: KeyKind | str) -> list[StoredKey]:
-        stored = self.store.ring(KeyKind(kind))
+    def _stored(self, kind: KeyKind | str) -> tuple[StoredKey, ...]:
+        stored = self._keys.ring(KeyKind(kind))
         if not stored:
             msg = (
                 f"there is no {KeyKind(kind)} key yet; make the first with "
                 f"kit.pseudonyms.rotate({str(KeyKind(kind))!r}) - avgkit has no default key"
             )
             raise NotFound(msg)
-        return [self._unwrap(s) for s in stored]
+        return stored
 
     def key_ids(self, kind: KeyKind | str = KeyKind.PSEUDONYM) -> tuple[str, ...]:
         """The ids of the ring's keys, oldest first (empty before the first :meth:`rotate`)."""
         self._ring_type(kind)
-        return tuple(s.key_id for s in self.store.ring(KeyKind(kind)))
+        return self._keys.ring_ids(KeyKind(kind))
 
     def refresh(self) -> None:
         """Forget the cached rings (another process may have rotated)."""
@@ -397,14 +444,13 @@ class Pseudonyms:
     def _purpose(self, purpose: str) -> str:
         return self._inventory.purpose(purpose).key
 
-    def _subject_key(self, ref: str, *, create: bool) -> SubjectKey:
-        store = self.store
+    def _subject_key(self, sid: SubjectId, ref: str, *, create: bool) -> SubjectKey:
+        keys = self._keys
         for _ in range(3):
-            stored = store.for_subject(ref)
-            if stored is not None:
-                plain = self._unwrap(stored)
+            plain = keys.for_subject(ref)
+            if plain is not None:
                 return SubjectKey(id=plain.key_id, material=plain.material)
-            shredded = store.shredded_at(ref)
+            shredded = keys.shredded_at(ref)
             if shredded is not None:
                 msg = (
                     f"the data key of subject {ref} was shredded at {shredded:%Y-%m-%d %H:%M} "
@@ -412,9 +458,11 @@ class Pseudonyms:
                     + ("" if not create else ", and nothing new is sealed for an erased subject")
                 )
                 raise ShreddedKeyError(msg, shredded_at=shredded)
+            self._refuse_if_shredded_in_chain(sid, ref)
             if not create:
                 msg = f"subject {ref} has no data key: nothing was ever sealed for it here"
                 raise NotFound(msg)
+            keys.ready()
             key = SubjectKey.generate()
             record = StoredKey(
                 key_id=key.id,
@@ -424,12 +472,36 @@ class Pseudonyms:
                 subject_ref=ref,
             )
             try:
-                store.add(self._wrap(record))
+                keys.add(record)
             except ConflictError:
                 continue  # another writer made (or shredded) it first: read theirs
             return key
         msg = f"could not create the data key of subject {ref}; retry"  # pragma: no cover
         raise ConflictError(msg)  # pragma: no cover
+
+    def _refuse_if_shredded_in_chain(self, sid: SubjectId, ref: str) -> None:
+        """Refuse a subject the audit log says was shredded although no tombstone says so.
+
+        Only reached when the subject has neither a key nor a tombstone, i.e. before its
+        first key is made (rare), so reading its audit entries (one indexed query) is cheap.
+        """
+        for entry in self._audit.for_subject(sid):
+            if entry.action == _SHREDDED:
+                msg = (
+                    f"the audit log records that the data key of subject {ref} was shredded "
+                    f"at {entry.at:%Y-%m-%d %H:%M} UTC (entry {entry.seq}), but the key store "
+                    "holds no tombstone for it: the key store was changed outside avgkit. "
+                    "Nothing is sealed or opened for an erased subject; restore the key store "
+                    "or its tombstone"
+                )
+                raise IntegrityError(msg)
+            if entry.action == _SHRED_STARTED:
+                msg = (
+                    f"an erasure of subject {ref} was started (audit entry {entry.seq}) and "
+                    "has not completed; nothing new is sealed for it. Run shred() again to "
+                    "finish it"
+                )
+                raise ShreddedKeyError(msg, shredded_at=entry.at)
 
     @staticmethod
     def _aad(ref: str, purpose: str) -> bytes:
@@ -451,8 +523,9 @@ class Pseudonyms:
             msg = f"seal() takes bytes, got {type(data).__name__}; encode text first"
             raise ValidationError(msg)
         purpose = self._purpose(purpose)
-        ref = self._audit.subject_ref(subject_id(subject))
-        key = self._subject_key(ref, create=True)
+        sid = subject_id(subject)
+        ref = self._audit.subject_ref(sid)
+        key = self._subject_key(sid, ref, create=True)
         nonce = secrets.token_bytes(_NONCE)
         sealed = AESGCM(key.material).encrypt(nonce, bytes(data), self._aad(ref, purpose))
         return SEAL_VERSION + nonce + sealed
@@ -468,12 +541,13 @@ class Pseudonyms:
             PolicyError: ``purpose`` is not declared in the inventory.
         """
         purpose = self._purpose(purpose)
-        ref = self._audit.subject_ref(subject_id(subject))
+        sid = subject_id(subject)
+        ref = self._audit.subject_ref(sid)
         if not isinstance(blob, bytes | bytearray | memoryview):
             msg = f"open() takes the sealed bytes, got {type(blob).__name__}"
             raise ValidationError(msg)
         blob = bytes(blob)
-        key = self._subject_key(ref, create=False)
+        key = self._subject_key(sid, ref, create=False)
         head = len(SEAL_VERSION)
         if len(blob) < head + _NONCE + _TAG or not blob.startswith(SEAL_VERSION):
             msg = f"the sealed data of subject {ref} is truncated or not an avgkit sealed blob"
@@ -507,9 +581,11 @@ class Pseudonyms:
         """
         ref = self._audit.subject_ref(subject_id(subject))
         _validators.key(actor, "actor")
+        keys = self._keys
+        keys.check()
         if self._keys_apart is None:
             with self._audit.atomic():  # the shredding and its audit entry, together
-                destroyed = self.store.shred(ref, self._clock.now())
+                destroyed = keys.shred(ref, self._clock.now())
                 self._audit.record(
                     "pseudonym.subject_key_shredded",
                     subject=subject,
@@ -523,7 +599,7 @@ class Pseudonyms:
         # being idempotent, completes it).
         self._audit.record("pseudonym.subject_key_shred_started", subject=subject, actor=actor)
         with self._keys_apart.atomic():
-            destroyed = self.store.shred(ref, self._clock.now())
+            destroyed = keys.shred(ref, self._clock.now())
         self._audit.record(
             "pseudonym.subject_key_shredded",
             subject=subject,
@@ -534,4 +610,4 @@ class Pseudonyms:
 
     def shredded_at(self, subject: SubjectId | str) -> datetime | None:
         """When the subject's data key was shredded, or ``None``."""
-        return self.store.shredded_at(self._audit.subject_ref(subject_id(subject)))
+        return self._keys.shredded_at(self._audit.subject_ref(subject_id(subject)))
