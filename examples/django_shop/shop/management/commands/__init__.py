@@ -1,0 +1,1 @@
+"""``manage.py seed_shop`` and ``manage.py avgkit_cleanup``."""

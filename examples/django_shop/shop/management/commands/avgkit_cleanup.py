@@ -1,0 +1,83 @@
+"""``manage.py avgkit_cleanup``: the nightly clean-up, by the kit's retention policy.
+
+Plans what the policy says is due (inactive accounts, guests after their visit, fiscal
+records past the tax term), carries it out through avgkit (warnings by e-mail first where
+the rule promises one), and finishes the erasure requests that waited for a visit.
+``--dry-run`` prints the plan and changes nothing. Subjects are printed by their
+pseudonymous reference, never by name.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.core.management.base import BaseCommand, CommandParser
+
+from avgkit.retention import PlannedAction
+from avgkit.subjects import SubjectId
+from shop.avg import shop_avg
+from shop.models import Visitor
+
+
+def send_warning(subject: SubjectId, action: PlannedAction) -> None:
+    """E-mail a visitor that their account goes on ``action.due`` unless they come back."""
+    visitor = Visitor.objects.filter(pk=subject).first()
+    if visitor is None or not visitor.email:
+        return
+    send_mail(
+        "Your account at the theatre",
+        (
+            "We have not seen you for a while. Unless you sign in or buy a ticket, your "
+            f"account and its data are erased on {action.due:%d %B %Y}."
+        ),
+        settings.DEFAULT_FROM_EMAIL,
+        [visitor.email],
+    )
+
+
+class Command(BaseCommand):
+    """Run the retention policy: plan, warn, erase; ``--dry-run`` only plans."""
+
+    help = "Carry out what the retention policy says is due (--dry-run: only list it)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        """``--dry-run``."""
+        parser.add_argument(
+            "--dry-run", action="store_true", help="list the due actions, change nothing"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:  # noqa: ARG002 - Django's signature
+        """Plan, then carry out (unless a dry run)."""
+        kit = shop_avg().kit
+        plan = kit.retention.plan()
+        if options["dry_run"]:
+            due = 0
+            for action in plan:
+                who = (
+                    kit.audit.subject_ref(action.subject)
+                    if action.subject is not None
+                    else f"{action.source} record"
+                )
+                state = "deferred" if action.deferred else ("warn" if action.warning else "due")
+                self.stdout.write(
+                    f"{state:8} {action.rule:22} {action.action.value:9} {who} ({action.reason})"
+                )
+                due += not action.deferred
+            self.stdout.write(
+                f"dry run at {plan.at:%Y-%m-%d %H:%M} UTC: {due} due, nothing changed"
+            )
+            return
+        summary = kit.retention.execute(plan, warn=send_warning)
+        counts: Counter[str] = Counter()
+        for (rule, action, outcome), n in sorted(summary.counts.items()):
+            self.stdout.write(f"{rule:22} {action:9} {outcome:14} {n}")
+            counts[outcome] += n
+        resumed = sum(1 for answered in kit.dsar.resume() if answered.done)
+        self.stdout.write(
+            f"retention plan {summary.plan_id[:12]}: {sum(counts.values())} actions "
+            f"({', '.join(f'{n} {o}' for o, n in sorted(counts.items())) or 'none due'}); "
+            f"{resumed} erasure request(s) finished after a visit"
+        )
