@@ -75,3 +75,37 @@ def test_the_sqlite_key_store_overwrites_shredded_material_in_the_file(tmp_path)
     conn = sqlite3.connect(path)
     assert conn.execute("SELECT count(*) FROM keys_shredded").fetchone() == (1,)
     conn.close()
+
+
+def test_a_reader_holding_a_snapshot_keeps_shredded_bytes_and_shred_says_so(tmp_path):
+    """The checkpoint's result counts: no claim of a scrub that a reader prevented."""
+    from datetime import UTC, datetime
+
+    import pytest
+
+    from avgkit import Kit
+    from avgkit.errors import ShreddedKeyError, StorageError
+    from avgkit.presets import ticketing
+    from avgkit.testing import ManualClock
+
+    path = tmp_path / "avg.db"
+    clock = ManualClock(datetime(2024, 1, 1, tzinfo=UTC))
+    with Kit.open(f"sqlite:///{path}", inventory=ticketing.inventory(), clock=clock) as kit:
+        blob = kit.pseudonyms.seal("cust-1", b"iban", purpose="ticket_sale")
+        ref = kit.audit.subject_ref("cust-1")
+        material = kit.stores.keys.for_subject(ref).material
+        reader = sqlite3.connect(path, isolation_level=None)
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM keys_material").fetchone()  # holds a snapshot
+        with pytest.raises(StorageError, match=r"not yet overwritten.*call shred\(\) again"):
+            kit.pseudonyms.shred("cust-1")
+        raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
+        assert material in raw  # what the error says: the bytes are still in the files
+        with pytest.raises(ShreddedKeyError):  # while the key itself is gone
+            kit.pseudonyms.open("cust-1", blob, purpose="ticket_sale")
+        reader.execute("COMMIT")
+        reader.close()
+        assert kit.pseudonyms.shred("cust-1") is False  # nothing left to destroy...
+        raw = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.is_file())
+        assert material not in raw  # ...but the retry finished the scrub
+        assert kit.stores.keys._db.scrub_owed is False

@@ -120,6 +120,11 @@ class SqlDatabase(abc.ABC):
         Called inside the write that deleted secret material (a shredded key).
         """
 
+    @property
+    def scrub_owed(self) -> bool:
+        """Whether an earlier :meth:`scrub` could not finish, so the next one must run."""
+        return False
+
     def lock(self, conn: Connection, key: str) -> None:
         """Wait for the transaction-level lock ``key`` (held until ``conn``'s transaction ends)."""
         if self.dialect.lock_sql is not None:

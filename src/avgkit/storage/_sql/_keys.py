@@ -41,9 +41,12 @@ class SqlKeyStore:
     """A :class:`~avgkit.storage.KeyStore` in the ``keys_material`` table.
 
     Shredding deletes the row and asks the database to scrub it (SQLite overwrites the
-    freed page and checkpoints its write-ahead log; PostgreSQL reclaims the dead tuple at
-    the next vacuum). Keep the key store's backups (and WAL archives) short-lived: a key is
-    only gone for good once no backup of the *key* store holds it.
+    freed page and checkpoints its write-ahead log, and raises
+    :class:`~avgkit.errors.StorageError` after the commit when a reader's snapshot keeps
+    the checkpoint from completing: calling :meth:`shred` again finishes it; PostgreSQL
+    reclaims the dead tuple at the next vacuum). Keep the key store's backups (and WAL
+    archives) short-lived: a key is only gone for good once no backup of the *key* store
+    holds it.
 
     .. versionadded:: 0.1.0
     """
@@ -126,7 +129,7 @@ class SqlKeyStore:
                 (subject_ref,),
             ).rowcount
             conn.execute(self._tombstone, (subject_ref, d.instant_in(at)))
-            if deleted:
+            if deleted or self._db.scrub_owed:  # a retry finishes an earlier scrub
                 self._db.scrub()
         return bool(deleted)
 

@@ -51,6 +51,7 @@ class Database(SqlDatabase):
         self._lock = threading.RLock()
         self._depth = 0  # transactions open on this connection: 0 none, 1 outer, >1 savepoints
         self._pending: list[Callable[[], None]] = []
+        self._scrub_owed = False
         if path != ":memory:":
             try:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -163,18 +164,51 @@ class Database(SqlDatabase):
         with self._lock, self.translated(what):
             yield self._conn
 
+    @property
+    def scrub_owed(self) -> bool:
+        """Whether a checkpoint after a deletion could not complete (see :meth:`scrub`)."""
+        return self._scrub_owed
+
     def scrub(self) -> None:
         """Checkpoint the WAL once the write commits, so no copy of deleted rows lingers.
 
         The WAL still holds the deleted rows' pages; the checkpoint copies it into the main
         file, where ``secure_delete`` has overwritten them, and truncates it. It cannot run
         inside a transaction, so it waits for the outermost commit.
+
+        Another connection reading from an older snapshot (a long report, a backup) keeps
+        the checkpoint from passing it, and with it the old pages in the files. The
+        checkpoint is retried for about a second; if it still cannot complete,
+        :class:`~avgkit.errors.StorageError` says so once the write has committed (the rows
+        are deleted, their bytes not yet overwritten), and :attr:`scrub_owed` stays set
+        until a later scrub succeeds.
         """
         self.after_commit(self._checkpoint)
 
     def _checkpoint(self) -> None:
-        with self.read("checkpointing after a deletion") as conn:
-            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        with self._lock, self.translated("checkpointing after a deletion"):
+            conn = self._conn
+            # A short busy timeout per attempt: the default 30 s would stall the caller.
+            conn.execute(f"PRAGMA busy_timeout = {_CHECKPOINT_WAIT_MS}")
+            try:
+                for _ in range(_CHECKPOINT_ATTEMPTS):
+                    busy, frames, copied = conn.execute(
+                        "PRAGMA wal_checkpoint(TRUNCATE)"
+                    ).fetchone()
+                    if not busy and frames == copied:
+                        self._scrub_owed = False
+                        return
+            finally:
+                conn.execute("PRAGMA busy_timeout = 30000")
+            self._scrub_owed = True
+        msg = (
+            f"sqlite: the deleted key material in {Path(self.path).name} is gone from the "
+            "database, but its bytes are not yet overwritten in the file: another connection "
+            "is reading from an older snapshot, so the write-ahead log could not be "
+            "checkpointed. End long-running reads (reports, backups) and call shred() "
+            "again (it is idempotent) to finish the scrub"
+        )
+        raise StorageError(msg)
 
     @contextmanager
     def joined(self, conn: object) -> Iterator[None]:
@@ -218,6 +252,9 @@ def _same_file(first: str, second: str) -> bool:
     except OSError:
         return False
 
+
+_CHECKPOINT_ATTEMPTS = 5
+_CHECKPOINT_WAIT_MS = 200  # per attempt: about a second in all before the caller is told
 
 _LOCKED: Final = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 _WAL_ATTEMPTS = 600
