@@ -6,7 +6,8 @@ Instead of writing :class:`~avgkit.host.HostData` by hand, declare where the dat
 :class:`SqlHostData` answer every call with set-based SQL through SQLAlchemy Core, on
 SQLite, PostgreSQL and MariaDB/MySQL alike. The map is checked against the live schema
 when the host is built; :func:`check_coverage` lists the columns that look personal but
-are declared nowhere.
+are declared nowhere; :func:`sanitise` copies the database for staging with every mapped
+field anonymised as the inventory says.
 
 Needs the ``sql`` extra (``pip install 'avgkit[sql]'``; MariaDB/MySQL also ``mariadb``).
 
@@ -33,15 +34,25 @@ from avgkit.host.sql._map import (
     table_map_from_file,
     table_map_from_mapping,
 )
+from avgkit.host.sql._sanitise import (
+    DOMAIN,
+    SanitiseProgress,
+    SanitiseReport,
+    key_from_secret,
+    sanitise,
+)
 
 __all__ = [
     "DETECTORS",
+    "DOMAIN",
     "SECTION",
     "CoverageFinding",
     "CoverageReport",
     "EventLink",
     "Link",
     "Person",
+    "SanitiseProgress",
+    "SanitiseReport",
     "Source",
     "SqlHostData",
     "Subjects",
@@ -49,6 +60,8 @@ __all__ = [
     "Timestamps",
     "check_coverage",
     "describe_database",
+    "key_from_secret",
+    "sanitise",
     "schema",
     "table_map_from_file",
     "table_map_from_mapping",
