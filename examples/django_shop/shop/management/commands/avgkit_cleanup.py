@@ -12,30 +12,39 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+from dateutil.relativedelta import relativedelta
 from django.conf import settings
 from django.core.mail import send_mail
 from django.core.management.base import BaseCommand, CommandParser
 
-from avgkit.retention import PlannedAction
+from avgkit import Kit
+from avgkit.retention import PlannedAction, WarnCallback
 from avgkit.subjects import SubjectId
 from shop.avg import shop_avg
 from shop.models import Visitor
 
 
-def send_warning(subject: SubjectId, action: PlannedAction) -> None:
-    """E-mail a visitor that their account goes on ``action.due`` unless they come back."""
-    visitor = Visitor.objects.filter(pk=subject).first()
-    if visitor is None or not visitor.email:
-        return
-    send_mail(
-        "Your account at the theatre",
-        (
-            "We have not seen you for a while. Unless you sign in or buy a ticket, your "
-            f"account and its data are erased on {action.due:%d %B %Y}."
-        ),
-        settings.DEFAULT_FROM_EMAIL,
-        [visitor.email],
-    )
+def warner(kit: Kit) -> WarnCallback:
+    """The ``warn`` callback of the run: e-mail a visitor before their account is erased."""
+    grace = {rule.key: rule.warn_before for rule in kit.retention.policy.rules}
+
+    def send_warning(subject: SubjectId, action: PlannedAction) -> None:
+        visitor = Visitor.objects.filter(pk=subject).first()
+        if visitor is None or not visitor.email:
+            return
+        # The erasure comes once the warning's grace period has run, counted from now.
+        when = kit.clock.now() + (grace.get(action.rule) or relativedelta())
+        send_mail(
+            "Your account at the theatre",
+            (
+                "We have not seen you for a while. Unless you sign in or buy a ticket, your "
+                f"account and its data are erased on {when:%d %B %Y}."
+            ),
+            settings.DEFAULT_FROM_EMAIL,
+            [visitor.email],
+        )
+
+    return send_warning
 
 
 class Command(BaseCommand):
@@ -70,7 +79,7 @@ class Command(BaseCommand):
                 f"dry run at {plan.at:%Y-%m-%d %H:%M} UTC: {due} due, nothing changed"
             )
             return
-        summary = kit.retention.execute(plan, warn=send_warning)
+        summary = kit.retention.execute(plan, warn=warner(kit))
         counts: Counter[str] = Counter()
         for (rule, action, outcome), n in sorted(summary.counts.items()):
             self.stdout.write(f"{rule:22} {action:9} {outcome:14} {n}")
