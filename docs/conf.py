@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 from avgkit import __version__
+
+sys.path.insert(0, str(Path(__file__).parent / "_ext"))
 
 project = "avgkit"
 author = "The avgkit developers"
@@ -14,6 +19,7 @@ extensions = [
     "sphinx.ext.autodoc",
     "sphinx.ext.napoleon",
     "sphinx.ext.viewcode",
+    "avgkit_refs",  # short names and the standard library (docs/_ext/avgkit_refs.py)
 ]
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
