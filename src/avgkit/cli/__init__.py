@@ -14,6 +14,8 @@
     a subject's access or portability export; an erasure (Art. 17).
 ``avgkit breach list`` / ``avgkit audit verify``
     the breach register with its deadlines; the audit log's hash chain.
+``avgkit host check`` / ``avgkit host sanitise SOURCE TARGET``
+    the host database's undeclared personal columns; a sanitised copy of it for staging.
 
 Every command but ``demo`` and ``policy check`` takes the venue's policy file
 (``--policy``, or ``$AVGKIT_POLICY``) and refuses to run without one; those that read the
@@ -36,7 +38,7 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any, NoReturn, TextIO
 
-from avgkit.cli import _commands
+from avgkit.cli import _commands, _host
 from avgkit.cli._common import (
     DATE_FORMAT_HELP,
     DEBUG_ENV,
@@ -414,6 +416,7 @@ def _parser() -> _Parser:  # noqa: PLR0915 - one block per command, in help orde
         metavar="SEQ:HASH",
         help="the head an earlier verify printed, to detect truncation (default: none)",
     )
+    _host.add_parsers(commands, _command, _add_policy, _group)
     return parser
 
 
