@@ -564,6 +564,11 @@ def test_iso27560_history_holds_every_event_with_its_evidence_oldest_first(kit):
         "order_ref": "ord-1",
         "confirmed_at": None,
         "expires_at": None,
+        "presentation": None,
+        "requested_at": None,
+        "confirmed_via": None,
+        "wording": None,
+        "notice": None,
     }
     assert record["event"] == history[-1]
     assert record["consent_status"] == vocab.CONSENT_WITHDRAWN

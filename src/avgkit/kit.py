@@ -154,9 +154,8 @@ class Kit:
                 inventory,
                 self.clock,
                 self.audit,
-                minor_age=consent.minor_age,
-                clock_skew=consent.clock_skew,
                 feed=stores.feed,
+                options=consent,
             )
         )
         self.permissions = Permissions(

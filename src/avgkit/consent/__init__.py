@@ -16,7 +16,14 @@ computed from the events:
 * :meth:`ConsentLedger.audience` — the subjects who may be mailed for a consent purpose,
   computed inside the storage adapter and streamed;
 * :meth:`ConsentLedger.import_events` — a migration from a CRM or an older ticket system,
-  atomic per call.
+  atomic per call;
+* :meth:`ConsentLedger.confirm` — the double opt-in: for a purpose with
+  ``confirmation=True`` :meth:`ConsentLedger.give` records a :class:`PendingConsent` (not
+  consent) with a single-use token, and the confirmation makes the consent live;
+* :attr:`ConsentLedger.wordings` — the :class:`WordingRegistry` of privacy-notice versions
+  and checkbox wordings per language, so that every export shows the exact text;
+* :meth:`ConsentLedger.record_grounds` — compelling legitimate grounds overriding an
+  objection (Art. 21(1)), never for direct marketing or profiling.
 
 :func:`replay` is the pure reference semantics the adapters are tested against.
 
@@ -24,7 +31,12 @@ computed from the events:
 """
 
 from avgkit.consent._ledger import ConsentLedger
-from avgkit.consent._options import DEFAULT_CLOCK_SKEW, DEFAULT_MINOR_AGE, ConsentOptions
+from avgkit.consent._options import (
+    DEFAULT_CLOCK_SKEW,
+    DEFAULT_CONFIRMATION_EXPIRY,
+    DEFAULT_MINOR_AGE,
+    ConsentOptions,
+)
 from avgkit.consent._records import (
     ISO27560_SCHEMA_VERSION,
     KANTARA_VERSION,
@@ -35,12 +47,16 @@ from avgkit.consent._records import (
     iso27560_records,
     kantara_receipts,
 )
+from avgkit.consent._registry import WordingRegistry
 from avgkit.consent._values import (
+    CompellingGrounds,
+    ConfirmationError,
     ConsentEvent,
     ConsentState,
     Decision,
     Evidence,
     LatestEvents,
+    PendingConsent,
     age_on,
     consults_ledger,
     decide,
@@ -48,15 +64,34 @@ from avgkit.consent._values import (
     replay,
     state_from,
 )
-from avgkit.consent._vocab import Actor, Channel, ConsentAction, ConsentStatus, DecisionCode
+from avgkit.consent._vocab import (
+    Actor,
+    Channel,
+    ConsentAction,
+    ConsentStatus,
+    DecisionCode,
+    Presentation,
+)
+from avgkit.consent._wordings import (
+    WORDING_LANGUAGES,
+    Wording,
+    WordingIndex,
+    WordingLang,
+    WordingWithdrawal,
+    check_registration,
+)
 
 __all__ = [
     "DEFAULT_CLOCK_SKEW",
+    "DEFAULT_CONFIRMATION_EXPIRY",
     "DEFAULT_MINOR_AGE",
     "ISO27560_SCHEMA_VERSION",
     "KANTARA_VERSION",
+    "WORDING_LANGUAGES",
     "Actor",
     "Channel",
+    "CompellingGrounds",
+    "ConfirmationError",
     "ConsentAction",
     "ConsentEvent",
     "ConsentLedger",
@@ -69,9 +104,17 @@ __all__ = [
     "Evidence",
     "LatestEvents",
     "LedgerView",
+    "PendingConsent",
+    "Presentation",
     "PurposeSection",
     "ReportDay",
+    "Wording",
+    "WordingIndex",
+    "WordingLang",
+    "WordingRegistry",
+    "WordingWithdrawal",
     "age_on",
+    "check_registration",
     "consults_ledger",
     "decide",
     "hash_wording",

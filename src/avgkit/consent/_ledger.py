@@ -6,23 +6,36 @@ from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import attrs
+
 from avgkit import _validators
-from avgkit.consent._options import DEFAULT_CLOCK_SKEW, DEFAULT_MINOR_AGE, ConsentOptions
+from avgkit.consent._options import ConsentOptions
 from avgkit.consent._records import ConsentReport, iso27560_records, kantara_receipts
+from avgkit.consent._registry import WordingRegistry
 from avgkit.consent._values import (
+    CompellingGrounds,
+    ConfirmationError,
     ConsentEvent,
     ConsentState,
     Decision,
     Evidence,
+    PendingConsent,
     age_on,
     consults_ledger,
     decide,
+    hash_wording,
+    new_token,
+    split_token,
     state_from,
+    token_matches,
+    verifier_hash,
 )
 from avgkit.consent._vocab import Actor, Channel, ConsentAction
-from avgkit.errors import AvgkitError, NotPermitted, PolicyError, ValidationError
+from avgkit.consent._wordings import WordingIndex
+from avgkit.errors import AvgkitError, NotPermitted, PolicyError, StorageError, ValidationError
 from avgkit.feed._values import FeedKind, FeedNotice
 from avgkit.inventory import Purpose
+from avgkit.storage import ConfirmationStore, GroundsStore, WordingStore
 from avgkit.subjects import SubjectId, subject_id
 
 if TYPE_CHECKING:
@@ -31,6 +44,10 @@ if TYPE_CHECKING:
     from avgkit.clock import Clock
     from avgkit.inventory import Inventory
     from avgkit.storage import ConsentStore, FeedStore
+
+# Compared with a pending consent's hash when the selector is unknown, so that an unknown
+# token costs the same comparison as a wrong one.
+_NO_HASH = verifier_hash("0" * 43)
 
 
 # --------------------------------------------------------------------------- the service
@@ -51,15 +68,24 @@ class ConsentLedger:
         inventory: The declared purposes and their lawful bases.
         clock: The source of "now".
         audit: The audit log every event is recorded in.
-        minor_age: The Art. 8(1) age (13 to 18; 16 by default, as in the Netherlands) below
-            which consent must be given by a parent or guardian.
+        minor_age: The Art. 8(1) age (13 to 18) below which consent must be given by a
+            parent or guardian; by default the age of the controller's country.
         clock_skew: How far in the future an event may be dated (5 minutes by default).
         feed: The outbox for downstream recipients: each event is told to the recipients of
             its purpose in the same unit of work (``kit.feed``); ``None`` tells nobody.
+        options: The ledger's settings (:class:`ConsentOptions`); ``minor_age`` and
+            ``clock_skew`` given as well override theirs.
+
+    The double opt-in, the wording registry and compelling grounds need a store that also
+    implements :class:`~avgkit.storage.ConfirmationStore`,
+    :class:`~avgkit.storage.WordingStore` and :class:`~avgkit.storage.GroundsStore` (the
+    memory, SQLite and PostgreSQL stores do).
 
     .. versionadded:: 0.1.0
     .. versionchanged:: 0.2.0
        ``feed``.
+    .. versionchanged:: 0.3.0
+       ``options``; the Art. 8 age defaults to the controller's country's.
     """
 
     def __init__(
@@ -69,18 +95,36 @@ class ConsentLedger:
         clock: Clock,
         audit: AuditLog,
         *,
-        minor_age: int = DEFAULT_MINOR_AGE,
-        clock_skew: timedelta = DEFAULT_CLOCK_SKEW,
+        minor_age: int | None = None,
+        clock_skew: timedelta | None = None,
         feed: FeedStore | None = None,
+        options: ConsentOptions | None = None,
     ) -> None:
         self._feed = feed
-        self.options = ConsentOptions(minor_age=minor_age, clock_skew=clock_skew)
+        chosen = ConsentOptions() if options is None else options
+        if not isinstance(chosen, ConsentOptions):
+            msg = f"options= takes a ConsentOptions, got {type(chosen).__name__}"
+            raise ValidationError(msg)
+        if minor_age is not None:
+            chosen = attrs.evolve(chosen, minor_age=minor_age)
+        if clock_skew is not None:
+            chosen = attrs.evolve(chosen, clock_skew=clock_skew)
+        self.options = chosen
         self._store = store
         self._inventory = inventory
         self._clock = clock
         self._audit = audit
-        self.minor_age = self.options.minor_age
-        self.clock_skew = self.options.clock_skew
+        self.jurisdiction = inventory.jurisdiction(chosen.country)
+        """The default jurisdiction (the controller's country unless ``options.country``)."""
+        self.minor_age = (
+            self.jurisdiction.minor_age if chosen.minor_age is None else chosen.minor_age
+        )
+        self.clock_skew = chosen.clock_skew
+        self._wordings = (
+            WordingRegistry(store, inventory, clock, audit)
+            if isinstance(store, WordingStore)
+            else None
+        )
 
     def __repr__(self) -> str:
         return f"ConsentLedger(store={self._store!r}, minor_age={self.minor_age})"
@@ -96,22 +140,123 @@ class ConsentLedger:
         at: datetime | None = None,
         age: int | None = None,
         birth_date: date | None = None,
-    ) -> ConsentEvent:
+        country: str | None = None,
+        sale_channel: str | None = None,
+    ) -> ConsentEvent | PendingConsent:
         """Record that consent for ``purpose`` was given, and return the stored event.
 
+        For a purpose with :attr:`~avgkit.inventory.Purpose.confirmation` (double opt-in)
+        nothing is consent yet: a :class:`PendingConsent` is recorded and returned, with a
+        single-use :attr:`~PendingConsent.token` to send to the subject; :meth:`confirm`
+        makes the consent live at the instant of the confirmation.
+
         Pass ``age`` (in years, on the day of the event) or ``birth_date`` when the host
-        knows it; neither is stored. A subject younger than :attr:`minor_age` needs
-        ``evidence.actor`` to be :attr:`Actor.GUARDIAN` (Art. 8(1)).
+        knows it; neither is stored. A subject younger than the Art. 8(1) age needs
+        ``evidence.actor`` to be :attr:`Actor.GUARDIAN`. The age is that of ``country``
+        (the subject's, for a venue in two countries), else of the ``sale_channel`` (or the
+        evidence's channel) in ``ConsentOptions.channel_countries``, else :attr:`minor_age`.
 
         Raises:
             PolicyError: ``purpose`` is undeclared or its basis is not consent.
-            NotPermitted: A minor consented without a parent or guardian acting.
-            ValidationError: A malformed value, a naive datetime, or an event dated beyond
-                the clock-skew allowance in the future.
+            NotPermitted: A minor consented without a parent or guardian acting, or the
+                evidence says the box was pre-ticked (not consent: CJEU Planet49).
+            ValidationError: A malformed value, a naive datetime, an event dated beyond
+                the clock-skew allowance in the future, or (strict wordings) a wording or
+                notice that is not registered and in force.
+            StorageError: The purpose needs a double opt-in and the store keeps no pending
+                consents.
+
+        .. versionchanged:: 0.3.0
+           ``country`` and ``sale_channel``; double opt-in; refuses a pre-ticked box.
         """
         event = self._event(subject, purpose, ConsentAction.GIVEN, evidence, at)
-        self._check_minor(event, age, birth_date)
+        self._check_active(event)
+        self._check_minor(event, age, birth_date, self._age_for(event, country, sale_channel))
+        if self.options.strict_wordings:
+            self.wordings.check(purpose, event.evidence, event.at)
+        if self._inventory.purpose(purpose).confirmation:
+            return self._request(event)
         return self._record(event)
+
+    def confirm(
+        self,
+        token: str,
+        *,
+        channel: Channel | str = Channel.EMAIL_LINK,
+        at: datetime | None = None,
+    ) -> ConsentEvent:
+        """Confirm a double opt-in with the token :meth:`give` handed out; return the consent.
+
+        The consent is live from the confirmation's instant (``at``, now by default): the
+        stored event is dated then, and its evidence keeps the request's (channel, notice,
+        wording, presentation) with ``requested_at``, ``confirmed_at`` and
+        ``confirmed_via``. The token works once.
+
+        Raises:
+            ConfirmationError: the token is malformed, unknown (or forged), used already,
+                expired, or consent was withdrawn after the request; nothing is written.
+            PolicyError: the request's purpose is no longer declared (or not consent).
+            StorageError: the store keeps no pending consents.
+
+        .. versionadded:: 0.3.0
+        """
+        selector, verifier = split_token(token)
+        confirmations = self._confirmations()
+        now = self._clock.now()
+        when = now if at is None else _validators.aware(at, "at")
+        self._check_not_future(when, now + self.clock_skew)
+        found = confirmations.pending(selector)
+        if not token_matches(_NO_HASH if found is None else found.verifier_sha256, verifier):
+            found = None
+        if found is None:
+            msg = (
+                "the confirmation token is unknown: it was never issued, or it was erased; "
+                "ask the subject to give consent again so that a new link is sent"
+            )
+            raise ConfirmationError(msg, "unknown")
+        if found.settled_at is not None:
+            msg = "the confirmation link was used already; the consent it confirmed stands"
+            raise ConfirmationError(msg, "used")
+        if when >= found.expires_at:
+            msg = (
+                f"the confirmation link expired on {found.expires_at.isoformat()}; ask the "
+                "subject to give consent again so that a new link is sent"
+            )
+            raise ConfirmationError(msg, "expired")
+        if when < found.requested_at:
+            msg = "a confirmation cannot be dated before the request it confirms"
+            raise ValidationError(msg)
+        declared = self._inventory.purpose(found.purpose)
+        self._check_kind(declared, ConsentAction.GIVEN)
+        latest = self._store.latest(found.subject, found.purpose, when).consent
+        if (
+            latest is not None
+            and latest.kind is ConsentAction.WITHDRAWN
+            and latest.at >= found.requested_at
+        ):
+            msg = (
+                "consent was withdrawn after this confirmation link was sent; the withdrawal "
+                "counts from the instant it was recorded, so the link no longer confirms"
+            )
+            raise ConfirmationError(msg, "withdrawn")
+        evidence = attrs.evolve(
+            found.evidence,
+            requested_at=found.requested_at,
+            confirmed_at=when,
+            confirmed_via=_validators.member(Channel, channel, "channel"),
+        )
+        event = ConsentEvent(
+            subject=found.subject,
+            purpose=found.purpose,
+            kind=ConsentAction.GIVEN,
+            at=when,
+            evidence=evidence,
+        )
+        with self._audit.atomic():  # the token is used up only if the consent is stored
+            if not confirmations.settle_pending(selector, when):
+                msg = "the confirmation link was used already; the consent it confirmed stands"
+                raise ConfirmationError(msg, "used")
+            return self._record(event)
 
     def withdraw(
         self,
@@ -202,6 +347,8 @@ class ConsentLedger:
                         f"{event.evidence.channel.value!r}"
                     )
                     raise ValidationError(msg)
+                if event.kind is ConsentAction.GIVEN:
+                    self._check_active(event)
                 pair = (event.purpose, event.kind)
                 if pair not in checked:
                     self._check_kind(self._inventory.purpose(event.purpose), event.kind)
@@ -240,10 +387,32 @@ class ConsentLedger:
             ValidationError: ``subject`` or ``at`` is malformed (naive, for instance).
         """
         sid = subject_id(subject)
-        self._inventory.purpose(purpose)
+        declared = self._inventory.purpose(purpose)
         when = self._instant(at)
         latest = self._store.latest(sid, purpose, when)
-        return state_from(latest, subject=sid, purpose=purpose, at=when)
+        state = state_from(latest, subject=sid, purpose=purpose, at=when)
+        # Only the rare states read more: a double opt-in not live, an objection that
+        # compelling grounds may override.
+        store = self._store
+        if (
+            declared.confirmation
+            and not state.consent_live
+            and isinstance(store, ConfirmationStore)
+        ):
+            pending = store.open_pending(sid, purpose, when)
+            before = state.consent_event
+            if pending is not None and (before is None or before.at < pending.requested_at):
+                state = attrs.evolve(state, pending=pending)
+        if (
+            state.objected
+            and not (declared.direct_marketing or declared.profiling)
+            and isinstance(store, GroundsStore)
+        ):
+            grounds = store.grounds(sid, purpose, when)
+            objection = state.objection_event
+            if grounds is not None and objection is not None and grounds.answer(objection, when):
+                state = attrs.evolve(state, grounds=grounds)
+        return state
 
     def history(self, subject: SubjectId | str) -> tuple[ConsentEvent, ...]:
         """Every event of ``subject``, oldest first (ties in recording order), with evidence."""
@@ -286,12 +455,19 @@ class ConsentLedger:
         state = self.state(sid, purpose, at=when) if consults_ledger(declared) else None
         return decide(declared, state, subject=sid, at=when)
 
-    def audience(self, purpose: str, *, at: datetime | None = None) -> Iterator[SubjectId]:
+    def audience(
+        self, purpose: str, *, at: datetime | None = None, current_wordings: bool = False
+    ) -> Iterator[SubjectId]:
         """Stream the subjects with live consent for ``purpose`` (and no objection to it).
 
         The set is computed inside the storage adapter (one SQL statement in SQLite and
         PostgreSQL), never by a Python loop over subjects, and streamed in bounded memory.
-        The order is unspecified.
+        The order is unspecified. A double opt-in counts from its confirmation: pending
+        consents are not in the audience. ``current_wordings=True`` leaves out consents
+        given under a wording version that was withdrawn (see :attr:`wordings`).
+
+        .. versionchanged:: 0.3.0
+           ``current_wordings``.
 
         Raises:
             PolicyError: ``purpose`` is undeclared, or its basis is not consent: the ledger
@@ -308,7 +484,136 @@ class ConsentLedger:
                 "ledger.objectors(purpose)"
             )
             raise PolicyError(msg)
-        return self._store.audience(purpose, self._instant(at))
+        when = self._instant(at)
+        if current_wordings:
+            return self._wording_store().current_audience(purpose, when)
+        return self._store.audience(purpose, when)
+
+    def to_renew(self, purpose: str, *, at: datetime | None = None) -> Iterator[SubjectId]:
+        """Stream the subjects with live consent for ``purpose`` to ask again (set-based).
+
+        Those whose consent was given under a withdrawn wording, or, once a version
+        registered with ``renewal=True`` took effect, under an older version.
+
+        Raises:
+            PolicyError: ``purpose`` is undeclared or not based on consent.
+            StorageError: the store keeps no wording registry.
+
+        .. versionadded:: 0.3.0
+        """
+        declared = self._inventory.purpose(purpose)
+        self._check_kind(declared, ConsentAction.GIVEN)
+        return self._wording_store().to_renew(purpose, self._instant(at))
+
+    def record_grounds(
+        self,
+        subject: SubjectId | str,
+        purpose: str,
+        *,
+        reason: str,
+        decided_by: str,
+        at: datetime | None = None,
+        until: datetime | None = None,
+    ) -> CompellingGrounds:
+        """Record compelling legitimate grounds that override ``subject``'s objection.
+
+        Art. 21(1): after an objection to a legitimate-interest or public-task purpose,
+        processing may go on only if the controller demonstrates compelling legitimate
+        grounds that override the subject's interests, rights and freedoms. The grounds,
+        with ``reason`` and who decided (a staff key), are stored and audited (the audit
+        entry holds the reason's SHA-256, not its text); :meth:`may_process` then allows,
+        with :attr:`DecisionCode.COMPELLING_GROUNDS` and the reason, until ``until`` or a
+        new objection.
+
+        Raises:
+            PolicyError: ``purpose`` is undeclared, is direct marketing or profiling (the
+                objection is absolute, Art. 21(3)), or allows no objection at all.
+            ValidationError: the subject has no objection in force to ``purpose``, or a
+                value is malformed; nothing is written.
+            StorageError: the store keeps no grounds.
+
+        .. versionadded:: 0.3.0
+        """
+        sid = subject_id(subject)
+        declared = self._inventory.purpose(purpose)
+        if declared.direct_marketing or declared.profiling:
+            what = "direct marketing" if declared.direct_marketing else "profiling"
+            msg = (
+                f"purpose {purpose!r} is {what}: an objection to it is absolute (Art. 21(3) "
+                "GDPR) and no grounds can override it; stop the processing"
+            )
+            raise PolicyError(msg)
+        self._check_kind(declared, ConsentAction.OBJECTED)
+        store = self._store
+        if not isinstance(store, GroundsStore):
+            msg = "this consent store keeps no compelling grounds; use memory, SQLite or PostgreSQL"
+            raise StorageError(msg)
+        now = self._clock.now()
+        when = now if at is None else _validators.aware(at, "at")
+        self._check_not_future(when, now + self.clock_skew)
+        grounds = CompellingGrounds(
+            subject=sid,
+            purpose=purpose,
+            at=when,
+            reason=reason,
+            decided_by=decided_by,
+            until=until,
+        )
+        objection = self._store.latest(sid, purpose, when).objection
+        if objection is None or objection.kind is not ConsentAction.OBJECTED:
+            msg = (
+                f"the subject has no objection to {purpose!r} in force at {when.isoformat()}: "
+                "there is nothing for compelling grounds to override"
+            )
+            raise ValidationError(msg)
+        with self._audit.atomic():
+            stored = store.add_grounds(grounds)
+            self._audit.record(
+                "consent.grounds_recorded",
+                subject=sid,
+                actor=grounds.decided_by,
+                details={
+                    "purpose": purpose,
+                    "reason_sha256": hash_wording(grounds.reason),
+                    "until": None if grounds.until is None else grounds.until.isoformat(),
+                },
+                at=now,
+            )
+        return stored
+
+    @property
+    def wordings(self) -> WordingRegistry:
+        """The wording registry: privacy-notice versions and checkbox wordings per language.
+
+        Raises:
+            StorageError: the store keeps no wording registry.
+
+        .. versionadded:: 0.3.0
+        """
+        if self._wordings is None:
+            msg = "this consent store keeps no wording registry; use memory, SQLite or PostgreSQL"
+            raise StorageError(msg)
+        return self._wordings
+
+    def _wording_store(self) -> WordingStore:
+        store = self._store
+        if not isinstance(store, WordingStore):
+            msg = "this consent store keeps no wording registry; use memory, SQLite or PostgreSQL"
+            raise StorageError(msg)
+        return store
+
+    def _confirmations(self) -> ConfirmationStore:
+        store = self._store
+        if not isinstance(store, ConfirmationStore):
+            msg = (
+                "this consent store keeps no pending consents, so a double opt-in cannot be "
+                "recorded; use memory, SQLite or PostgreSQL"
+            )
+            raise StorageError(msg)
+        return store
+
+    def _index(self) -> WordingIndex | None:
+        return None if self._wordings is None else self._wordings.index()
 
     def objectors(self, purpose: str, *, at: datetime | None = None) -> Iterator[SubjectId]:
         """Stream the subjects with an objection to ``purpose`` in force (set-based, streamed).
@@ -337,7 +642,9 @@ class ConsentLedger:
 
         .. versionadded:: 0.1.0
         """
-        return ConsentReport.build(self, self._inventory, since=since, until=until, purpose=purpose)
+        return ConsentReport.build(
+            self, self._inventory, since=since, until=until, purpose=purpose, wordings=self._index()
+        )
 
     def kantara_receipts(
         self, subject: SubjectId | str, *, policy_url: str, lang: Lang = "en", phone: str = ""
@@ -349,7 +656,13 @@ class ConsentLedger:
         .. versionadded:: 0.1.0
         """
         return kantara_receipts(
-            self, self._inventory, subject, policy_url=policy_url, lang=lang, phone=phone
+            self,
+            self._inventory,
+            subject,
+            policy_url=policy_url,
+            lang=lang,
+            phone=phone,
+            wordings=self._index(),
         )
 
     def iso27560_records(
@@ -361,7 +674,9 @@ class ConsentLedger:
 
         .. versionadded:: 0.1.0
         """
-        return iso27560_records(self, self._inventory, subject, at=at, lang=lang)
+        return iso27560_records(
+            self, self._inventory, subject, at=at, lang=lang, wordings=self._index()
+        )
 
     def _instant(self, at: datetime | None) -> datetime:
         return self._clock.now() if at is None else _validators.aware(at, "at")
@@ -414,7 +729,35 @@ class ConsentLedger:
             )
             raise ValidationError(msg)
 
-    def _check_minor(self, event: ConsentEvent, age: int | None, birth_date: date | None) -> None:
+    def _age_for(
+        self, event: ConsentEvent, country: str | None, sale_channel: str | None
+    ) -> tuple[int, str | None]:
+        """The Art. 8 age for ``event`` and the country it came from (``None``: the default)."""
+        chosen = country
+        if chosen is None:
+            channels = self.options.channel_countries
+            if sale_channel is not None:
+                if sale_channel not in channels:
+                    msg = (
+                        f"sale channel {sale_channel!r} has no country in "
+                        f"ConsentOptions.channel_countries (known: {sorted(channels)})"
+                    )
+                    raise ValidationError(msg)
+                chosen = channels[sale_channel]
+            else:
+                chosen = channels.get(event.evidence.channel.value)
+        if chosen is None:
+            return self.minor_age, None
+        return self._inventory.jurisdiction(chosen).minor_age, chosen
+
+    def _check_minor(
+        self,
+        event: ConsentEvent,
+        age: int | None,
+        birth_date: date | None,
+        rule: tuple[int, str | None],
+    ) -> None:
+        minor_age, country = rule
         if age is not None and birth_date is not None:
             msg = "pass either age or birth_date, not both"
             raise ValidationError(msg)
@@ -428,13 +771,62 @@ class ConsentLedger:
         if not isinstance(age, int) or isinstance(age, bool) or age < 0:
             msg = "age must be a non-negative whole number of years"
             raise ValidationError(msg)
-        if age < self.minor_age and event.evidence.actor is not Actor.GUARDIAN:
+        if age < minor_age and event.evidence.actor is not Actor.GUARDIAN:
+            where = "" if country is None else f" in {country}"
             msg = (
                 f"consent for {event.purpose!r} refused: the subject is younger than "
-                f"{self.minor_age}, so a parent or guardian must give it (Art. 8(1) GDPR); "
+                f"{minor_age}{where}, so a parent or guardian must give it (Art. 8(1) GDPR); "
                 "record it with Evidence(actor=Actor.GUARDIAN, ...)"
             )
             raise NotPermitted(msg)
+
+    @staticmethod
+    def _check_active(event: ConsentEvent) -> None:
+        if event.evidence.refused_as_consent:
+            msg = (
+                f"consent for {event.purpose!r} refused: the evidence says the box was "
+                "pre-ticked, and a pre-ticked box is not consent (Art. 4(11) GDPR, CJEU "
+                "C-673/17 Planet49); show an empty box the subject ticks"
+            )
+            raise NotPermitted(msg)
+
+    def _request(self, event: ConsentEvent) -> PendingConsent:
+        # A double opt-in: the request and its audit entry, no consent event yet.
+        confirmations = self._confirmations()
+        if event.evidence.confirmed_at is not None:
+            msg = (
+                f"purpose {event.purpose!r} needs a double opt-in: give() records the request "
+                "and confirm(token) its confirmation; leave confirmed_at unset"
+            )
+            raise ValidationError(msg)
+        token, selector, verifier = new_token()
+        now = self._clock.now()
+        pending = PendingConsent(
+            selector=selector,
+            verifier_sha256=verifier,
+            subject=event.subject,
+            purpose=event.purpose,
+            requested_at=event.at,
+            expires_at=max(now, event.at) + self.options.confirmation_expiry,
+            evidence=event.evidence,
+            token=token,
+        )
+        with self._audit.atomic():
+            confirmations.add_pending(pending)
+            self._audit.record(
+                "consent.requested",
+                subject=event.subject,
+                actor=event.evidence.staff_key or event.evidence.actor.value,
+                details={
+                    "purpose": event.purpose,
+                    "channel": event.evidence.channel.value,
+                    "notice_version": event.evidence.notice_version,
+                    "actor": event.evidence.actor.value,
+                    "expires_at": pending.expires_at.isoformat(),
+                },
+                at=now,
+            )
+        return pending
 
     def _record(self, event: ConsentEvent) -> ConsentEvent:
         # The event and its audit entry are stored together or not at all.
@@ -453,6 +845,8 @@ class ConsentLedger:
             }
             if never_given:
                 details["never_given"] = True
+            if event.evidence.confirmed_via is not None:
+                details["confirmed_via"] = event.evidence.confirmed_via.value
             self._audit.record(
                 event.kind.audit_action,
                 subject=event.subject,

@@ -37,6 +37,7 @@ from avgkit._render import Lang, language, render_html, to_csv
 from avgkit.consent import _terms as vocab
 from avgkit.consent._values import ConsentEvent, ConsentState
 from avgkit.consent._vocab import ConsentAction, ConsentStatus
+from avgkit.consent._wordings import Wording, WordingIndex
 from avgkit.errors import PolicyError, ValidationError
 from avgkit.inventory._vocab import LawfulBasis, RecipientRole
 from avgkit.subjects import SubjectId, subject_id
@@ -196,6 +197,11 @@ class ConsentReport:
     purpose: str | None
     """The one purpose the report was limited to, if any."""
     sections: tuple[PurposeSection, ...]
+    wordings: WordingIndex | None = attrs.field(default=None, repr=False)
+    """The wording registry the texts are shown from (``None``: hashes only).
+
+    .. versionadded:: 0.3.0
+    """
 
     @classmethod
     def build(
@@ -206,6 +212,7 @@ class ConsentReport:
         since: datetime,
         until: datetime,
         purpose: str | None = None,
+        wordings: WordingIndex | None = None,
     ) -> ConsentReport:
         """Read the events with ``since <= at < until`` from ``ledger`` and group them.
 
@@ -218,6 +225,8 @@ class ConsentReport:
             since: Start of the period (aware, inclusive).
             until: End of the period (aware, exclusive).
             purpose: Limit the report to this purpose.
+            wordings: The wording registry (``kit.consent.wordings.index()``): each event
+                then shows the exact text the subject saw, in the subject's language.
 
         Raises:
             ValidationError: ``since`` or ``until`` is naive, or ``until`` is before
@@ -267,6 +276,7 @@ class ConsentReport:
             until=end,
             purpose=purpose,
             sections=sections,
+            wordings=wordings,
         )
 
     # ------------------------------------------------------------------ totals
@@ -321,6 +331,10 @@ class ConsentReport:
                         evidence.order_ref,
                         _iso(evidence.confirmed_at),
                         _iso(evidence.expires_at),
+                        None if evidence.presentation is None else evidence.presentation.value,
+                        _iso(evidence.requested_at),
+                        None if evidence.confirmed_via is None else evidence.confirmed_via.value,
+                        *_shown_columns(self.wordings, event),
                     ]
 
     def counts_csv(self, lang: Lang = "en") -> str:
@@ -365,7 +379,7 @@ class ConsentReport:
                                 day.objected,
                                 day.objection_lifted,
                             ),
-                            "rows": [_html_row(event, lang) for event in day.events],
+                            "rows": [_html_row(event, lang, self.wordings) for event in day.events],
                         }
                         for day in section.days
                     ],
@@ -398,7 +412,21 @@ def _check_declared(inventory: Inventory, purposes: Iterable[str]) -> None:
         raise PolicyError(msg)
 
 
-def _html_row(event: ConsentEvent, lang: Lang) -> dict[str, str]:
+def shown_wording(wordings: WordingIndex | None, event: ConsentEvent) -> Wording | None:
+    """The registered checkbox text behind ``event``'s wording hash, if registered."""
+    if wordings is None:
+        return None
+    return wordings.shown(event.purpose, event.evidence.wording_sha256, event.at)
+
+
+def _shown_columns(wordings: WordingIndex | None, event: ConsentEvent) -> list[str | None]:
+    shown = shown_wording(wordings, event)
+    if shown is None:
+        return [None, None, None]
+    return [shown.version, shown.lang, shown.text]
+
+
+def _html_row(event: ConsentEvent, lang: Lang, wordings: WordingIndex | None) -> dict[str, str]:
     evidence = event.evidence
     actor = evidence.actor.label(lang)
     if evidence.staff_key is not None:
@@ -408,6 +436,13 @@ def _html_row(event: ConsentEvent, lang: Lang) -> dict[str, str]:
         extra.append(f"{_t('confirmed', lang)} {_when(evidence.confirmed_at)}")
     if evidence.expires_at is not None:
         extra.append(f"{_t('expires', lang)} {_when(evidence.expires_at)}")
+    if evidence.presentation is not None:
+        extra.append(evidence.presentation.label(lang))
+    shown = shown_wording(wordings, event)
+    if shown is not None:
+        extra.append(
+            f"{_t('text_shown', lang)} ({shown.lang}, {shown.version}): \u201c{shown.text}\u201d"
+        )
     return {
         "time": event.at.strftime("%H:%M:%S"),
         "subject": event.subject,
@@ -444,6 +479,12 @@ _CSV_COLUMNS: Final = (
     "order_ref",
     "confirmed_at",
     "expires_at",
+    "presentation",
+    "requested_at",
+    "confirmed_via",
+    "wording_version",
+    "wording_lang",
+    "wording_text",
 )
 
 # Labels as (Dutch, English).
@@ -492,6 +533,13 @@ _T: Final[dict[str, tuple[str, str]]] = {
     "objected": ("bezwaar", "objected"),
     "objection_lifted": ("bezwaar ingetrokken", "objection lifted"),
     "confirmed": ("dubbele opt-in bevestigd", "double opt-in confirmed"),
+    "presentation": ("hoe gevraagd", "how asked"),
+    "requested_at": ("aangevraagd op", "requested at"),
+    "confirmed_via": ("bevestigd via", "confirmed via"),
+    "wording_version": ("versie tekst", "wording version"),
+    "wording_lang": ("taal tekst", "wording language"),
+    "wording_text": ("getoonde tekst", "text shown"),
+    "text_shown": ("getoonde tekst", "text shown"),
     "expires": ("geldig tot", "valid until"),
 }
 
@@ -512,6 +560,7 @@ def kantara_receipts(
     policy_url: str,
     lang: Lang = "en",
     phone: str = "",
+    wordings: WordingIndex | None = None,
 ) -> list[dict[str, Any]]:
     """A subject's consents as Kantara Consent Receipts v1.1 (JSON-ready dicts), oldest first.
 
@@ -543,6 +592,9 @@ def kantara_receipts(
         lang: The language of the texts in the receipt (``"nl"`` or ``"en"``).
         phone: The controller's telephone number; Kantara requires the field, so it is an
             empty string when not given.
+        wordings: The wording registry: each receipt's purpose then carries
+            ``consentWording``, the exact text the subject saw (version, language, SHA-256,
+            text), in the subject's language.
 
     Raises:
         ValidationError: ``subject`` is malformed, ``policy_url`` is not an http(s) URL, or
@@ -587,7 +639,7 @@ def kantara_receipts(
                 "services": [
                     {
                         "service": purpose.key,
-                        "purposes": [_kantara_purpose(inventory, purpose, event, lang)],
+                        "purposes": [_kantara_purpose(inventory, purpose, event, lang, wordings)],
                     }
                 ],
                 "sensitive": bool(special),
@@ -598,7 +650,11 @@ def kantara_receipts(
 
 
 def _kantara_purpose(
-    inventory: Inventory, purpose: Purpose, event: ConsentEvent, lang: Lang
+    inventory: Inventory,
+    purpose: Purpose,
+    event: ConsentEvent,
+    lang: Lang,
+    wordings: WordingIndex | None,
 ) -> dict[str, Any]:
     third = _third_parties(inventory, purpose)
     entry: dict[str, Any] = {
@@ -614,6 +670,14 @@ def _kantara_purpose(
     }
     if third:
         entry["thirdPartyName"] = "; ".join(third)
+    shown = shown_wording(wordings, event)
+    if shown is not None:
+        entry["consentWording"] = {
+            "version": shown.version,
+            "language": shown.lang,
+            "sha256": shown.sha256,
+            "text": shown.text,
+        }
     return entry
 
 
@@ -672,6 +736,8 @@ def _collection_method(event: ConsentEvent, lang: Lang) -> str:
     ]
     if evidence.confirmed_at is not None:
         parts.append(f"{_t('confirmed', lang)} {_when(evidence.confirmed_at)}")
+    if evidence.presentation is not None:
+        parts.append(evidence.presentation.label(lang))
     return "; ".join(parts)
 
 
@@ -692,6 +758,7 @@ def iso27560_records(
     *,
     at: datetime | None = None,
     lang: Lang = "en",
+    wordings: WordingIndex | None = None,
 ) -> list[dict[str, Any]]:
     """A subject's consent records in the ISO/IEC TS 27560 shape, with DPV IRIs.
 
@@ -723,6 +790,9 @@ def iso27560_records(
         subject: The subject whose records to export.
         at: The instant the statuses describe (aware); events after it are left out.
         lang: The language of the purpose descriptions.
+        wordings: The wording registry: each event's evidence then carries ``wording``, the
+            exact checkbox text the subject saw in the subject's language, and ``notice``,
+            the privacy-notice version (its text once per record under ``notices``).
 
     Raises:
         ValidationError: ``subject`` or ``at`` is malformed, or ``lang`` is not supported.
@@ -744,7 +814,7 @@ def iso27560_records(
         if not events:
             continue
         state = ledger.state(sid, purpose.key, at=when)
-        history = list(_history(purpose, events))
+        history = list(_history(purpose, events, wordings))
         records.append(
             {
                 "schema_version": ISO27560_SCHEMA_VERSION,
@@ -762,9 +832,24 @@ def iso27560_records(
                 "objection_status": _objection_status(purpose, state),
                 "event": history[-1],
                 "history": history,
+                "notices": _notices(wordings, events),
             }
         )
     return records
+
+
+def _notices(wordings: WordingIndex | None, events: Iterable[ConsentEvent]) -> list[dict[str, Any]]:
+    # The privacy notices the subject saw, each once, in the subject's language.
+    if wordings is None:
+        return []
+    seen: dict[tuple[str, str], Wording] = {}
+    for event in events:
+        shown = shown_wording(wordings, event)
+        lang = "nl" if shown is None else shown.lang
+        notice = wordings.notice(event.evidence.notice_version, lang)
+        if notice is not None:
+            seen.setdefault((notice.version, notice.lang), notice)
+    return [notice.as_dict() for _key, notice in sorted(seen.items())]
 
 
 def _iso_purpose(inventory: Inventory, purpose: Purpose, lang: Lang) -> dict[str, Any]:
@@ -785,7 +870,9 @@ def _iso_purpose(inventory: Inventory, purpose: Purpose, lang: Lang) -> dict[str
     }
 
 
-def _history(purpose: Purpose, events: Iterable[ConsentEvent]) -> Iterator[dict[str, Any]]:
+def _history(
+    purpose: Purpose, events: Iterable[ConsentEvent], wordings: WordingIndex | None
+) -> Iterator[dict[str, Any]]:
     given: ConsentEvent | None = None  # the latest consent, while not withdrawn
     ever_given = False
     for event in events:
@@ -804,11 +891,19 @@ def _history(purpose: Purpose, events: Iterable[ConsentEvent]) -> Iterator[dict[
         else:
             status = _objection_iri(purpose, objected=event.kind is ConsentAction.OBJECTED)
             right = vocab.RIGHT_TO_OBJECT
-        yield _iso_event(event, status, right)
+        yield _iso_event(event, status, right, wordings)
 
 
-def _iso_event(event: ConsentEvent, status: str | None, right: str | None) -> dict[str, Any]:
+def _iso_event(
+    event: ConsentEvent, status: str | None, right: str | None, wordings: WordingIndex | None
+) -> dict[str, Any]:
     evidence = event.evidence
+    shown = shown_wording(wordings, event)
+    notice = (
+        None
+        if wordings is None
+        else wordings.notice(evidence.notice_version, "nl" if shown is None else shown.lang)
+    )
     return {
         "event_id": str(_event_uuid("iso27560", event)),
         "event_time": _iso(event.at),
@@ -824,6 +919,15 @@ def _iso_event(event: ConsentEvent, status: str | None, right: str | None) -> di
             "order_ref": evidence.order_ref,
             "confirmed_at": _iso(evidence.confirmed_at),
             "expires_at": _iso(evidence.expires_at),
+            "presentation": None if evidence.presentation is None else evidence.presentation.value,
+            "requested_at": _iso(evidence.requested_at),
+            "confirmed_via": None
+            if evidence.confirmed_via is None
+            else evidence.confirmed_via.value,
+            "wording": None if shown is None else shown.as_dict(),
+            "notice": None
+            if notice is None
+            else {"version": notice.version, "lang": notice.lang, "sha256": notice.sha256},
         },
     }
 
