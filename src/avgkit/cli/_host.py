@@ -7,6 +7,7 @@ say so on one line.
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -102,12 +103,20 @@ def _table_map(spec: str | None, policy: str | None) -> host_sql.TableMap:
     if spec is None:
         return host_sql.table_map_from_file(policy_path(policy))
     target = resolve(spec, "--map")
-    if callable(target) and not isinstance(target, host_sql.TableMap):
+    if callable(target) and not isinstance(target, host_sql.TableMap) and _no_arguments(target):
         target = target()
     if not isinstance(target, host_sql.TableMap):
         msg = f"--map: {spec!r} is neither an avgkit.host.sql.TableMap nor a function returning one"
         raise UsageError(msg)
     return target
+
+
+def _no_arguments(function: Callable[..., object]) -> bool:
+    try:
+        inspect.signature(function).bind()
+    except (TypeError, ValueError):
+        return False
+    return True
 
 
 def _threshold(text: str) -> float:

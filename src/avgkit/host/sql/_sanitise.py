@@ -96,7 +96,9 @@ class SanitiseReport:
 
     def lines(self) -> list[str]:
         """One line per table, then one per treated column (for a command line)."""
-        lines = [f"{table}: {count} rows" for table, count in self.rows.items()]
+        lines = [
+            f"{table}: {count} row{'' if count == 1 else 's'}" for table, count in self.rows.items()
+        ]
         lines += [f"  {column}: {how}" for column, how in self.treated.items()]
         return lines
 
