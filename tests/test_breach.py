@@ -29,6 +29,7 @@ from avgkit.breach import (
 from avgkit.errors import AvgkitError, NotFound, PolicyError, StorageError, ValidationError
 from avgkit.presets import ticketing
 from avgkit.storage import StoreSet, open_stores
+from avgkit.storage._bound import breach_version_digest
 from avgkit.storage.memory import MemoryAuditStore, MemoryBreachStore
 from avgkit.testing import ManualClock
 from avgkit.testing.conformance._breaches import make_breach
@@ -868,7 +869,14 @@ def test_adding_the_authority_s_reference_later_keeps_the_notification(kit, cloc
     assert referenced.version == notified.version + 1
     entry = list(kit.stores.audit.entries())[-1]
     assert entry.action == "breach.authority_reference_added"
-    assert entry.details == {"breach": breach.id, "version": referenced.version, "corrected": False}
+    assert entry.details == {
+        "breach": breach.id,
+        "version": referenced.version,
+        "corrected": False,
+        "bound": "breach_version",
+        "bound_digest": breach_version_digest(breach.id, referenced.version, referenced.to_json()),
+        "bound_records": 1,
+    }
     corrected = kit.breaches.add_authority_reference(breach.id, "AP-2026-124")
     assert corrected.authority_reference == "AP-2026-124"
     assert list(kit.stores.audit.entries())[-1].details["corrected"] is True

@@ -8,7 +8,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterable, Mapping
+import secrets
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import Final
 
@@ -16,6 +17,7 @@ import attrs
 
 from avgkit import _validators
 from avgkit._validators import opt, to_utc, v_aware, v_instance, v_sha256, v_whole
+from avgkit.audit._bound import BOUND_KIND, NEVER, Reconciler
 from avgkit.errors import IntegrityError, ValidationError
 
 Detail = str | int | bool | None
@@ -197,27 +199,126 @@ class AuditEntry:
         )
 
 
-@attrs.frozen(kw_only=True)
-class AuditAnchor:
-    """The head of a chain at one moment: keep it outside the database to detect truncation.
+_ANCHOR_DOMAIN: Final = b"avgkit.anchor.v1\n"
+_KEY_PREFIX: Final = "ak1:"
+_KEY_BYTES: Final = 32
 
-    .. versionadded:: 0.1.0
+
+class AnchorKey:
+    """The secret that seals audit anchors (HMAC-SHA-256), kept where the database is not.
+
+    Without it anyone who can write the database can recompute the whole chain, since the
+    chain itself is plain SHA-256. Anchors sealed with this key cannot be forged without it:
+    keep it with the other keys (an environment secret, a secrets manager), never in the
+    store whose log it seals. Its ``repr`` and ``str`` show no key material.
+
+    Args:
+        secret: 32 or more random bytes (see :meth:`generate`).
+
+    .. versionadded:: 0.2.0
     """
 
-    seq: int
-    hash: str = attrs.field(validator=v_sha256)
+    __slots__ = ("_secret",)
 
-    def __str__(self) -> str:
-        return f"{self.seq}:{self.hash}"
+    def __init__(self, secret: bytes) -> None:
+        if not isinstance(secret, bytes) or len(secret) < _KEY_BYTES:
+            msg = (
+                f"an anchor key is at least {_KEY_BYTES} random bytes; make one with "
+                "AnchorKey.generate()"
+            )
+            raise ValidationError(msg)
+        self._secret = secret
+
+    def __repr__(self) -> str:
+        return "AnchorKey(<secret>)"
+
+    __str__ = __repr__
 
     @classmethod
-    def parse(cls, text: str) -> AuditAnchor:
-        """Parse the ``"seq:hash"`` form produced by ``str(anchor)``."""
-        seq, sep, digest = text.partition(":")
-        if not sep or not seq.isdigit():
-            msg = "an audit anchor is written 'SEQ:SHA256HEX', e.g. '42:9f86d0…'"
+    def generate(cls) -> AnchorKey:
+        """A new random key."""
+        return cls(secrets.token_bytes(_KEY_BYTES))
+
+    @classmethod
+    def from_text(cls, text: object) -> AnchorKey:
+        """The key written by :meth:`to_text` (``"ak1:"`` and hex).
+
+        Raises:
+            ValidationError: ``text`` is not such a key (the message never repeats it).
+        """
+        if isinstance(text, str) and text.startswith(_KEY_PREFIX):
+            body = text[len(_KEY_PREFIX) :]
+            if len(body) >= 2 * _KEY_BYTES and all(c in "0123456789abcdef" for c in body):
+                return cls(bytes.fromhex(body))
+        msg = (
+            "an anchor key is written 'ak1:' and at least 64 lower-case hex characters; "
+            "make one with AnchorKey.generate().to_text()"
+        )
+        raise ValidationError(msg)
+
+    def to_text(self) -> str:
+        """The key as text, to keep in a secrets manager (it *is* the secret)."""
+        return _KEY_PREFIX + self._secret.hex()
+
+    def mac(self, seq: int, digest: str) -> str:
+        """HMAC-SHA-256 (hex) of the head ``seq:digest``."""
+        message = _ANCHOR_DOMAIN + f"{seq}:{digest}".encode("ascii")
+        return hmac.new(self._secret, message, "sha256").hexdigest()
+
+
+def _anchor_seq(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= _MAX_INT:
+        msg = "an audit anchor's seq is a whole number from 1"
+        raise ValidationError(msg)
+    return value
+
+
+@attrs.frozen(kw_only=True)
+class AuditAnchor:
+    """The head of a chain at one moment, kept outside the database.
+
+    Without a ``mac`` it detects truncation (entries removed from the end). Sealed with an
+    :class:`AnchorKey` (``mac`` set, see :meth:`sealed`) it also makes a rewritten chain
+    show: the anchored entry's hash cannot be changed without forging the seal.
+
+    .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       ``mac``: the anchor sealed with an :class:`AnchorKey`, written ``SEQ:HASH:MAC``.
+    """
+
+    seq: int = attrs.field(converter=_anchor_seq)
+    hash: str = attrs.field(validator=v_sha256)
+    mac: str | None = attrs.field(default=None, validator=opt(v_sha256))
+
+    def __str__(self) -> str:
+        head = f"{self.seq}:{self.hash}"
+        return head if self.mac is None else f"{head}:{self.mac}"
+
+    @classmethod
+    def parse(cls, text: object) -> AuditAnchor:
+        """Parse the ``"SEQ:HASH"`` or ``"SEQ:HASH:MAC"`` form produced by ``str(anchor)``.
+
+        Raises:
+            ValidationError: ``text`` is not an anchor.
+        """
+        parts = text.strip().split(":") if isinstance(text, str) else []
+        if (
+            len(parts) not in {2, 3}
+            or not parts[0].isascii()
+            or not parts[0].isdigit()
+            or len(parts[0]) > 19  # noqa: PLR2004 - the digits of a 64-bit seq
+        ):
+            msg = "an audit anchor is written 'SEQ:SHA256HEX' or 'SEQ:SHA256HEX:MAC'"
             raise ValidationError(msg)
-        return cls(seq=int(seq), hash=digest)
+        return cls(seq=int(parts[0]), hash=parts[1], mac=parts[2] if len(parts) == 3 else None)  # noqa: PLR2004
+
+    def sealed(self, key: AnchorKey) -> AuditAnchor:
+        """This anchor with its seal under ``key``."""
+        return AuditAnchor(seq=self.seq, hash=self.hash, mac=key.mac(self.seq, self.hash))
+
+    def seal_ok(self, key: AnchorKey) -> bool:
+        """Whether the anchor carries a seal made with ``key``."""
+        return self.mac is not None and hmac.compare_digest(self.mac, key.mac(self.seq, self.hash))
 
 
 @attrs.frozen(kw_only=True)
@@ -225,79 +326,145 @@ class VerifyReport:
     """What :meth:`AuditLog.verify` checked.
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       ``records`` and ``anchors``.
     """
 
     entries: int
     """How many entries were verified."""
     head: AuditAnchor | None
     """The last entry's anchor, or ``None`` for an empty log."""
+    records: Mapping[str, int] = attrs.field(factory=dict)
+    """How many bound records of each kind were reconciled with the chain."""
+    anchors: int = 0
+    """How many anchors the chain was checked against."""
+
+
+class _Anchors:
+    """The anchors a walk checks, in ``seq`` order; ``due`` is the next one's entry."""
+
+    def __init__(
+        self, anchor: AuditAnchor | None, anchors: Iterable[AuditAnchor], key: AnchorKey | None
+    ) -> None:
+        found: dict[int, AuditAnchor] = {}
+        for item in (*(() if anchor is None else (anchor,)), *anchors):
+            if not isinstance(item, AuditAnchor):
+                msg = f"anchors are AuditAnchor values, got {type(item).__name__}"
+                raise ValidationError(msg)
+            if key is not None and not item.seal_ok(key):
+                msg = (
+                    f"the anchor of entry {item.seq} is not sealed with this key: it was "
+                    "forged or sealed with another key"
+                )
+                raise IntegrityError(msg)
+            other = found.setdefault(item.seq, item)
+            if other.hash != item.hash:
+                msg = f"two anchors of entry {item.seq} disagree: one of them was forged"
+                raise IntegrityError(msg)
+        self.count = len(found)
+        self._pending = sorted(found.values(), key=lambda a: a.seq, reverse=True)
+        self.due = self._pending[-1].seq if self._pending else NEVER
+
+    def at(self, seq: int, digest: str) -> None:
+        if self._pending.pop().hash != digest:
+            msg = f"audit chain broken at entry {seq}: it differs from its anchor"
+            raise IntegrityError(msg)
+        self.due = self._pending[-1].seq if self._pending else NEVER
+
+    def finish(self, count: int) -> None:
+        if self._pending:
+            msg = (
+                f"audit chain ends at entry {count} but an anchor says entry "
+                f"{self._pending[-1].seq} existed; entries were removed from the end"
+            )
+            raise IntegrityError(msg)
+
+
+def _reconcile(bound: Sequence[Reconciler], seq: int, details: Mapping[str, Detail]) -> int:
+    kind = details.get(BOUND_KIND)
+    for reconciler in bound:
+        if seq >= reconciler.due or kind == reconciler.kind:
+            reconciler.at(seq, details)
+    return min(r.due for r in bound)
+
+
+def _next_entry(iterator: Iterator[AuditEntry], seq: int) -> AuditEntry | None:
+    try:
+        return next(iterator)
+    except StopIteration:
+        return None
+    except (ValueError, TypeError) as exc:
+        # A row that no longer even parses as an entry (bad JSON, a mangled instant, a
+        # value avgkit refuses) was edited behind avgkit's back. ValidationError is a
+        # ValueError; the adapters' decoders raise ValueError or TypeError.
+        msg = f"audit chain broken at entry {seq}: it is malformed ({type(exc).__name__})"
+        raise IntegrityError(msg) from exc
 
 
 def verify_chain(
     entries: Iterable[AuditEntry],
     *,
     anchor: AuditAnchor | None = None,
+    anchors: Iterable[AuditAnchor] = (),
+    key: AnchorKey | None = None,
+    bound: Sequence[Reconciler] = (),
 ) -> VerifyReport:
     """Check a sequence of entries, oldest first, and return what was verified.
 
-    Streams: memory stays flat however long the chain is.
+    Streams: memory stays flat however long the chain is (anchors are held, one per
+    anchored entry). ``anchors`` (and ``anchor``) must each match the entry they name;
+    with ``key`` every anchor must also carry its seal. ``bound`` reconciles stores'
+    records with the entries that bind them, in the same walk.
 
     Raises:
         IntegrityError: naming the first entry (by position) whose sequence number, link
-            or hash is wrong, or when the chain does not reach ``anchor``.
+            or hash is wrong, when the chain does not reach or differs from an anchor, or
+            when a bound record was changed, deleted or inserted.
+        ValidationError: an anchor is not an :class:`AuditAnchor`.
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       ``anchors``, ``key`` and ``bound``.
     """
+    checks = _Anchors(anchor, anchors, key)
+    due = min((r.due for r in bound), default=NEVER)
     prev_hash = GENESIS_HASH
     expected_seq = 1
-    count = 0
     last: AuditEntry | None = None
-    anchor_seen = anchor is None
     iterator = iter(entries)
-    while True:
-        try:
-            entry = next(iterator)
-        except StopIteration:
-            break
-        except (ValueError, TypeError) as exc:
-            # A row that no longer even parses as an entry (bad JSON, a mangled instant, a
-            # value avgkit refuses) was edited behind avgkit's back. ValidationError is a
-            # ValueError; the adapters' decoders raise ValueError or TypeError.
-            msg = (
-                f"audit chain broken at entry {expected_seq}: it is malformed "
-                f"({type(exc).__name__})"
-            )
-            raise IntegrityError(msg) from exc
-        if entry.seq != expected_seq:
+    while (entry := _next_entry(iterator, expected_seq)) is not None:
+        seq = entry.seq
+        if seq != expected_seq:
             msg = (
                 f"audit chain broken at entry {expected_seq}: found sequence number "
-                f"{entry.seq} there; an entry was removed, inserted or reordered"
+                f"{seq} there; an entry was removed, inserted or reordered"
             )
             raise IntegrityError(msg)
         if entry.prev_hash != prev_hash:
             msg = (
-                f"audit chain broken at entry {entry.seq}: it does not link to entry "
-                f"{entry.seq - 1}; an entry was removed, inserted, reordered or changed"
+                f"audit chain broken at entry {seq}: it does not link to entry "
+                f"{seq - 1}; an entry was removed, inserted, reordered or changed"
             )
             raise IntegrityError(msg)
-        if not hmac.compare_digest(entry.expected_hash(), entry.hash):
-            msg = f"audit chain broken at entry {entry.seq}: its contents were changed"
+        digest = entry.hash
+        if not hmac.compare_digest(entry.expected_hash(), digest):
+            msg = f"audit chain broken at entry {seq}: its contents were changed"
             raise IntegrityError(msg)
-        if anchor is not None and entry.seq == anchor.seq:
-            if entry.hash != anchor.hash:
-                msg = f"audit chain broken at entry {entry.seq}: it differs from the anchor"
-                raise IntegrityError(msg)
-            anchor_seen = True
-        prev_hash = entry.hash
+        if seq == checks.due:
+            checks.at(seq, digest)
+        if bound and (seq >= due or BOUND_KIND in entry.details):
+            due = _reconcile(bound, seq, entry.details)
+        prev_hash = digest
         expected_seq += 1
-        count += 1
         last = entry
-    if not anchor_seen:
-        assert anchor is not None  # noqa: S101 - narrowed by anchor_seen's initial value
-        msg = (
-            f"audit chain ends at entry {count} but the anchor says entry {anchor.seq} "
-            "existed; entries were removed from the end"
-        )
-        raise IntegrityError(msg)
+    count = expected_seq - 1
+    checks.finish(count)
+    for reconciler in bound:
+        reconciler.finish(count)
     head = None if last is None else AuditAnchor(seq=last.seq, hash=last.hash)
-    return VerifyReport(entries=count, head=head)
+    return VerifyReport(
+        entries=count,
+        head=head,
+        records={r.kind: r.count for r in bound},
+        anchors=checks.count,
+    )

@@ -4,14 +4,31 @@ from __future__ import annotations
 
 import hmac
 import secrets
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import AbstractContextManager, nullcontext
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+import attrs
+
 from avgkit import _validators
+from avgkit.audit._anchors import AnchorSink
+from avgkit.audit._bound import (
+    BOUND_DIGEST,
+    BOUND_KIND,
+    BOUND_RECORDS,
+    RESERVED,
+    BoundRecord,
+    Reconciler,
+    bound_digest,
+    check_bound,
+    check_kind,
+    subject_digest,
+)
 from avgkit.audit._chain import (
     GENESIS_HASH,
+    AnchorKey,
     AuditAnchor,
     AuditEntry,
     Detail,
@@ -26,7 +43,16 @@ from avgkit.subjects import SubjectId, subject_id
 
 if TYPE_CHECKING:
     from avgkit.clock import Clock
-    from avgkit.storage import AuditStore, UnitOfWork
+    from avgkit.storage import AuditStore, BoundStore, UnitOfWork
+
+_REFERENCE_PREFIX = "sr1:"
+
+
+@attrs.frozen
+class _Anchoring:
+    sink: AnchorSink
+    key: AnchorKey | None
+    every: int
 
 
 class AuditLog:
@@ -59,6 +85,9 @@ class AuditLog:
         self._clock = clock
         self._unit_of_work = unit_of_work
         self._secret: bytes | None = None
+        self._bound: dict[str, BoundStore] = {}
+        self._anchoring: _Anchoring | None = None
+        self._local = threading.local()  # this thread's open atomic() blocks and anchors
         self._secret_source = (
             store.reference_secret if reference_secret is None else reference_secret
         )
@@ -111,6 +140,7 @@ class AuditLog:
         actor: str = "system",
         details: Mapping[str, Detail] | None = None,
         at: datetime | None = None,
+        bound: Sequence[BoundRecord] = (),
     ) -> AuditEntry:
         """Append one entry and return it sealed.
 
@@ -118,6 +148,15 @@ class AuditLog:
         ``details`` must not hold personal data: keys of purposes, channels, counts.
         Concurrent writers (threads or processes sharing the store) are serialised by the
         store, which seals each entry on top of the head it holds locked.
+
+        ``bound`` binds records just stored (of one kind, whose store was given to
+        :meth:`bind_store`) to this entry: their digest goes into the entry's details
+        (``bound``, ``bound_digest``, ``bound_records``) and the store remembers the
+        entry's ``seq``, in one unit of work, so :meth:`verify` finds the records changed,
+        deleted or inserted later.
+
+        .. versionchanged:: 0.2.0
+           ``bound``.
         """
         when = self._clock.now() if at is None else at
         when = _validators.aware(when, "at")
@@ -125,6 +164,27 @@ class AuditLog:
         clean = check_details(details or {})
         check_action(action)
         check_actor(actor)
+        if RESERVED & clean.keys():
+            msg = f"the audit details {sorted(RESERVED)} are reserved for bound records"
+            raise ValidationError(msg)
+        store: BoundStore | None = None
+        keys: list[tuple[str, int]] = []
+        if bound:
+            kind, records = check_bound(bound)
+            store = self._bound.get(kind)
+            if store is None:
+                msg = f"no store is bound for {kind!r} records; call bind_store() first"
+                raise ValidationError(msg)
+            digests = [self._record_digest(r) for r in records]
+            clean = check_details(
+                {
+                    **clean,
+                    BOUND_KIND: kind,
+                    BOUND_DIGEST: bound_digest(digests),
+                    BOUND_RECORDS: len(records),
+                }
+            )
+            keys = [r.key for r in records]
 
         def seal(head: AuditEntry | None) -> AuditEntry:
             return AuditEntry.seal(
@@ -137,7 +197,136 @@ class AuditLog:
                 prev_hash=GENESIS_HASH if head is None else head.hash,
             )
 
-        return self._store.append(seal)
+        if store is None:
+            entry = self._store.append(seal)
+        else:
+            with self.atomic():  # the entry and the binding, together
+                entry = self._store.append(seal)
+                store.bind(keys, entry.seq)
+        anchoring = self._anchoring
+        if anchoring is not None and entry.seq % anchoring.every == 0:
+            self._schedule(anchoring, AuditAnchor(seq=entry.seq, hash=entry.hash))
+        return entry
+
+    def _record_digest(self, record: BoundRecord) -> str:
+        digest = record.digest
+        assert digest is not None  # noqa: S101 - check_bound refused records without one
+        if record.subject is None:
+            return digest
+        return subject_digest(digest, self.reference_of(record.subject))
+
+    def reference_of(self, subject: str) -> str:
+        """``subject``'s reference: itself if it is one already (``"sr1:..."``, erased)."""
+        if subject.startswith(_REFERENCE_PREFIX):
+            return subject
+        return self.subject_ref(subject)
+
+    def bind_store(self, kind: str, store: BoundStore) -> None:
+        """Reconcile ``store``'s records of ``kind`` with the chain in :meth:`verify`.
+
+        A service calls it once for the store whose records it binds (the breach register
+        for ``"breach_version"``). Giving the same store again changes nothing.
+
+        Raises:
+            ValidationError: ``kind`` is malformed, or another store is bound for it.
+
+        .. versionadded:: 0.2.0
+        """
+        check_kind(kind)
+        known = self._bound.setdefault(kind, store)
+        if known is not store:
+            msg = f"another store is already bound for {kind!r} records in this audit log"
+            raise ValidationError(msg)
+
+    # ------------------------------------------------------------------ anchors
+
+    def write_anchors(
+        self, sink: AnchorSink, *, key: AnchorKey | None = None, every: int = 1000
+    ) -> None:
+        """Write an anchor of the head to ``sink`` every ``every`` entries, sealed with ``key``.
+
+        An anchor is written once the entry it names is committed (a rolled-back entry gets
+        none). Keep the sink where the database's writer cannot change it (see
+        :class:`AnchorFile`) and the key apart from the database; check the chain against
+        them with ``verify(anchors=..., key=...)``.
+
+        Raises:
+            ValidationError: ``sink`` is not callable, ``key`` not an :class:`AnchorKey`,
+                or ``every`` not a whole number from 1.
+
+        .. versionadded:: 0.2.0
+        """
+        if not callable(sink):
+            msg = "the anchor sink is a callable taking an AuditAnchor, e.g. AnchorFile(path)"
+            raise ValidationError(msg)
+        if key is not None and not isinstance(key, AnchorKey):
+            msg = f"key must be an AnchorKey, got {type(key).__name__}"
+            raise ValidationError(msg)
+        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
+            msg = "every must be a whole number of entries from 1"
+            raise ValidationError(msg)
+        self._anchoring = _Anchoring(sink=sink, key=key, every=every)
+
+    def write_anchor(self) -> AuditAnchor | None:
+        """Write an anchor of the current head to the sink now; return it (``None``: empty).
+
+        Inside a unit of work it is written once the block commits.
+
+        Raises:
+            ValidationError: no sink was given to :meth:`write_anchors`.
+
+        .. versionadded:: 0.2.0
+        """
+        anchoring = self._anchoring
+        if anchoring is None:
+            msg = "no anchor sink: call write_anchors(sink, key=...) first"
+            raise ValidationError(msg)
+        head = self.anchor()
+        if head is not None:
+            self._schedule(anchoring, head)
+            if anchoring.key is not None:
+                head = head.sealed(anchoring.key)
+        return head
+
+    def _schedule(self, anchoring: _Anchoring, anchor: AuditAnchor) -> None:
+        sealed = anchor if anchoring.key is None else anchor.sealed(anchoring.key)
+
+        def write() -> None:
+            anchoring.sink(sealed)
+
+        # The SQL stores run it when the transaction commits and drop it on a rollback; in
+        # a block of this log's own (the memory adapter) it waits for the block to end.
+        after_commit: Callable[[Callable[[], None]], None] | None = getattr(
+            self._store, "after_commit", None
+        )
+        if after_commit is not None:
+            after_commit(write)
+        elif getattr(self._local, "depth", 0):
+            self._local.pending.append(write)
+        else:
+            write()
+
+    @contextmanager
+    def _tracked(self, block: AbstractContextManager[None]) -> Iterator[None]:
+        local = self._local
+        depth: int = getattr(local, "depth", 0)
+        if not depth:
+            local.pending = []
+        pending: list[Callable[[], None]] = local.pending
+        mark = len(pending)
+        local.depth = depth + 1
+        try:
+            with block:
+                yield
+        except BaseException:
+            del pending[mark:]
+            raise
+        finally:
+            local.depth = depth
+        if not depth:
+            local.pending = []
+            for write in pending:
+                write()
 
     def atomic(self) -> AbstractContextManager[None]:
         """A block in which a service's change and its audit entry are stored together.
@@ -152,11 +341,11 @@ class AuditLog:
         """
         self._reference_secret()  # committed on its own, before the block can roll back
         if self._unit_of_work is not None:
-            return self._unit_of_work.atomic()
+            return self._tracked(self._unit_of_work.atomic())
         own: Callable[[], AbstractContextManager[None]] | None = getattr(
             self._store, "atomic", None
         )
-        return nullcontext() if own is None else own()
+        return self._tracked(nullcontext() if own is None else own())
 
     def entries(self, *, start: int = 1) -> Iterator[AuditEntry]:
         """Stream entries oldest first, from sequence number ``start``."""
@@ -171,9 +360,39 @@ class AuditLog:
         head = self._store.head()
         return None if head is None else AuditAnchor(seq=head.seq, hash=head.hash)
 
-    def verify(self, *, anchor: AuditAnchor | None = None) -> VerifyReport:
-        """Recompute the whole chain; raise :class:`~avgkit.IntegrityError` on tampering."""
-        return verify_chain(self._store.entries(), anchor=anchor)
+    def verify(
+        self,
+        *,
+        anchor: AuditAnchor | None = None,
+        anchors: Iterable[AuditAnchor] = (),
+        key: AnchorKey | None = None,
+    ) -> VerifyReport:
+        """Recompute the whole chain and reconcile the bound stores with it.
+
+        In one streamed walk: every entry's hash and link, every record of each store given
+        to :meth:`bind_store` against the entry that binds it, and the chain against
+        ``anchors`` (and ``anchor``): each must match the entry it names, and with ``key``
+        (by default the key given to :meth:`write_anchors`) carry its seal.
+
+        Raises:
+            IntegrityError: the first problem found, naming the entry or the record (its
+                kind and key, never its contents).
+
+        .. versionchanged:: 0.2.0
+           Reconciles bound stores; ``anchors`` and ``key``.
+        """
+        if key is None and self._anchoring is not None:
+            key = self._anchoring.key
+        if key is not None and not isinstance(key, AnchorKey):
+            msg = f"key must be an AnchorKey, got {type(key).__name__}"
+            raise ValidationError(msg)
+        reconcilers = [
+            Reconciler(kind, store.bound_records(), self.reference_of)
+            for kind, store in sorted(self._bound.items())
+        ]
+        return verify_chain(
+            self._store.entries(), anchor=anchor, anchors=anchors, key=key, bound=reconcilers
+        )
 
     def __len__(self) -> int:
         return self._store.count()

@@ -28,9 +28,11 @@ from avgkit.breach._values import (
     BreachUpdate,
 )
 from avgkit.errors import NotFound, PolicyError, ValidationError
+from avgkit.storage import BoundStore
+from avgkit.storage._bound import BREACH_VERSION, breach_bound
 
 if TYPE_CHECKING:
-    from avgkit.audit import AuditLog
+    from avgkit.audit import AuditLog, BoundRecord
     from avgkit.clock import Clock
     from avgkit.host import HostData
     from avgkit.inventory import Inventory
@@ -59,7 +61,14 @@ class BreachRegister:
             each must be a processor or sub-processor.
         large_volume: From how many people the assessment counts a breach as large.
 
+    Each version's digest goes into its audit entry, and a store that can keep the binding
+    (a :class:`~avgkit.storage.BoundStore`, as the built-in ones are) is reconciled with the
+    chain by :meth:`AuditLog.verify <avgkit.audit.AuditLog.verify>`: a version edited,
+    deleted or planted in the store shows there.
+
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       Binds every version to its audit entry.
     """
 
     def __init__(
@@ -90,9 +99,15 @@ class BreachRegister:
         self._processor_notice = processor_notice
         self._terms = terms
         self._large_volume = large_volume
+        self._binds = isinstance(store, BoundStore)
+        if self._binds:
+            audit.bind_store(BREACH_VERSION, store)  # type: ignore[arg-type]
 
     def __repr__(self) -> str:
         return f"BreachRegister(store={self._store!r})"
+
+    def _bound(self, breach: Breach) -> tuple[BoundRecord, ...]:
+        return (breach_bound(breach),) if self._binds else ()
 
     # -- reading -----------------------------------------------------------------------
 
@@ -242,6 +257,7 @@ class BreachRegister:
             self._store.put(breach)
             self._audit.record(
                 "breach.recorded",
+                bound=self._bound(breach),
                 actor=actor,
                 details={
                     "breach": breach.id,
@@ -286,6 +302,7 @@ class BreachRegister:
             self._store.put(breach)
             self._audit.record(
                 "breach.updated",
+                bound=self._bound(breach),
                 actor=actor,
                 details={
                     "breach": breach.id,
@@ -331,6 +348,7 @@ class BreachRegister:
             self._store.put(breach)
             self._audit.record(
                 "breach.decided",
+                bound=self._bound(breach),
                 actor=actor,
                 details={
                     "breach": breach.id,
@@ -361,6 +379,7 @@ class BreachRegister:
             self._store.put(breach)
             self._audit.record(
                 "breach.processor_notified",
+                bound=self._bound(breach),
                 actor=actor,
                 details={
                     "breach": breach.id,
@@ -409,6 +428,7 @@ class BreachRegister:
             self._store.put(breach)
             self._audit.record(
                 "breach.authority_notified",
+                bound=self._bound(breach),
                 actor=actor,
                 details={
                     "breach": breach.id,
@@ -446,6 +466,7 @@ class BreachRegister:
             self._store.put(breach)
             self._audit.record(
                 "breach.authority_reference_added",
+                bound=self._bound(breach),
                 actor=actor,
                 details={"breach": breach.id, "version": breach.version, "corrected": corrected},
             )
@@ -469,6 +490,7 @@ class BreachRegister:
             self._store.put(breach)
             self._audit.record(
                 "breach.subjects_notified",
+                bound=self._bound(breach),
                 actor=actor,
                 details={"breach": breach.id, "version": breach.version, "public": public},
             )

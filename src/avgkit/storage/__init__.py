@@ -36,6 +36,7 @@ from avgkit.errors import StorageError, ValidationError
 if TYPE_CHECKING:
     from datetime import datetime
 
+    from avgkit.audit._bound import BoundRecord
     from avgkit.audit._chain import AuditEntry
     from avgkit.breach._values import Breach
     from avgkit.consent._values import (
@@ -66,6 +67,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AuditStore",
+    "BoundStore",
     "BreachStore",
     "ConfirmationStore",
     "ConsentStore",
@@ -127,6 +129,39 @@ class AuditStore(Protocol):
 
         On first use, call ``create`` and store its result atomically; concurrent first
         callers must all get the same secret back.
+        """
+        ...
+
+
+@runtime_checkable
+class BoundStore(Protocol):
+    """A store whose records are bound to the audit chain, so ``verify()`` reconciles them.
+
+    A service stores a record, then writes its audit entry with the record's digest
+    (:meth:`avgkit.audit.AuditLog.record` with ``bound=``), which calls :meth:`bind` in the
+    same unit of work. :meth:`bound_records` gives everything back for
+    :meth:`~avgkit.audit.AuditLog.verify`, which walks it beside the chain. The SQLite,
+    PostgreSQL and memory breach stores implement it.
+
+    .. versionadded:: 0.2.0
+    """
+
+    def bind(self, keys: Sequence[tuple[str, int]], audit_seq: int) -> None:
+        """Remember that audit entry ``audit_seq`` binds the records with these keys.
+
+        A key is ``(record_id, record_no)`` (:attr:`avgkit.audit.BoundRecord.key`). Done in
+        the caller's transaction; a binding is never changed once stored.
+        """
+        ...
+
+    def bound_records(self) -> Iterator[BoundRecord]:
+        """Stream every stored record with its digest, recomputed from what is stored.
+
+        Records that no entry binds come first (``bound_seq=None``), then a binding whose
+        record is gone (``digest=None``), then the rest ordered by ``bound_seq``, then key;
+        in bounded memory, with no query per record. An adapter may raise
+        :class:`~avgkit.errors.IntegrityError` itself for what only it can check (a copy of a
+        record that disagrees with it), naming the record, never its contents.
         """
         ...
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
+from avgkit.audit._bound import BoundRecord
 from avgkit.errors import ConflictError, NotFound
+from avgkit.storage._bound import BREACH_VERSION, breach_version_digest
 from avgkit.storage._memory_unit import MemoryUnitOfWork
 
 if TYPE_CHECKING:
@@ -21,13 +23,16 @@ class MemoryBreachStore:
         unit: the unit of work shared with the other stores of the set (a new one if
             omitted).
 
+    Also a :class:`~avgkit.storage.BoundStore`.
+
     .. versionadded:: 0.1.0
     .. versionchanged:: 0.2.0
-       Takes ``unit``.
+       Takes ``unit``; a bound store.
     """
 
     def __init__(self, *, unit: MemoryUnitOfWork | None = None) -> None:
         self._versions: dict[str, list[Breach]] = {}
+        self._bound: dict[tuple[str, int], int] = {}
         self._unit = MemoryUnitOfWork() if unit is None else unit
         self._lock = self._unit.lock()
 
@@ -92,3 +97,42 @@ class MemoryBreachStore:
         """Return the number of breaches."""
         with self._lock:
             return len(self._versions)
+
+    def bind(self, keys: Sequence[tuple[str, int]], audit_seq: int) -> None:
+        """Remember that audit entry ``audit_seq`` binds these versions ``(id, version)``."""
+        with self._lock:
+            taken = [key for key in keys if key in self._bound]
+            if taken:
+                msg = f"breach version {taken[0][0]}/{taken[0][1]} is bound already"
+                raise ConflictError(msg)
+            for key in keys:
+                self._bound[key] = audit_seq
+            self._unit.changed(lambda: self._unbind(keys))
+
+    def _unbind(self, keys: Sequence[tuple[str, int]]) -> None:
+        for key in keys:
+            del self._bound[key]
+
+    def bound_records(self) -> Iterator[BoundRecord]:
+        """Every version with its digest: unbound ones, lost ones, then in audit order."""
+        with self._lock:
+            stored = {
+                (b.id, b.version): b for versions in self._versions.values() for b in versions
+            }
+            bound = dict(self._bound)
+        records = [
+            BoundRecord(
+                kind=BREACH_VERSION,
+                record_id=key[0],
+                record_no=key[1],
+                digest=None
+                if key not in stored
+                else breach_version_digest(key[0], key[1], stored[key].to_json()),
+                bound_seq=bound.get(key),
+            )
+            for key in sorted(stored.keys() | bound.keys())
+        ]
+        records.sort(
+            key=lambda r: (r.bound_seq is not None, r.digest is not None, r.bound_seq or 0, r.key)
+        )
+        return iter(records)
