@@ -9,6 +9,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from io import StringIO
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import django
 import pytest
@@ -401,3 +402,15 @@ def test_the_models_and_the_migrations_agree():
 def test_no_personal_column_of_the_shop_is_left_undeclared(shop):
     report = check_coverage(shop.engine, TABLE_MAP, shop.kit.inventory)
     assert [f for f in report.findings if f.table.startswith("shop_")] == []
+
+
+def test_seeding_puts_three_evening_performances_on_the_programme(shop):
+    call_command("seed_shop", stdout=(out := StringIO()))
+    call_command("seed_shop", stdout=StringIO())  # a second time adds nothing
+    assert "3 performance(s) added" in out.getvalue()
+    starts = [event.starts_at for event in Event.objects.all()]
+    assert len(starts) == 3
+    assert all(when > shop.kit.clock.now() for when in starts)
+    assert {when.astimezone(ZoneInfo("Europe/Amsterdam")).hour for when in starts} == {20}
+    page = Client().get("/").content.decode()
+    assert "&euro; 24.50" in page

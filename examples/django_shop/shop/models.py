@@ -54,6 +54,11 @@ class InstantField(models.DateTimeField):  # type: ignore[type-arg]
         return stored
 
 
+def euros(cents: int) -> str:
+    """An amount in cents as shown: ``"24.50"``."""
+    return f"{cents // 100}.{cents % 100:02d}"
+
+
 def personal_text(max_length: int = 200) -> Any:
     """A column holding a person's value: nullable, since an erasure empties it to NULL."""
     return models.CharField(max_length=max_length, null=True, blank=True)
@@ -106,6 +111,11 @@ class Event(models.Model):
     def __str__(self) -> str:
         return self.title
 
+    @property
+    def price(self) -> str:
+        """The price of a seat, in euros."""
+        return euros(self.price_cents)
+
 
 class Order(models.Model):
     """A purchase: a fiscal record, kept without personal values after an erasure."""
@@ -129,6 +139,11 @@ class Order(models.Model):
 
     def __str__(self) -> str:
         return self.code
+
+    @property
+    def total(self) -> str:
+        """The amount paid, in euros."""
+        return euros(self.total_cents)
 
 
 class Ticket(models.Model):

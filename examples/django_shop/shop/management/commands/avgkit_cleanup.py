@@ -18,7 +18,7 @@ from django.core.mail import send_mail
 from django.core.management.base import BaseCommand, CommandParser
 
 from avgkit import Kit
-from avgkit.retention import PlannedAction, WarnCallback
+from avgkit.retention import PlannedAction, RetentionPlan, WarnCallback
 from avgkit.subjects import SubjectId
 from shop.avg import shop_avg
 from shop.models import Visitor
@@ -63,30 +63,36 @@ class Command(BaseCommand):
         kit = shop_avg().kit
         plan = kit.retention.plan()
         if options["dry_run"]:
-            due = 0
-            for action in plan:
-                who = (
-                    kit.audit.subject_ref(action.subject)
-                    if action.subject is not None
-                    else f"{action.source} record"
-                )
-                state = "deferred" if action.deferred else ("warn" if action.warning else "due")
-                self.stdout.write(
-                    f"{state:8} {action.rule:22} {action.action.value:9} {who} ({action.reason})"
-                )
-                due += not action.deferred
-            self.stdout.write(
-                f"dry run at {plan.at:%Y-%m-%d %H:%M} UTC: {due} due, nothing changed"
+            self.list_plan(kit, plan)
+        else:
+            self.carry_out(kit, plan)
+
+    def list_plan(self, kit: Kit, plan: RetentionPlan) -> None:
+        """Print every action of the plan (due, warning or deferred); change nothing."""
+        due = 0
+        for action in plan:
+            who = (
+                kit.audit.subject_ref(action.subject)
+                if action.subject is not None
+                else f"{action.source} record"
             )
-            return
+            state = "deferred" if action.deferred else ("warn" if action.warning else "due")
+            self.stdout.write(
+                f"{state:8} {action.rule:22} {action.action.value:9} {who} ({action.reason})"
+            )
+            due += not action.deferred
+        self.stdout.write(f"dry run at {plan.at:%Y-%m-%d %H:%M} UTC: {due} due, nothing changed")
+
+    def carry_out(self, kit: Kit, plan: RetentionPlan) -> None:
+        """Execute the plan, then finish the erasure requests a visit was holding up."""
         summary = kit.retention.execute(plan, warn=warner(kit))
-        counts: Counter[str] = Counter()
+        outcomes: Counter[str] = Counter()
         for (rule, action, outcome), n in sorted(summary.counts.items()):
             self.stdout.write(f"{rule:22} {action:9} {outcome:14} {n}")
-            counts[outcome] += n
+            outcomes[outcome] += n
         resumed = sum(1 for answered in kit.dsar.resume() if answered.done)
+        counted = ", ".join(f"{n} {o}" for o, n in sorted(outcomes.items())) or "none due"
         self.stdout.write(
-            f"retention plan {summary.plan_id[:12]}: {sum(counts.values())} actions "
-            f"({', '.join(f'{n} {o}' for o, n in sorted(counts.items())) or 'none due'}); "
+            f"retention plan {summary.plan_id[:12]}: {outcomes.total()} actions ({counted}); "
             f"{resumed} erasure request(s) finished after a visit"
         )

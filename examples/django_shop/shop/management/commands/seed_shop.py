@@ -6,6 +6,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.core.management.base import BaseCommand
+from django.utils.timezone import localtime
 
 from shop.avg import shop_avg
 from shop.models import Event
@@ -25,7 +26,10 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:  # noqa: ARG002 - Django's signature
         """Create the performances that are not there yet."""
-        now = shop_avg().kit.clock.now().replace(hour=20, minute=0, second=0, microsecond=0)
+        # Curtain up at eight in the evening, the venue's time.
+        now = localtime(shop_avg().kit.clock.now()).replace(
+            hour=20, minute=0, second=0, microsecond=0
+        )
         added = 0
         for title, days, price in PROGRAMME:
             _, created = Event.objects.get_or_create(
