@@ -19,6 +19,7 @@ by hand from a store, the inventory, a clock and an audit log.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Self, TypeVar
@@ -36,7 +37,7 @@ from avgkit.inventory import Inventory
 from avgkit.permissions import Permissions
 from avgkit.pseudonym import KeyEncryptionKey, PseudonymOptions, Pseudonyms
 from avgkit.retention import RetentionPlanner, RetentionPolicy
-from avgkit.storage import StoreSet, open_stores
+from avgkit.storage import StoreSet, open_stores, sqlite
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -359,7 +360,28 @@ class Kit:
         ``postgresql://user@host:5432/db?schema=venue``. ``keys_url``, if given, opens a
         second store set whose key store keeps the keys apart from the data; ``kek`` wraps
         the key material at rest; the options are those of :class:`Kit`.
+
+        Raises:
+            ValidationError: a URL is malformed, or ``keys_url`` names the same database as
+                ``url`` (one SQLite file, after resolving relative paths and symbolic
+                links): keys kept "apart" in the data's own file are not apart, and two
+                connections to one file would wait on each other.
+            StorageError: a store cannot be opened.
+            ConfigurationError: the key store's keys are wrapped and no ``kek`` was given.
+            IntegrityError: ``kek`` was given and the key store holds unwrapped keys, or
+                keys it does not unwrap.
+
+        .. versionchanged:: 0.2.0
+           Refuses one database as both ``url`` and ``keys_url``, and a KEK that does not
+           match the key store.
         """
+        if keys_url is not None and _same_database(url, keys_url):
+            msg = (
+                "url and keys_url name the same SQLite file; keys_url must be another "
+                "database, so that the keys live apart from the data (or leave keys_url out "
+                "to keep them in the same file)"
+            )
+            raise ValidationError(msg)
         stores = open_stores(url)
         key_stores: StoreSet | None = None
         try:
@@ -405,6 +427,27 @@ class Kit:
 
     def __repr__(self) -> str:
         return f"Kit(stores={self.stores!r}, clock={self.clock!r})"
+
+
+def _same_database(url: object, keys_url: object) -> bool:
+    """Whether two store URLs name one SQLite file (after paths and links are resolved)."""
+    if not (isinstance(url, str) and isinstance(keys_url, str)):
+        return False  # open_stores says what is wrong with it
+    if not (_is_sqlite(url) and _is_sqlite(keys_url)):
+        return False
+    first, second = sqlite.path_from_url(url), sqlite.path_from_url(keys_url)
+    if ":memory:" in (first, second):
+        return False  # each connection to ":memory:" is a database of its own
+    try:
+        if os.path.exists(first) and os.path.exists(second):  # noqa: PTH110 - plain strings
+            return os.path.samefile(first, second)  # noqa: PTH121 - hard links too
+        return os.path.realpath(first) == os.path.realpath(second)
+    except (OSError, ValueError):
+        return False  # the opening itself will say what is wrong with the path
+
+
+def _is_sqlite(url: str) -> bool:
+    return url[:9].lower() == "sqlite://"
 
 
 def _option(value: _T | None, kind: type[_T], name: str) -> _T:

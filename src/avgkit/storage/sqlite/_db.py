@@ -6,6 +6,8 @@ Migrations, locks, error translation and the stores themselves are the SQL core'
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sqlite3
 import threading
 import time
@@ -54,10 +56,10 @@ class Database(SqlDatabase):
         self._scrub_owed = False
         if path != ":memory:":
             try:
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                _create_owner_only(Path(path))
             except OSError as exc:
                 msg = (
-                    f"sqlite: cannot create the folder for {Path(path).name} "
+                    f"sqlite: cannot create {Path(path).name} or its folder "
                     f"({type(exc).__name__}: {exc.strerror}); check the path and its permissions"
                 )
                 raise_clean(StorageError(msg))
@@ -244,6 +246,26 @@ class Database(SqlDatabase):
         """Close the connection."""
         with self._lock, self.translated("closing"):
             self._conn.close()
+
+
+def _create_owner_only(path: Path) -> None:
+    """Create the missing folders (0700) and the file (0600) before SQLite opens it.
+
+    The file holds keys or personal data, so nobody but its owner may read it. SQLite gives
+    the ``-wal`` and ``-shm`` files it makes next to it the database file's permissions,
+    so creating the file owner-only covers them too. Existing folders and files are left
+    as they are: they are the owner's to set.
+    """
+    missing: list[Path] = []
+    folder = path.parent
+    while not folder.exists():
+        missing.append(folder)
+        folder = folder.parent
+    for created in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # another process made it first
+            created.mkdir(mode=0o700)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
 def _same_file(first: str, second: str) -> bool:
