@@ -5,6 +5,7 @@ avgkit's stores side by side; the kit runs on a manual clock.
 """
 
 import os
+import sqlite3
 import sys
 from datetime import UTC, datetime, timedelta
 from io import StringIO
@@ -22,6 +23,7 @@ django.setup()
 import jsonschema  # noqa: E402
 from dateutil.relativedelta import relativedelta  # noqa: E402
 from django.core import mail  # noqa: E402
+from django.core.exceptions import ImproperlyConfigured  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402 - Django is set up first
 from django.test import Client  # noqa: E402
@@ -31,6 +33,7 @@ from shop.table_map import TABLE_MAP  # noqa: E402
 
 from avgkit.consent import ConsentStatus  # noqa: E402
 from avgkit.dsar import export_schema  # noqa: E402
+from avgkit.errors import PolicyError  # noqa: E402
 from avgkit.host.sql import SqlHostData, check_coverage  # noqa: E402
 from avgkit.subjects import SubjectId  # noqa: E402
 from avgkit.testing import ManualClock  # noqa: E402
@@ -414,3 +417,18 @@ def test_seeding_puts_three_evening_performances_on_the_programme(shop):
     assert {when.astimezone(ZoneInfo("Europe/Amsterdam")).hour for when in starts} == {20}
     page = Client().get("/").content.decode()
     assert "&euro; 24.50" in page
+
+
+def test_an_unmigrated_database_is_refused_naming_the_table(tmp_path):
+    empty = tmp_path / "empty.db"
+    sqlite3.connect(empty).close()
+    with pytest.raises(PolicyError, match="shop_visitor"):
+        avg.ShopAvg(str(empty))
+
+
+@pytest.mark.usefixtures("shop")
+def test_another_database_engine_is_refused_with_the_way_to_go(monkeypatch):
+    avg.close_shop_avg()
+    monkeypatch.setitem(connection.settings_dict, "ENGINE", "django.db.backends.postgresql")
+    with pytest.raises(ImproperlyConfigured, match="PostgreSQL"):
+        avg.shop_avg()
