@@ -502,6 +502,46 @@ def test_bad_url_parameters_are_refused_naming_the_parameter(query, named):
     assert "topsecretpw" not in str(info.value)
 
 
+@pytest.mark.parametrize(
+    ("tenant", "named"),
+    [
+        ("venue&options=-csession_replication_role%3Dreplica", "options"),
+        ("venue&host=evil.example", "host"),
+        ("venue&hostaddr=192.0.2.66", "hostaddr"),
+        ("venue&port=6543", "port"),
+        ("venue&dbname=other", "dbname"),
+        ("venue&service=prod", "service"),
+        ("venue&passfile=/etc/shadow", "passfile"),
+        ("venue&replication=database", "replication"),
+    ],
+)
+def test_a_url_built_from_a_tenant_name_cannot_smuggle_libpq_parameters(tenant, named):
+    """Only the documented parameters pass: no other server, no session settings, no files."""
+    with pytest.raises(ValidationError, match=f"'{named}' is not accepted") as info:
+        parse_url(f"postgresql://app:topsecretpw@db.example/tickets?schema={tenant}")
+    assert "topsecretpw" not in str(info.value)
+
+
+def test_an_unknown_parameter_is_refused_with_the_nearest_known_one():
+    with pytest.raises(ValidationError, match=r"'sslmdoe' is unknown \(did you mean 'sslmode'"):
+        parse_url("postgresql://h/d?sslmdoe=require")
+    with pytest.raises(ValidationError, match=r"'frobnicate' is unknown; avgkit's own"):
+        parse_url("postgresql://h/d?frobnicate=1")
+    with pytest.raises(ValidationError, match="pool_max"):
+        parse_url("postgresql://h/d?pool_mx=3")
+
+
+def test_the_documented_libpq_parameters_still_pass():
+    s = parse_url(
+        "postgresql://h/d?sslmode=verify-full&sslrootcert=/etc/ca.pem&connect_timeout=3"
+        "&target_session_attrs=read-write&keepalives_idle=30&user=app&password=pw"
+    )
+    for part in ("sslmode=verify-full", "connect_timeout=3", "target_session_attrs=read-write"):
+        assert part in s.conninfo
+    socket = parse_url("postgresql://app@%2Fvar%2Frun%2Fpostgresql/tickets")
+    assert socket.host == "/var/run/postgresql"
+
+
 @pytest.mark.parametrize("url", ["mysql://h/db", "postgresql+psycopg://h/db", "sqlite:///x"])
 def test_other_schemes_are_not_postgres_urls(url):
     with pytest.raises(ValidationError, match="postgresql://"):

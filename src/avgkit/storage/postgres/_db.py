@@ -21,6 +21,7 @@ import psycopg.errors
 from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from avgkit._suggest import hint
 from avgkit.errors import StorageError, ValidationError
 from avgkit.storage._sql import POSTGRESQL, Dialect, SqlDatabase
 
@@ -35,7 +36,14 @@ else:
     Connection = psycopg.Connection
 """The connection type :meth:`Database.write` and :meth:`Database.read` lend (tuple rows)."""
 
-__all__ = ["Connection", "Database", "PostgresSettings", "copy_rows", "parse_url"]
+__all__ = [
+    "LIBPQ_PARAMETERS",
+    "Connection",
+    "Database",
+    "PostgresSettings",
+    "copy_rows",
+    "parse_url",
+]
 
 SCHEMES: Final = frozenset({"postgresql", "postgres"})
 """The URL schemes the adapter accepts (``postgres://`` is libpq's alias)."""
@@ -48,6 +56,59 @@ MIN_SERVER_VERSION: Final = 120000
 
 _SCHEMA_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 _OWN_PARAMETERS: Final = ("schema", "pool_min", "pool_max", "pool_timeout")
+LIBPQ_PARAMETERS: Final = frozenset(
+    {
+        "application_name",
+        "channel_binding",
+        "connect_timeout",
+        "fallback_application_name",
+        "gssencmode",
+        "keepalives",
+        "keepalives_count",
+        "keepalives_idle",
+        "keepalives_interval",
+        "krbsrvname",
+        "load_balance_hosts",
+        "password",
+        "require_auth",
+        "ssl_max_protocol_version",
+        "ssl_min_protocol_version",
+        "sslcert",
+        "sslcertmode",
+        "sslcompression",
+        "sslcrl",
+        "sslcrldir",
+        "sslkey",
+        "sslmode",
+        "sslnegotiation",
+        "sslpassword",
+        "sslrootcert",
+        "sslsni",
+        "target_session_attrs",
+        "tcp_user_timeout",
+        "user",
+    }
+)
+"""The libpq connection parameters a store URL may carry in its query: credentials, TLS,
+time-outs, keep-alives, names. Anything else is refused, so that a URL assembled from a
+tenant's name cannot smuggle in another server, session settings or a file to read."""
+
+# Parameters refused on purpose, with what to do instead.
+_REFUSED: Final = {
+    "host": "give the server in the URL itself: postgresql://user@host:5432/db (a socket "
+    "folder percent-encoded: postgresql://user@%2Fvar%2Frun%2Fpostgresql/db)",
+    "hostaddr": "give the server in the URL itself: postgresql://user@192.0.2.10:5432/db",
+    "port": "give the port in the URL itself: postgresql://user@host:5432/db",
+    "dbname": "give the database in the URL's path: postgresql://user@host/dbname",
+    "options": "it sets server settings for every session (it could switch off avgkit's "
+    "append-only triggers); avgkit sets what it needs itself, and ?schema= chooses the schema",
+    "service": "it reads connection settings from a service file; put them in the URL",
+    "servicefile": "it names a file to read connection settings from; put them in the URL",
+    "passfile": "it names a file to read passwords from; put the password in the URL or "
+    "let libpq find ~/.pgpass itself",
+    "replication": "avgkit's stores do not run over a replication connection",
+    "client_encoding": "avgkit always talks UTF-8 to the server",
+}
 _LIBPQ_DEFAULTS: Final = (("application_name", "avgkit"), ("connect_timeout", "10"))
 
 # Errors that mean "someone else changed the data first; re-read and retry".
@@ -112,14 +173,20 @@ def parse_url(url: str) -> PostgresSettings:
     """Split a ``postgresql://user@host:port/db?schema=name`` URL into its settings.
 
     avgkit reads ``schema`` (default ``avgkit``), ``pool_min`` (default 1), ``pool_max``
-    (default 4) and ``pool_timeout`` (seconds, default 30); every other query parameter is
-    passed to libpq (``sslmode``, ``application_name``, ``connect_timeout``, ...).
+    (default 4) and ``pool_timeout`` (seconds, default 30). Of libpq's parameters only those
+    in :data:`LIBPQ_PARAMETERS` are passed on (``sslmode``, ``application_name``,
+    ``connect_timeout``, ...); the server, port and database belong in the URL itself, and
+    ``options``, ``service`` and the like are refused, so that a URL built from a tenant's
+    name cannot redirect avgkit or change its sessions.
 
     Raises:
         ValidationError: the URL is not a PostgreSQL URL, or a parameter is unknown,
-            repeated or out of range; the message names the parameter, never the password.
+            refused, repeated or out of range; the message names the parameter (with the
+            nearest known one, if it looks misspelt), never the password.
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       Only the libpq parameters in :data:`LIBPQ_PARAMETERS` are accepted.
     """
     try:
         parts = urlsplit(url)
@@ -193,12 +260,27 @@ def _split_query(
             secrets = (value,)
         if name in _OWN_PARAMETERS:
             own[name] = value
-        else:
+        elif name in LIBPQ_PARAMETERS:
             passed.append((name, value))
+        else:
+            raise _unaccepted(name)
     names = {name for name, _ in passed}
     # Let DBAs see avgkit in pg_stat_activity, and fail fast on a dead host.
     passed.extend((k, v) for k, v in _LIBPQ_DEFAULTS if k not in names)
     return own, passed, secrets
+
+
+def _unaccepted(name: str) -> ValidationError:
+    shown = name if len(name) <= 40 and name.isprintable() else f"{name[:40]!r}..."  # noqa: PLR2004
+    reason = _REFUSED.get(name)
+    if reason is not None:
+        return ValidationError(f"store URL parameter {shown!r} is not accepted: {reason}")
+    known = (*_OWN_PARAMETERS, *LIBPQ_PARAMETERS)
+    msg = (
+        f"store URL parameter {shown!r} is unknown{hint(name, known)}; avgkit's own are "
+        f"{list(_OWN_PARAMETERS)}, and of libpq's it accepts {sorted(LIBPQ_PARAMETERS)}"
+    )
+    return ValidationError(msg)
 
 
 def _scrub(text: str, secrets: Iterable[str]) -> str:
