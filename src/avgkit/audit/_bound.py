@@ -208,11 +208,17 @@ class Reconciler:
             raise IntegrityError(msg)
         if not binds:
             return
+        expected = details.get(BOUND_RECORDS)
+        digest = details.get(BOUND_DIGEST)
         found: list[BoundRecord] = []
         while self._next is not None and self._next.bound_seq == seq:
-            found.append(self._next)
+            record = self._next
+            found.append(record)
+            # One record (nearly every entry): checked before the stream moves on, so its
+            # change is reported as such, not as whatever the store checks after its last.
+            if expected == 1 and len(found) == 1 and self._digest(record) != digest:
+                raise _changed(record.name, seq)
             self._advance()
-        expected = details.get(BOUND_RECORDS)
         if len(found) != expected:
             names = ", ".join(r.name for r in found[:3]) or "none"
             msg = (
@@ -220,14 +226,8 @@ class Reconciler:
                 f"holds {len(found)} bound to it ({names}): records were deleted or inserted"
             )
             raise IntegrityError(msg)
-        digests = [self._digest(r) for r in found]
-        if bound_digest(digests) != details.get(BOUND_DIGEST):
-            what = found[0].name if len(found) == 1 else f"one of {len(found)} {self.kind} records"
-            msg = (
-                f"{what}, bound to audit entry {seq}, was changed after it was recorded; "
-                "restore it from a backup"
-            )
-            raise IntegrityError(msg)
+        if expected != 1 and bound_digest([self._digest(r) for r in found]) != digest:
+            raise _changed(f"one of {len(found)} {self.kind} records", seq)
         self.count += len(found)
 
     def finish(self, last_seq: int) -> None:
@@ -242,6 +242,13 @@ class Reconciler:
 
 
 NEVER: Final = 2**63
+
+
+def _changed(what: str, seq: int) -> IntegrityError:
+    return IntegrityError(
+        f"{what}, bound to audit entry {seq}, was changed after it was recorded; "
+        "restore it from a backup"
+    )
 
 
 def check_kind(kind: object) -> str:
