@@ -7,13 +7,14 @@ implements its hooks; pytest collects every test the contract defines.
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import ClassVar
-
-from avgkit.storage import StoreSet, open_stores
-from avgkit.testing.conformance import Capabilities, FeedStoreContract, RequestStoreContract
 
 import avgkit_docstore
 from avgkit_docstore import DocStoreFeedStore, DocStoreRequestStore
+
+from avgkit.storage import StoreSet, open_stores
+from avgkit.testing.conformance import Capabilities, FeedStoreContract, RequestStoreContract
 
 avgkit_docstore.register()  # an installed plugin's entry point does this instead
 
@@ -24,7 +25,7 @@ class DocStoreHooks:
     capabilities: ClassVar[Capabilities] = Capabilities(
         persistent=True, thread_safe=True, transactions=True
     )
-    tmp_path: object  # set by the contract's fixture before each test
+    tmp_path: Path  # set by the contract's fixture before each test
 
     def make_stores(self) -> StoreSet:
         """A new, empty docstore set in a file of its own."""
