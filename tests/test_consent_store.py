@@ -513,6 +513,11 @@ _REFUSED_UPDATES = (
     "DELETE FROM consent_events",
 )
 _REKEY = f"UPDATE consent_events SET subject = '{REF}', order_ref = NULL"
+# The columns of migration 3 are covered by the re-key trigger too.
+_REFUSED_NEW_COLUMNS = tuple(
+    f"UPDATE consent_events SET subject = '{REF}', order_ref = NULL, {change}"
+    for change in ("presentation = 'pre_ticked'", "requested_at = 1", "confirmed_via = 'api'")
+)
 _REREKEY = f"UPDATE consent_events SET subject = '{EARLIER_REF}', order_ref = NULL"
 
 
@@ -540,7 +545,7 @@ def _sqlite_row_values(conn):
 
 def _check_sqlite_trigger(conn):
     before = _sqlite_row_values(conn)
-    for statement in _REFUSED_UPDATES:
+    for statement in (*_REFUSED_UPDATES, *_REFUSED_NEW_COLUMNS):
         with pytest.raises(sqlite3.IntegrityError, match="append-only"):
             conn.execute(statement)
     assert _sqlite_row_values(conn) == before
@@ -577,7 +582,7 @@ def test_an_sqlite_file_made_by_the_old_migrations_gets_the_new_trigger(tmp_path
         conn.execute(_REKEY)
     conn.close()
     store = SqliteConsentStore(Database(path))
-    assert store._db.schema_version("consent") == len(MIGRATIONS) == 2
+    assert store._db.schema_version("consent") == len(MIGRATIONS) == 3
     conn = sqlite3.connect(path)
     triggers = conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'").fetchall()
     assert sorted(n for (n,) in triggers if n.startswith("consent_events")) == [
@@ -664,7 +669,7 @@ def test_a_postgres_schema_made_by_the_old_migrations_gets_the_new_trigger(pg_ur
     db.close()
     store = PostgresConsentStore(PgDatabase(pg_url))
     try:
-        assert store._db.schema_version("consent") == len(PG_MIGRATIONS) == 2
+        assert store._db.schema_version("consent") == len(PG_MIGRATIONS) == 3
         assert store.forget(SubjectId("cust-1"), REF) == 1
         (event,) = store.history(SubjectId(REF))
         assert event.evidence.order_ref is None

@@ -13,7 +13,8 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, Final, Generic, TypeVar
 
 from avgkit.consent._values import ConsentEvent, Evidence, LatestEvents, check_forget
-from avgkit.consent._vocab import Actor, Channel, ConsentAction
+from avgkit.consent._vocab import Actor, Channel, ConsentAction, Presentation
+from avgkit.storage._sql._consent_extras import SqlConsentExtras
 from avgkit.storage._sql._db import SqlDatabase
 from avgkit.subjects import SubjectId
 
@@ -40,17 +41,19 @@ def with_seq(event: ConsentEvent, seq: int) -> ConsentEvent:
     )
 
 
-class SqlConsentStore(abc.ABC, Generic[DB]):
+class SqlConsentStore(SqlConsentExtras, Generic[DB]):
     """The part of a :class:`~avgkit.storage.ConsentStore` every SQL adapter shares.
 
     A subclass sets the class attributes below and implements the instant codec, the
-    writes and :meth:`_subjects` (how a set-based query reaches Python).
+    writes and :meth:`_subjects` (how a set-based query reaches Python). The wording
+    registry, pending double opt-ins and grounds come from :class:`SqlConsentExtras`.
     """
 
     select: ClassVar[str]
     """``SELECT`` of the event columns (``e.seq, e.subject, e.purpose, e.kind, e.at``, the
     evidence's channel, notice version, wording hash, actor and staff key, then
-    ``e.order_ref, e.confirmed_at, e.expires_at``) ``FROM`` the events aliased ``e``."""
+    ``e.order_ref, e.confirmed_at, e.expires_at, e.presentation, e.requested_at,
+    e.confirmed_via``) ``FROM`` the events aliased ``e``."""
     history_where: ClassVar[str]
     """The condition selecting one subject's events (its one parameter is the subject)."""
     audience_sql: ClassVar[str]
@@ -61,7 +64,7 @@ class SqlConsentStore(abc.ABC, Generic[DB]):
     """The consent component's scripts (never edited once released)."""
 
     def __init__(self, db: DB) -> None:
-        self._db = db
+        self._db: DB = db
         self._p = db.dialect.placeholder
         db.migrate(COMPONENT, self.migrations)
 
@@ -84,7 +87,7 @@ class SqlConsentStore(abc.ABC, Generic[DB]):
 
     def _event(self, row: Sequence[Any]) -> ConsentEvent:
         (seq, subject, purpose, kind, at, channel, notice, wording, actor, staff, *rest) = row
-        order_ref, confirmed_at, expires_at = rest
+        order_ref, confirmed_at, expires_at, presentation, requested_at, confirmed_via = rest
         return ConsentEvent(
             subject=subject,
             purpose=purpose,
@@ -99,6 +102,9 @@ class SqlConsentStore(abc.ABC, Generic[DB]):
                 order_ref=order_ref,
                 confirmed_at=None if confirmed_at is None else self.at_out(confirmed_at),
                 expires_at=None if expires_at is None else self.at_out(expires_at),
+                presentation=None if presentation is None else Presentation(presentation),
+                requested_at=None if requested_at is None else self.at_out(requested_at),
+                confirmed_via=None if confirmed_via is None else Channel(confirmed_via),
             ),
             seq=seq,
         )
@@ -163,6 +169,14 @@ class SqlConsentStore(abc.ABC, Generic[DB]):
         """Stream the subjects with live consent for ``purpose`` at ``at`` (set-based)."""
         return self._subjects(self.audience_sql, purpose, at)
 
+    def current_audience(self, purpose: str, at: datetime) -> Iterator[SubjectId]:
+        """The audience without consents given under a withdrawn wording (set-based)."""
+        return self._subjects(self.current_audience_sql, purpose, at)
+
+    def to_renew(self, purpose: str, at: datetime) -> Iterator[SubjectId]:
+        """The live consents whose wording needs renewal (set-based)."""
+        return self._subjects(self.to_renew_sql, purpose, at)
+
     def objectors(self, purpose: str, at: datetime) -> Iterator[SubjectId]:
         """Stream the subjects with an objection to ``purpose`` in force at ``at``."""
         return self._subjects(self.objectors_sql, purpose, at)
@@ -180,9 +194,10 @@ class SqlConsentStore(abc.ABC, Generic[DB]):
         )
         with self._db.write("re-keying an erased subject's consent events") as conn:
             changed = conn.execute(rekey, (ref, raw)).rowcount
+            extras = self._forget_extras(conn, raw, ref)
             # The rows' old versions (the raw id, the order refs) must not linger in the
             # files: SQLite checkpoints its WAL once this commits.
-            if changed:
+            if changed or extras:
                 self._db.scrub()
         return int(changed)
 
@@ -191,3 +206,47 @@ class SqlConsentStore(abc.ABC, Generic[DB]):
         with self._db.read("counting consent events") as conn:
             (n,) = conn.execute("SELECT count(*) FROM consent_events").fetchone()
         return int(n)
+
+    # -- bound to the audit chain (see avgkit.storage.BoundStore) ----------------------
+
+    def bind(self, keys: Sequence[tuple[str, int]], audit_seq: int) -> None:
+        """Remember that audit entry ``audit_seq`` binds the events ``("", seq)``."""
+        _bindings.bind(self._db, CONSENT_EVENT, keys, audit_seq)
+
+    def bound_records(self) -> Iterator[BoundRecord]:
+        """Stream every event with its digest, in audit order (see the protocol).
+
+        Two statements find an event no entry binds and a binding whose event is gone;
+        keyset pages on the bindings' index stream the rest, joined to their events.
+        """
+        binding = "b.kind = 'consent_event' AND b.record_id = '' AND b.record_no = e.seq"
+        with self._db.read("reconciling consent events") as conn:
+            unbound = conn.execute(
+                f"{self.select} WHERE NOT EXISTS "
+                f"(SELECT 1 FROM audit_bindings AS b WHERE {binding}) ORDER BY e.seq LIMIT 1"
+            ).fetchone()
+            gone = conn.execute(
+                "SELECT b.audit_seq, b.record_no FROM audit_bindings AS b "
+                "WHERE b.kind = 'consent_event' AND NOT EXISTS "
+                f"(SELECT 1 FROM consent_events AS e WHERE {binding}) "
+                "ORDER BY b.audit_seq LIMIT 1"
+            ).fetchone()
+        if unbound is not None:
+            yield consent_bound(self._event(unbound))
+        if gone is not None:
+            yield BoundRecord(
+                kind=CONSENT_EVENT, record_id="", record_no=gone[1], digest=None, bound_seq=gone[0]
+            )
+        # The select list with the binding's seq in front (the row codec reads the rest).
+        columns = self.select.removeprefix("SELECT ")
+        p = self._p
+        query = (
+            f"SELECT b.audit_seq, {columns} JOIN audit_bindings AS b ON {binding} "
+            f"WHERE (b.audit_seq, b.record_no) > ({p}, {p}) "
+            f"ORDER BY b.audit_seq, b.record_no LIMIT {p}"
+        )
+        rows = _bindings.pages(
+            self._db, "reconciling consent events", query, (), (0, 0), lambda r: (r[0], r[1])
+        )
+        for row in rows:
+            yield consent_bound(self._event(row[1:]), bound_seq=row[0])

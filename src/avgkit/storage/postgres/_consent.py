@@ -72,6 +72,76 @@ MIGRATIONS: tuple[str, ...] = (
     CREATE TRIGGER consent_events_append_only BEFORE UPDATE OR DELETE ON consent_events
         FOR EACH ROW EXECUTE FUNCTION avgkit_consent_rekey_only();
     """,
+    # 3: how the box was presented and the double opt-in's own evidence on each event (the
+    # re-key trigger compares whole rows, so it covers them); the wording registry with its
+    # withdrawals and generation; pending double opt-ins (only the verifier's hash);
+    # compelling grounds (Art. 21(1)).
+    """
+    ALTER TABLE consent_events
+        ADD COLUMN presentation text,
+        ADD COLUMN requested_at timestamptz,
+        ADD COLUMN confirmed_via text;
+    -- purpose is '' for the privacy notice.
+    CREATE TABLE consent_wordings (
+        purpose text NOT NULL,
+        version text NOT NULL,
+        lang text NOT NULL,
+        sha256 text NOT NULL,
+        text text NOT NULL,
+        valid_from timestamptz NOT NULL,
+        valid_until timestamptz,
+        renewal boolean NOT NULL,
+        PRIMARY KEY (purpose, version, lang)
+    );
+    CREATE TABLE consent_wording_withdrawals (
+        purpose text NOT NULL,
+        version text NOT NULL,
+        at timestamptz NOT NULL,
+        reason text,
+        PRIMARY KEY (purpose, version)
+    );
+    CREATE TABLE consent_registry_generation (
+        id smallint PRIMARY KEY CHECK (id = 1),
+        generation bigint NOT NULL
+    );
+    INSERT INTO consent_registry_generation (id, generation) VALUES (1, 0);
+    CREATE TABLE consent_pending (
+        selector text PRIMARY KEY,
+        verifier_sha256 text NOT NULL,
+        subject text NOT NULL,
+        purpose text NOT NULL,
+        requested_at timestamptz NOT NULL,
+        expires_at timestamptz NOT NULL,
+        channel text NOT NULL,
+        notice_version text NOT NULL,
+        wording_sha256 text NOT NULL,
+        actor text NOT NULL,
+        staff_key text,
+        order_ref text,
+        consent_expires_at timestamptz,
+        presentation text,
+        settled_at timestamptz
+    );
+    CREATE INDEX consent_pending_by_subject ON consent_pending (subject, purpose, requested_at);
+    CREATE TABLE consent_grounds (
+        seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        subject text NOT NULL,
+        purpose text NOT NULL,
+        at timestamptz NOT NULL,
+        reason text NOT NULL,
+        decided_by text NOT NULL,
+        until timestamptz
+    );
+    CREATE INDEX consent_grounds_by_subject ON consent_grounds (subject, purpose, at);
+    """  # noqa: S608 - fixed DDL
+    + POSTGRESQL.append_only(
+        "consent_wordings", "consent_wordings", "registered wordings never change"
+    )
+    + POSTGRESQL.append_only(
+        "consent_wording_withdrawals",
+        "consent_wording_withdrawals",
+        "wording withdrawals never change",
+    ),
 )
 
 # Column name and binary COPY type of every inserted column, in order.
@@ -89,6 +159,9 @@ _INSERTED: Final = (
     ("order_ref", "text"),
     ("confirmed_at", "timestamptz"),
     ("expires_at", "timestamptz"),
+    ("presentation", "text"),
+    ("requested_at", "timestamptz"),
+    ("confirmed_via", "text"),
 )
 _INSERT_COLUMNS: Final = tuple(name for name, _ in _INSERTED)
 _INSERT: Final = (
@@ -113,6 +186,60 @@ WHERE c.kind = 'given' AND (c.expires_at IS NULL OR c.expires_at > %(at)s)
   AND NOT EXISTS (
       SELECT 1 FROM objection AS o WHERE o.subject = c.subject AND o.kind = 'objected')
 """
+
+# The texts of the purpose whose every registration was withdrawn by the instant.
+_WITHDRAWN: Final = """
+    SELECT w.sha256 FROM consent_wordings AS w
+    LEFT JOIN consent_wording_withdrawals AS x
+        ON x.purpose = w.purpose AND x.version = w.version AND x.at <= %(at)s
+    WHERE w.purpose = %(purpose)s
+    GROUP BY w.sha256 HAVING count(x.version) = count(*)"""
+
+# The texts needing no renewal: of the latest renewing version in force and the later ones.
+_CURRENT: Final = """
+    SELECT w.sha256 FROM consent_wordings AS w
+    WHERE w.purpose = %(purpose)s AND w.valid_from >= (
+        SELECT max(r.valid_from) FROM consent_wordings AS r
+        WHERE r.purpose = %(purpose)s AND r.renewal AND r.valid_from <= %(at)s)"""
+
+_LIVE_WORDING: Final = """
+WITH consent AS (
+    SELECT DISTINCT ON (subject) subject, kind, expires_at, wording_sha256
+    FROM consent_events
+    WHERE purpose = %(purpose)s AND track = 0 AND at <= %(at)s
+    ORDER BY subject, at DESC, seq DESC
+), objection AS (
+    SELECT DISTINCT ON (subject) subject, kind
+    FROM consent_events
+    WHERE purpose = %(purpose)s AND track = 1 AND at <= %(at)s
+    ORDER BY subject, at DESC, seq DESC
+)
+SELECT c.subject FROM consent AS c
+WHERE c.kind = 'given' AND (c.expires_at IS NULL OR c.expires_at > %(at)s)
+  AND NOT EXISTS (
+      SELECT 1 FROM objection AS o WHERE o.subject = c.subject AND o.kind = 'objected')"""
+
+# Joined from fixed fragments (no value ever reaches them): an f-string would read as SQL
+# built from input.
+CURRENT_AUDIENCE_SQL: Final = "".join(  # noqa: FLY002
+    (_LIVE_WORDING, "\n  AND c.wording_sha256 NOT IN (", _WITHDRAWN, ")\n")
+)
+
+TO_RENEW_SQL: Final = "".join(  # noqa: FLY002
+    (
+        _LIVE_WORDING,
+        "\n  AND (c.wording_sha256 IN (",
+        _WITHDRAWN,
+        (
+            ")\n       OR (EXISTS (SELECT 1 FROM consent_wordings AS r"
+            "\n                   WHERE r.purpose = %(purpose)s AND r.renewal"
+            " AND r.valid_from <= %(at)s)"
+            "\n           AND c.wording_sha256 NOT IN ("
+        ),
+        _CURRENT,
+        ")))\n",
+    )
+)
 
 _OBJECTORS_SQL: Final = """
 SELECT o.subject FROM (
@@ -143,6 +270,9 @@ def row_of(event: ConsentEvent) -> tuple[Any, ...]:
         ev.order_ref,
         ev.confirmed_at,
         ev.expires_at,
+        None if ev.presentation is None else ev.presentation.value,
+        ev.requested_at,
+        None if ev.confirmed_via is None else ev.confirmed_via.value,
     )
 
 
@@ -174,6 +304,8 @@ class PostgresConsentStore(SqlConsentStore[Database]):
     )
     history_where: ClassVar[str] = "e.subject = %s"
     audience_sql: ClassVar[str] = AUDIENCE_SQL
+    current_audience_sql: ClassVar[str] = CURRENT_AUDIENCE_SQL
+    to_renew_sql: ClassVar[str] = TO_RENEW_SQL
     migrations: ClassVar[tuple[str, ...]] = MIGRATIONS
     objectors_sql: ClassVar[str] = _OBJECTORS_SQL
 

@@ -97,11 +97,96 @@ MIGRATIONS: tuple[str, ...] = (
         SELECT RAISE(ABORT, 'consent events are append-only');
     END;
     """,
+    # 3: how the box was presented and the double opt-in's own evidence on each event; the
+    # wording registry (texts per purpose, version and language, their withdrawals and a
+    # generation that caches key on); pending double opt-ins (only the token verifier's
+    # hash); compelling grounds (Art. 21(1)). The update trigger covers the new columns.
+    """
+    ALTER TABLE consent_events ADD COLUMN presentation TEXT;
+    ALTER TABLE consent_events ADD COLUMN requested_at INTEGER;
+    ALTER TABLE consent_events ADD COLUMN confirmed_via TEXT;
+    DROP TRIGGER consent_events_no_update;
+    CREATE TRIGGER consent_events_no_update BEFORE UPDATE ON consent_events
+    WHEN NOT coalesce(
+        NEW.subject GLOB 'sr1:*' AND length(NEW.subject) = 36
+        AND NOT (substr(NEW.subject, 5) GLOB '*[^0-9a-f]*')
+        AND NOT (OLD.subject GLOB 'sr1:*')
+        AND NEW.order_ref IS NULL
+        AND NEW.seq IS OLD.seq AND NEW.purpose IS OLD.purpose AND NEW.kind IS OLD.kind
+        AND NEW.track IS OLD.track AND NEW.at IS OLD.at AND NEW.evidence IS OLD.evidence
+        AND NEW.confirmed_at IS OLD.confirmed_at AND NEW.expires_at IS OLD.expires_at
+        AND NEW.presentation IS OLD.presentation AND NEW.requested_at IS OLD.requested_at
+        AND NEW.confirmed_via IS OLD.confirmed_via,
+        0)
+    BEGIN
+        SELECT RAISE(ABORT, 'consent events are append-only');
+    END;
+    -- purpose is '' for the privacy notice.
+    CREATE TABLE consent_wordings (
+        purpose TEXT NOT NULL,
+        version TEXT NOT NULL,
+        lang TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        text TEXT NOT NULL,
+        valid_from INTEGER NOT NULL,
+        valid_until INTEGER,
+        renewal INTEGER NOT NULL,
+        PRIMARY KEY (purpose, version, lang)
+    ) WITHOUT ROWID;
+    CREATE TABLE consent_wording_withdrawals (
+        purpose TEXT NOT NULL,
+        version TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        reason TEXT,
+        PRIMARY KEY (purpose, version)
+    ) WITHOUT ROWID;
+    CREATE TABLE consent_registry_generation (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        generation INTEGER NOT NULL
+    );
+    INSERT INTO consent_registry_generation (id, generation) VALUES (1, 0);
+    CREATE TABLE consent_pending (
+        selector TEXT PRIMARY KEY,
+        verifier_sha256 TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        purpose TEXT NOT NULL,
+        requested_at INTEGER NOT NULL,
+        expires_at INTEGER NOT NULL,
+        channel TEXT NOT NULL,
+        notice_version TEXT NOT NULL,
+        wording_sha256 TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        staff_key TEXT,
+        order_ref TEXT,
+        consent_expires_at INTEGER,
+        presentation TEXT,
+        settled_at INTEGER
+    ) WITHOUT ROWID;
+    CREATE INDEX consent_pending_by_subject ON consent_pending (subject, purpose, requested_at);
+    CREATE TABLE consent_grounds (
+        seq INTEGER PRIMARY KEY,
+        subject TEXT NOT NULL,
+        purpose TEXT NOT NULL,
+        at INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        decided_by TEXT NOT NULL,
+        until INTEGER
+    );
+    CREATE INDEX consent_grounds_by_subject ON consent_grounds (subject, purpose, at);
+    """  # noqa: S608 - fixed DDL
+    + "\n".join(
+        SQLITE.append_only("consent", table, message)
+        for table, message in (
+            ("consent_wordings", "registered wordings never change"),
+            ("consent_wording_withdrawals", "wording withdrawals never change"),
+        )
+    ),
 )
 
 _INSERT: Final = (
     "INSERT INTO consent_events (subject, purpose, kind, track, at, evidence, order_ref, "
-    "confirmed_at, expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "confirmed_at, expires_at, presentation, requested_at, confirmed_via) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 _ADD_PURPOSE: Final = "INSERT INTO consent_purposes (purpose) VALUES (?) ON CONFLICT DO NOTHING"
 _ADD_EVIDENCE: Final = (
@@ -135,6 +220,52 @@ ORDER BY c.subject
 LIMIT :page
 """
 
+# The texts of the purpose whose every registration was withdrawn by :at.
+_WITHDRAWN_EVIDENCE: Final = """
+    SELECT v.id FROM consent_evidence AS v WHERE v.wording_sha256 IN (
+        SELECT w.sha256 FROM consent_wordings AS w
+        LEFT JOIN consent_wording_withdrawals AS x
+            ON x.purpose = w.purpose AND x.version = w.version AND x.at <= :at
+        WHERE w.purpose = :purpose
+        GROUP BY w.sha256 HAVING count(x.version) = count(*))"""
+
+# The texts that need no renewal: of the latest renewing version in force by :at and later.
+_CURRENT_EVIDENCE: Final = """
+    SELECT v.id FROM consent_evidence AS v WHERE v.wording_sha256 IN (
+        SELECT w.sha256 FROM consent_wordings AS w
+        WHERE w.purpose = :purpose AND w.valid_from >= (
+            SELECT max(r.valid_from) FROM consent_wordings AS r
+            WHERE r.purpose = :purpose AND r.renewal = 1 AND r.valid_from <= :at))"""
+
+_LIVE_END: Final = "\nORDER BY c.subject\nLIMIT :page\n"
+
+CURRENT_AUDIENCE_SQL: Final = "".join(
+    (
+        AUDIENCE_SQL.removesuffix(_LIVE_END),
+        "\n  AND c.evidence NOT IN (",
+        _WITHDRAWN_EVIDENCE,
+        ")",
+        _LIVE_END,
+    )
+)
+
+TO_RENEW_SQL: Final = "".join(
+    (
+        AUDIENCE_SQL.removesuffix(_LIVE_END),
+        "\n  AND (c.evidence IN (",
+        _WITHDRAWN_EVIDENCE,
+        (
+            ")\n       OR (EXISTS (SELECT 1 FROM consent_wordings AS r"
+            "\n                   WHERE r.purpose = :purpose AND r.renewal = 1"
+            " AND r.valid_from <= :at)"
+            "\n           AND c.evidence NOT IN ("
+        ),
+        _CURRENT_EVIDENCE,
+        ")))",
+        _LIVE_END,
+    )
+)
+
 _OBJECTORS_SQL: Final = """
 SELECT o.subject FROM consent_events AS o
 WHERE o.purpose = :purpose AND o.subject > :after AND o.track = 1
@@ -167,6 +298,15 @@ def _notice(ev: Evidence) -> tuple[str, str, str, str, str]:
     )
 
 
+def _extra(ev: Evidence) -> tuple[str | None, int | None, str | None]:
+    # presentation, requested_at, confirmed_via: NULL for most imported events.
+    return (
+        None if ev.presentation is None else ev.presentation.value,
+        _opt_micros(ev.requested_at),
+        None if ev.confirmed_via is None else ev.confirmed_via.value,
+    )
+
+
 def _evidence_id(conn: sqlite3.Connection, notice: tuple[str, str, str, str, str]) -> int:
     conn.execute(_ADD_EVIDENCE, notice)
     (found,) = conn.execute(_FIND_EVIDENCE, notice).fetchone()
@@ -181,13 +321,16 @@ class SqliteConsentStore(SqlConsentStore[Database]):
 
     select: ClassVar[str] = (
         "SELECT e.seq, e.subject, e.purpose, e.kind, e.at, v.channel, v.notice_version, "
-        "v.wording_sha256, v.actor, v.staff_key, e.order_ref, e.confirmed_at, e.expires_at "
+        "v.wording_sha256, v.actor, v.staff_key, e.order_ref, e.confirmed_at, e.expires_at, "
+        "e.presentation, e.requested_at, e.confirmed_via "
         "FROM consent_events AS e JOIN consent_evidence AS v ON v.id = e.evidence"
     )
     history_where: ClassVar[str] = (
         "e.purpose IN (SELECT purpose FROM consent_purposes) AND e.subject = ?"
     )
     audience_sql: ClassVar[str] = AUDIENCE_SQL
+    current_audience_sql: ClassVar[str] = CURRENT_AUDIENCE_SQL
+    to_renew_sql: ClassVar[str] = TO_RENEW_SQL
     migrations: ClassVar[tuple[str, ...]] = MIGRATIONS
     objectors_sql: ClassVar[str] = _OBJECTORS_SQL
 
@@ -217,6 +360,7 @@ class SqliteConsentStore(SqlConsentStore[Database]):
                     ev.order_ref,
                     _opt_micros(ev.confirmed_at),
                     _opt_micros(ev.expires_at),
+                    *_extra(ev),
                 ),
             )
             seq = cursor.lastrowid
@@ -267,6 +411,7 @@ class SqliteConsentStore(SqlConsentStore[Database]):
                 ev.order_ref,
                 _opt_micros(ev.confirmed_at),
                 _opt_micros(ev.expires_at),
+                *_extra(ev),
             )
         return done
 
