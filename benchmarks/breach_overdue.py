@@ -19,10 +19,14 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from avgkit.breach import Breach
 from avgkit.storage.sqlite import Database, SqliteBreachStore
 from avgkit.testing.conformance._breaches import make_breach
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared table of run.py
+from _table import Disagreement, Row, compare, seconds
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -51,19 +55,19 @@ def _best(run: Callable[[], list[str]], repeat: int) -> tuple[float, list[str]]:
     return best, answer
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark; print timings and the ratio; return the exit code."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--breaches", type=int, default=20_000)
-    parser.add_argument("--repeat", type=int, default=3)
-    args = parser.parse_args(argv)
+def overdue_timings(count: int, repeat: int, out: Any = None) -> tuple[float, float, int]:
+    """Load ``count`` breaches; the best times in SQL and in Python, and how many are overdue.
+
+    Raises :class:`Disagreement` when the two lists differ.
+    """
+    out = out or sys.stdout
     with tempfile.TemporaryDirectory() as tmp:
         db = Database(str(Path(tmp) / "breaches.db"))
         store = SqliteBreachStore(db)
         start = time.perf_counter()
-        now = _load(store, args.breaches)
+        now = _load(store, count)
         loaded = time.perf_counter() - start
-        print(f"loaded {args.breaches} breaches in {loaded:.2f} s")
+        print(f"loaded {count} breaches in {loaded:.2f} s", file=out)
 
         def in_sql() -> list[str]:
             return [b.id for b in store.overdue(now)]
@@ -72,13 +76,49 @@ def main(argv: list[str] | None = None) -> int:
             found = [b for b in store.breaches() if b.authority_pending and b.authority_due < now]
             return [b.id for b in sorted(found, key=lambda b: (b.authority_due, b.id))]
 
-        sql_time, sql_answer = _best(in_sql, args.repeat)
-        py_time, py_answer = _best(in_python, args.repeat)
+        sql_time, sql_answer = _best(in_sql, repeat)
+        py_time, py_answer = _best(in_python, repeat)
         db.close()
     if sql_answer != py_answer:
+        msg = "the overdue list in SQL and the Python filter differ"
+        raise Disagreement(msg)
+    return sql_time, py_time, len(sql_answer)
+
+
+def measure(
+    size: int, *, postgres: str | None = None, out: Any = None, rounds: int | None = None
+) -> list[Row]:
+    """The table's row: ``overdue()`` over ``size`` breaches against the Python filter.
+
+    SQLite only (``postgres`` is ignored): the store's query is the same SQL on both.
+    """
+    del postgres
+    sql_time, py_time, _ = overdue_timings(size, rounds or 3, out)
+    return [
+        compare(
+            "breach_overdue",
+            "breach overdue() vs whole register filtered in Python",
+            "SQLite",
+            size,
+            "breaches",
+            seconds(sql_time),
+            seconds(py_time),
+        )
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the benchmark; print timings and the ratio; return the exit code."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--breaches", type=int, default=20_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args(argv)
+    try:
+        sql_time, py_time, overdue = overdue_timings(args.breaches, args.repeat)
+    except Disagreement:
         print("the two answers differ", file=sys.stderr)
         return 1
-    print(f"overdue breaches: {len(sql_answer)}")
+    print(f"overdue breaches: {overdue}")
     print(f"overdue() in SQL:              {sql_time * 1000:9.1f} ms")
     print(f"whole register + Python filter: {py_time * 1000:9.1f} ms")
     print(f"ratio SQL / Python filter: {sql_time / py_time:.3f}")

@@ -42,6 +42,11 @@ from avgkit.storage import RequestStore, StoreSet, open_stores
 from avgkit.storage._sql import POSTGRESQL, SQLITE, Dialect, SqlDatabase
 from avgkit.storage._sql._requests import SqlRequestStore
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared table of run.py
+from _table import Disagreement, Row, compare, ratio_at_most, seconds
+
+TARGET = 1.5
+
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 SPAN = timedelta(days=5 * 365)
 WINDOW = timedelta(days=42)
@@ -158,13 +163,17 @@ def _best(
     return best
 
 
+Timings = tuple[float, float, int]
+"""The store's best time, the raw query's, and how many requests both returned."""
+
+
 def _measure(
     label: str,
     store: RequestStore,
     raw: Callable[[str, object], list[tuple[Any, ...]]],
     d: Dialect,
     repeat: int,
-) -> bool:
+) -> Timings:
     before = NOW + timedelta(days=7)
     query = _raw_query(d)
 
@@ -177,22 +186,20 @@ def _measure(
     timed = _best({"store": through_store, "raw": hand_written}, repeat)
     (store_time, store_ids), (raw_time, raw_ids) = timed["store"], timed["raw"]
     if store_ids != raw_ids:
-        print(f"{label}: the two answers differ", file=sys.stderr)
-        return False
-    print(f"{label}: {len(store_ids)} open requests due within 7 days")
-    print(f"  due_by() consumed:     {store_time * 1000:9.1f} ms")
-    print(f"  hand-written SELECT:   {raw_time * 1000:9.1f} ms")
-    print(f"  ratio store / raw:     {store_time / raw_time:9.2f}  (target <= 1.5)")
-    return True
+        msg = f"{label}: due_by() and the hand-written SELECT differ"
+        raise Disagreement(msg)
+    return store_time, raw_time, len(store_ids)
 
 
-def _sqlite(count: int, repeat: int) -> bool:
+def _sqlite(count: int, repeat: int, out: Any) -> Timings:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "requests.db"
         with open_stores(f"sqlite:///{path}") as stores:
             start = time.perf_counter()
             _fill(stores, count)
-            print(f"sqlite: loaded {count} requests in {time.perf_counter() - start:.1f} s")
+            print(
+                f"sqlite: loaded {count} requests in {time.perf_counter() - start:.1f} s", file=out
+            )
             raw_conn = sqlite3.connect(path)
             try:
 
@@ -204,7 +211,7 @@ def _sqlite(count: int, repeat: int) -> bool:
                 raw_conn.close()
 
 
-def _postgres(url: str, count: int, repeat: int) -> bool:
+def _postgres(url: str, count: int, repeat: int, out: Any) -> Timings:
     import psycopg  # noqa: PLC0415 - only with --postgres
 
     from avgkit.storage.postgres import parse_url  # noqa: PLC0415
@@ -217,7 +224,10 @@ def _postgres(url: str, count: int, repeat: int) -> bool:
         with open_stores(store_url) as stores:
             start = time.perf_counter()
             _fill(stores, count)
-            print(f"postgresql: loaded {count} requests in {time.perf_counter() - start:.1f} s")
+            print(
+                f"postgresql: loaded {count} requests in {time.perf_counter() - start:.1f} s",
+                file=out,
+            )
             with psycopg.connect(settings.conninfo) as raw_conn:
                 raw_conn.execute(
                     "SELECT set_config('search_path', %s, false), "
@@ -234,6 +244,38 @@ def _postgres(url: str, count: int, repeat: int) -> bool:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
 
 
+def _print(label: str, timings: Timings) -> None:
+    store_time, raw_time, due = timings
+    print(f"{label}: {due} open requests due within 7 days")
+    print(f"  due_by() consumed:     {store_time * 1000:9.1f} ms")
+    print(f"  hand-written SELECT:   {raw_time * 1000:9.1f} ms")
+    print(f"  ratio store / raw:     {store_time / raw_time:9.2f}  (target <= {TARGET})")
+
+
+def measure(
+    size: int, *, postgres: str | None = None, out: Any = None, rounds: int | None = None
+) -> list[Row]:
+    """The table's rows: ``due_by()`` over ``size`` requests against the raw SELECT."""
+    out = out or sys.stdout
+    repeat = rounds or 5
+    sides = [("SQLite", _sqlite(size, repeat, out))]
+    if postgres:
+        sides.append(("PostgreSQL", _postgres(postgres, size, repeat, out)))
+    return [
+        compare(
+            "dsar_deadlines",
+            "request queue due_by() vs raw SELECT",
+            backend,
+            size,
+            "requests",
+            seconds(store_time),
+            seconds(raw_time),
+            ratio_at_most(TARGET),
+        )
+        for backend, (store_time, raw_time, _) in sides
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark; print timings and ratios; return the exit code."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
@@ -241,9 +283,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--postgres", metavar="URL", help="also measure on this server")
     args = parser.parse_args(argv)
-    ok = _sqlite(args.requests, args.repeat)
+    ok = True
+    runs: list[tuple[str, Callable[[], Timings]]] = [
+        ("sqlite", lambda: _sqlite(args.requests, args.repeat, sys.stdout))
+    ]
     if args.postgres:
-        ok = _postgres(args.postgres, args.requests, args.repeat) and ok
+        runs.append(
+            ("postgresql", lambda: _postgres(args.postgres, args.requests, args.repeat, sys.stdout))
+        )
+    for label, run in runs:
+        try:
+            _print(label, run())
+        except Disagreement:
+            print(f"{label}: the two answers differ", file=sys.stderr)
+            ok = False
     return 0 if ok else 1
 
 

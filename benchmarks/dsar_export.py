@@ -19,8 +19,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
 
 import jsonschema
 
@@ -31,6 +34,9 @@ from avgkit.host import HostRecord, HostSubject, SubjectKind
 from avgkit.host.memory import MemoryHostData
 from avgkit.presets import ticketing
 from avgkit.testing import ManualClock
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared table of run.py
+from _table import Disagreement, Row, compare, ratio_at_most, seconds
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 TARGET = 3.0
@@ -112,29 +118,65 @@ def baseline(host: MemoryHostData, validator: jsonschema.protocols.Validator) ->
     return json.dumps(document, ensure_ascii=False, indent=2).encode()
 
 
+def timings(orders: int, runs: int) -> tuple[float, float, int]:
+    """Best times of the kit's export and of the baseline, taking turns; the export's size.
+
+    Raises :class:`Disagreement` when the two documents do not hold the same records.
+    """
+    kit, host = build(orders)
+    try:
+        validator = jsonschema.Draft202012Validator(export_schema())
+        best_kit = best_base = float("inf")
+        ours = theirs = b""
+        for _ in range(runs):
+            start = time.perf_counter()
+            ours = kit.dsar.export("cust-1").to_json()
+            best_kit = min(best_kit, time.perf_counter() - start)
+            start = time.perf_counter()
+            theirs = baseline(host, validator)
+            best_base = min(best_base, time.perf_counter() - start)
+    finally:
+        kit.close()
+    keys = [{r["key"] for r in json.loads(document)["data"]} for document in (ours, theirs)]
+    if keys[0] != keys[1]:
+        msg = "the kit's export and the baseline document hold different records"
+        raise Disagreement(msg)
+    return best_kit, best_base, len(ours)
+
+
+def measure(
+    size: int, *, postgres: str | None = None, out: Any = None, rounds: int | None = None
+) -> list[Row]:
+    """The table's row: the export of a subject with ``size`` orders (the memory host)."""
+    del postgres
+    ours, theirs, length = timings(size, rounds or 5)
+    print(f"export of {size:,} orders: {length / 1e6:.1f} MB of JSON", file=out or sys.stdout)
+    return [
+        compare(
+            "dsar_export",
+            "access export to_json() vs json.dumps + schema check",
+            "memory",
+            size,
+            "orders",
+            seconds(ours),
+            seconds(theirs),
+            ratio_at_most(TARGET),
+        )
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--orders", type=int, default=10_000, help="orders of the subject")
     parser.add_argument("--runs", type=int, default=5, help="rounds, best counts")
     args = parser.parse_args()
-    kit, host = build(args.orders)
-    validator = jsonschema.Draft202012Validator(export_schema())
-    best_kit = best_base = float("inf")
-    size = 0
-    for _ in range(args.runs):
-        start = time.perf_counter()
-        size = len(kit.dsar.export("cust-1").to_json())
-        best_kit = min(best_kit, time.perf_counter() - start)
-        start = time.perf_counter()
-        baseline(host, validator)
-        best_base = min(best_base, time.perf_counter() - start)
+    best_kit, best_base, size = timings(args.orders, args.runs)
     ratio = best_kit / best_base
     print(f"subject with {args.orders:,} orders, export {size / 1e6:.1f} MB of JSON")
     print(f"kit.dsar.export().to_json(): {best_kit * 1000:8.1f} ms (best of {args.runs})")
     print(f"json.dumps + validation:     {best_base * 1000:8.1f} ms")
     verdict = "ok" if ratio <= TARGET else "over target"
     print(f"ratio: {ratio:.2f}x (target <= {TARGET:.0f}x): {verdict}")
-    kit.close()
 
 
 if __name__ == "__main__":

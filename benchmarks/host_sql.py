@@ -45,6 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "examples"))  # the reference ticket shop
 sys.path.insert(0, str(ROOT / "benchmarks"))  # the retention benchmark's shop cache
 
+from _table import Disagreement, Row, compare, ratio_at_most, seconds  # noqa: E402
 from retention_plan import HAND_WRITTEN, NOW, RULE, WARN, shop_file  # noqa: E402
 from ticketshop import DEFAULT_SEED, TicketShopHost, to_micros  # noqa: E402
 from ticketshop import host as shop_host  # noqa: E402
@@ -73,9 +74,13 @@ def best(runs: int, *works: Callable[[], Any]) -> list[tuple[float, Any]]:
     return found
 
 
+Timings = tuple[float, float]
+"""The best time through the map and the hand-written side's (erasure: per subject)."""
+
+
 def inactivity(
     host: SqlHostData, hand: Callable[[], set[str]], runs: int, where: str, out: Any
-) -> float:
+) -> Timings:
     before = NOW + WARN - RULE.period + timedelta(microseconds=1)  # the query's <= cutoff
 
     def mapped() -> set[str]:
@@ -88,14 +93,14 @@ def inactivity(
             f"{where}: the map and the hand-written query disagree: {len(found - expected)} "
             f"only in the map, {len(expected - found)} only in the query"
         )
-        raise SystemExit(msg)
+        raise Disagreement(msg)
     ratio = ours / theirs
     print(
         f"{where} inactivity: hand-written {theirs:.2f} s, map {ours:.2f} s for "
         f"{len(found):,} accounts: {ratio:.2f}x (target <= {RATIO_TARGET}x)",
         file=out,
     )
-    return ratio
+    return ours, theirs
 
 
 def halves(ids: Sequence[str], count: int) -> tuple[list[str], list[str]]:
@@ -112,7 +117,7 @@ def erasure(  # noqa: PLR0917 - the two sides and their subjects
     theirs: list[str],
     where: str,
     out: Any,
-) -> float:
+) -> Timings:
     spent = [0.0, 0.0]
     for start in range(0, max(len(ours), len(theirs)), BATCH):
         for index, (erase, ids) in enumerate(((mapped, ours), (hand, theirs))):
@@ -125,7 +130,7 @@ def erasure(  # noqa: PLR0917 - the two sides and their subjects
     ratio = per_ours / per_theirs
     print(f"{where} erasure: hand-written {per_theirs:.2f} ms, map {per_ours:.2f} ms per subject "
           f"({len(ours):,} + {len(theirs):,} subjects): {ratio:.2f}x", file=out)  # fmt: skip
-    return ratio
+    return per_ours / 1000, per_theirs / 1000
 
 
 def subjects_to_erase(path: Path) -> list[str]:
@@ -141,12 +146,12 @@ def subjects_to_erase(path: Path) -> list[str]:
     return visitors + attendees[::10]
 
 
-def on_sqlite(path: Path, ids: list[str], count: int, runs: int, out: Any) -> dict[str, float]:
+def on_sqlite(path: Path, ids: list[str], count: int, runs: int, out: Any) -> dict[str, Timings]:
     params = {"never": -(2**63), "cutoff": to_micros(NOW + WARN - RULE.period)}
     conn = sqlite3.connect(path)
     engine = sa.create_engine(f"sqlite:///{path}")
     host = SqlHostData(engine, TABLE_MAP, INVENTORY)
-    ratios = {
+    found = {
         "sqlite_inactivity": inactivity(
             host,
             lambda: {row[0] for row in conn.execute(HAND_WRITTEN, params)},
@@ -164,11 +169,11 @@ def on_sqlite(path: Path, ids: list[str], count: int, runs: int, out: Any) -> di
         mapped = SqlHostData(engine, TABLE_MAP, INVENTORY)
         with TicketShopHost(copy, INVENTORY) as shop:
             ours, theirs = halves(ids, count)
-            ratios["sqlite_erasure"] = erasure(
+            found["sqlite_erasure"] = erasure(
                 mapped.delete, shop.delete, ours, theirs, "SQLite", out
             )
         engine.dispose()
-    return ratios
+    return found
 
 
 def hand_deleter(conn: sa.Connection) -> Callable[[str], object]:
@@ -189,7 +194,7 @@ def hand_deleter(conn: sa.Connection) -> Callable[[str], object]:
 
 def on_postgres(  # noqa: PLR0917
     url: str, path: Path, ids: list[str], count: int, runs: int, out: Any
-) -> dict[str, float]:
+) -> dict[str, Timings]:
     name = f"avgkit_bench_{secrets.token_hex(4)}"
     target = sa.make_url(url).set(drivername="postgresql+psycopg")
     admin = sa.create_engine(target)
@@ -215,18 +220,43 @@ def on_postgres(  # noqa: PLR0917
             with engine.connect() as conn:
                 return {row[0] for row in conn.execute(statement, params)}
 
-        ratios = {"postgres_inactivity": inactivity(host, hand, runs, "PostgreSQL", out)}
+        found = {"postgres_inactivity": inactivity(host, hand, runs, "PostgreSQL", out)}
         ours, theirs = halves(ids, count)
         with engine.connect() as conn:
-            ratios["postgres_erasure"] = erasure(
+            found["postgres_erasure"] = erasure(
                 host.delete, hand_deleter(conn), ours, theirs, "PostgreSQL", out
             )
-        return ratios
+        return found
     finally:
         engine.dispose()
         with admin.begin() as conn:
             conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
         admin.dispose()
+
+
+def timings(  # noqa: PLR0917 - the command line's options
+    visitors: int,
+    seed: int,
+    runs: int,
+    erase: int,
+    postgres: str | None = None,
+    out: Any = None,
+) -> dict[str, Timings]:
+    """Build or reuse the shop, measure and print; the two sides' times of each measure.
+
+    Keys: ``sqlite_inactivity``, ``sqlite_erasure`` and, with ``postgres``, the same two
+    with ``postgres_``.
+    """
+    out = out or sys.stdout
+    path, facts = shop_file(visitors, seed)
+    how = "cached" if facts["cached"] else "built now"
+    print(f"shop: {visitors:,} visitors, {sum(facts['rows'].values()):,} rows ({how})", file=out)
+    ids = subjects_to_erase(path)
+    count = min(erase, len(ids))
+    found = on_sqlite(path, ids, count, runs, out)
+    if postgres:
+        found.update(on_postgres(postgres, path, ids, count, runs, out))
+    return found
 
 
 def run(  # noqa: PLR0917 - the command line's options
@@ -239,18 +269,49 @@ def run(  # noqa: PLR0917 - the command line's options
 ) -> dict[str, float]:
     """Build or reuse the shop, measure and print; return the ratios."""
     out = out or sys.stdout
-    path, facts = shop_file(visitors, seed)
-    how = "cached" if facts["cached"] else "built now"
-    print(f"shop: {visitors:,} visitors, {sum(facts['rows'].values()):,} rows ({how})", file=out)
-    ids = subjects_to_erase(path)
-    count = min(erase, len(ids))
-    ratios = on_sqlite(path, ids, count, runs, out)
-    if postgres:
-        ratios.update(on_postgres(postgres, path, ids, count, runs, out))
+    found = timings(visitors, seed, runs, erase, postgres, out)
+    ratios = {name: ours / theirs for name, (ours, theirs) in found.items()}
     inactivity_ok = all(v <= RATIO_TARGET for k, v in ratios.items() if k.endswith("inactivity"))
     print(f"target {'met' if inactivity_ok else 'MISSED'}: the mapped inactivity query "
           f"<= {RATIO_TARGET}x the hand-written one", file=out)  # fmt: skip
     return ratios
+
+
+def erasures(visitors: int) -> int:
+    """How many subjects the table's run erases: 10,000 of 1,000,000 visitors, at least 10."""
+    return max(10, visitors // 100)
+
+
+def measure(
+    size: int, *, postgres: str | None = None, out: Any = None, rounds: int | None = None
+) -> list[Row]:
+    """The table's rows: the map against the hand-written host on a shop of ``size`` visitors.
+
+    Erases :func:`erasures` subjects (one transaction each) on each side.
+    """
+    found = timings(size, DEFAULT_SEED, rounds or 3, erasures(size), postgres, out)
+    rows = []
+    for name, (ours, theirs) in found.items():
+        backend = "SQLite" if name.startswith("sqlite") else "PostgreSQL"
+        if name.endswith("inactivity"):
+            operation = "host map idle accounts vs hand-written SQL"
+            goal = ratio_at_most(RATIO_TARGET)
+        else:
+            operation = "host map erasure, per subject, vs hand-written host"
+            goal = None
+        rows.append(
+            compare(
+                "host_sql",
+                operation,
+                backend,
+                size,
+                "visitors",
+                seconds(ours),
+                seconds(theirs),
+                goal,
+            )
+        )
+    return rows
 
 
 def main(argv: Iterable[str] | None = None) -> int:
@@ -261,7 +322,11 @@ def main(argv: Iterable[str] | None = None) -> int:
     parser.add_argument("--erase", type=int, default=10_000, help="subjects to erase")
     parser.add_argument("--postgres", metavar="URL", help="also load the shop there and time")
     args = parser.parse_args(None if argv is None else list(argv))
-    run(args.visitors, args.seed, args.runs, args.erase, args.postgres)
+    try:
+        run(args.visitors, args.seed, args.runs, args.erase, args.postgres)
+    except Disagreement as exc:
+        print(exc, file=sys.stderr)
+        return 1
     return 0
 
 

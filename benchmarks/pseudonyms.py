@@ -24,10 +24,20 @@ import random
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
 
 from avgkit.pseudonym import KeyRing, Pseudonymiser, PseudonymKey
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the shared table of run.py
+from _table import Disagreement, Row, compare, rate, ratio_at_least
+
 TARGET = 0.7
+PRESIDIO_TARGET = 1.0
+"""In bulk at least as fast as presidio's (unkeyed) hash operator."""
+PRESIDIO_SINGLE_TARGET = 0.9
+"""One call at a time at least 0.9 times presidio's hash operator."""
+HOW_TO_PRESIDIO = ".venv/bin/pip install presidio-anonymizer"
 
 
 def make_values(n: int, seed: int = 5) -> list[str]:
@@ -65,17 +75,12 @@ def presidio_hash() -> Callable[[str], str] | None:
     return lambda value: operator.operate(value, params)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--values", type=int, default=200_000, help="how many addresses")
-    parser.add_argument("--repeat", type=int, default=5, help="rounds; the best counts")
-    args = parser.parse_args(argv)
-
-    values = make_values(args.values)
+def timings(count: int, repeat: int) -> dict[str, float]:
+    """Best seconds of each side over ``count`` addresses (``presidio`` only if installed)."""
+    values = make_values(count)
     key = PseudonymKey.generate()
     pseudonymiser = Pseudonymiser(KeyRing([key]))
     material = key.material
-    n = len(values)
 
     def baseline() -> list[bytes]:
         digest = hmac.digest
@@ -88,9 +93,87 @@ def main(argv: Sequence[str] | None = None) -> int:
         make = pseudonymiser.pseudonym
         return [make(value, domain="audience_analysis", kind="email") for value in values]
 
-    t_base = best_of(args.repeat, baseline)
-    t_many = best_of(args.repeat, avgkit_many)
-    t_each = best_of(args.repeat, avgkit_each)
+    if avgkit_many()[:50] != avgkit_each()[:50]:
+        msg = "pseudonymise_many and pseudonym() give different pseudonyms"
+        raise Disagreement(msg)
+    found = {
+        "hmac": best_of(repeat, baseline),
+        "many": best_of(repeat, avgkit_many),
+        "each": best_of(repeat, avgkit_each),
+    }
+    operate = presidio_hash()
+    if operate is not None:
+        found["presidio"] = best_of(repeat, lambda: [operate(value) for value in values])
+    return found
+
+
+def measure(
+    size: int, *, postgres: str | None = None, out: Any = None, rounds: int | None = None
+) -> list[Row]:
+    """The table's rows: ``size`` addresses against hmac.digest and presidio's hash."""
+    del postgres
+    found = timings(size, rounds or 5)
+    speed = {name: rate(size / spent, "values") for name, spent in found.items()}
+    rows = [
+        compare(
+            "pseudonyms",
+            "keyed pseudonyms in bulk vs hmac.digest",
+            "-",
+            size,
+            "addresses",
+            speed["many"],
+            speed["hmac"],
+            ratio_at_least(TARGET),
+        ),
+        compare(
+            "pseudonyms",
+            "keyed pseudonym per call vs hmac.digest",
+            "-",
+            size,
+            "addresses",
+            speed["each"],
+            speed["hmac"],
+        ),
+    ]
+    for side, goal in (("many", PRESIDIO_TARGET), ("each", PRESIDIO_SINGLE_TARGET)):
+        operation = "keyed pseudonyms in bulk" if side == "many" else "keyed pseudonym per call"
+        operation += " vs presidio hash"
+        if "presidio" in speed:
+            row = compare(
+                "pseudonyms",
+                operation,
+                "-",
+                size,
+                "addresses",
+                speed[side],
+                speed["presidio"],
+                ratio_at_least(goal),
+            )
+        else:
+            row = Row(
+                benchmark="pseudonyms",
+                operation=operation,
+                backend="-",
+                size=size,
+                of="addresses",
+                avgkit=speed[side],
+                goal=ratio_at_least(goal),
+                skipped=f"presidio-anonymizer is not installed ({HOW_TO_PRESIDIO})",
+            )
+        rows.append(row)
+    print(f"{size:,} e-mail addresses measured", file=out or sys.stdout)
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--values", type=int, default=200_000, help="how many addresses")
+    parser.add_argument("--repeat", type=int, default=5, help="rounds; the best counts")
+    args = parser.parse_args(argv)
+
+    n = args.values
+    found = timings(n, args.repeat)
+    t_base, t_many, t_each = found["hmac"], found["many"], found["each"]
     print(f"{n:,} e-mail addresses, best of {args.repeat} rounds")
     print(f"  hmac.digest (raw values)          {n / t_base:>12,.0f} /s")
     print(f"  avgkit pseudonymise_many          {n / t_many:>12,.0f} /s")
@@ -100,18 +183,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"ratio avgkit batch / hmac.digest:   {ratio:.2f}  ({verdict} the {TARGET} target)")
     print(f"ratio avgkit per call / hmac.digest: {t_base / t_each:.2f}")
 
-    operate = presidio_hash()
-    if operate is None:
+    if "presidio" not in found:
         print(
-            "presidio comparison skipped: presidio-anonymizer is not installed "
-            "(.venv/bin/pip install presidio-anonymizer)"
+            f"presidio comparison skipped: presidio-anonymizer is not installed ({HOW_TO_PRESIDIO})"
         )
         return 0
-
-    def presidio() -> list[str]:
-        return [operate(value) for value in values]
-
-    t_presidio = best_of(args.repeat, presidio)
+    t_presidio = found["presidio"]
     print(f"  presidio hash operator (sha256)   {n / t_presidio:>12,.0f} /s")
     print(f"ratio avgkit batch / presidio hash: {t_presidio / t_many:.2f}")
     return 0

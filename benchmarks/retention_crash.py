@@ -32,6 +32,7 @@ import textwrap
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from avgkit import Kit
 from avgkit.consent import Channel, Evidence, hash_wording
@@ -41,6 +42,9 @@ from avgkit.testing import ManualClock
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 sys.path.insert(0, str(EXAMPLES))
 
+sys.path.insert(0, str(EXAMPLES.parent / "benchmarks"))  # the shared table of run.py
+
+from _table import Disagreement, Figure, Goal, Row  # noqa: E402
 from ticketshop import TicketShopHost, generate  # noqa: E402
 
 NOW = datetime(2024, 6, 1, 12, tzinfo=UTC)
@@ -162,7 +166,7 @@ def trial(number: int, work: Path, pristine: Path, pristine_db: Path, rng: rando
     delay = rng.uniform(0.0, 1.8)
     time.sleep(delay)
     child.send_signal(signal.SIGKILL)
-    child.wait()
+    child.communicate()  # reaps it and closes its pipes
 
     with TicketShopHost(shop, ticketing.inventory()) as host, open_kit(url, host) as kit:
         # Straight after the kill: each due subject untouched, fully erased, or begun.
@@ -197,6 +201,49 @@ def trial(number: int, work: Path, pristine: Path, pristine_db: Path, rng: rando
 _ZERO = timedelta(0)
 
 
+def survive(trials: int, visitors: int, seed: int, out: Any = None) -> int:
+    """Run ``trials`` kills on a shop of ``visitors``; return how many trials passed.
+
+    Stops at the first failed trial with :class:`TrialError`.
+    """
+    out = out or sys.stdout
+    rng = random.Random(seed)
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        pristine, pristine_db = prepare(work, visitors)
+        for number in range(1, trials + 1):
+            print(trial(number, work, pristine, pristine_db, rng), file=out, flush=True)
+    return trials
+
+
+def measure(
+    size: int, *, postgres: str | None = None, out: Any = None, rounds: int | None = None
+) -> list[Row]:
+    """The table's row: ``size`` kills survived, on a shop of 150 visitors a trial (at most
+    1,500, the default of the command line).
+
+    Not a timing: the row counts the trials passed. A failed trial raises
+    :class:`Disagreement` (the end state is wrong, whatever the timings say).
+    """
+    del postgres, rounds
+    visitors = min(1500, 150 * size)
+    try:
+        passed = survive(size, visitors, 2024, out)
+    except TrialError as exc:
+        raise Disagreement(str(exc)) from None
+    return [
+        Row(
+            benchmark="retention_crash",
+            operation="retention crash test: SIGKILL, rerun, check",
+            backend="SQLite",
+            size=size,
+            of="trials",
+            avgkit=Figure(passed, "count", "passed"),
+            goal=Goal(size, at_most=False, on="avgkit", unit="passed"),
+        )
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--trials", type=int, default=20, help="kills to survive (default 20)")
@@ -205,12 +252,7 @@ def main() -> int:
     )
     parser.add_argument("--seed", type=int, default=2024, help="seed of the kill delays")
     args = parser.parse_args()
-    rng = random.Random(args.seed)
-    with tempfile.TemporaryDirectory() as folder:
-        work = Path(folder)
-        pristine, pristine_db = prepare(work, args.visitors)
-        for number in range(1, args.trials + 1):
-            print(trial(number, work, pristine, pristine_db, rng), flush=True)
+    survive(args.trials, args.visitors, args.seed)
     print(f"{args.trials} of {args.trials} trials ended untouched-or-erased; audit verified")
     return 0
 

@@ -30,6 +30,7 @@ import textwrap
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -40,6 +41,9 @@ from avgkit.testing import ManualClock
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 sys.path.insert(0, str(EXAMPLES))
 
+sys.path.insert(0, str(EXAMPLES.parent / "benchmarks"))  # the shared table of run.py
+
+from _table import Row, compare, rate  # noqa: E402
 from ticketshop import TicketShopHost, generate  # noqa: E402
 
 NOW = datetime(2024, 6, 1, 12, tzinfo=UTC)
@@ -131,6 +135,97 @@ def drop(base: str, name: str) -> None:
         conn.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
 
 
+def rates(
+    visitors: int, *, sqlite: bool, postgres: str | None, out: Any = None
+) -> dict[str, float]:
+    """Execute the plan of a shop of ``visitors``; actions/s of each setup measured.
+
+    Keys: ``sqlite`` (one executor), ``postgres_1`` and ``postgres_4`` (executors).
+    """
+    out = out or sys.stdout
+    found: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as folder:
+        work = Path(folder)
+        pristine = work / "pristine.db"
+        made = generate(pristine, visitors, now=NOW, seed=5)
+        print(f"shop: {visitors:,} visitors generated in {made.seconds:.1f} s", file=out)
+        if sqlite:
+            shop = work / "sqlite-shop.db"
+            copy_shop(pristine, shop)
+            url = f"sqlite:///{work / 'avgkit.db'}"
+            plan_id, actions, subjects = stage(shop, url)
+            seconds = run_one(shop, url, plan_id)
+            found["sqlite"] = actions / seconds
+            print(
+                f"sqlite, 1 executor: {actions:,} actions ({subjects:,} subject actions) in "
+                f"{seconds:.1f} s: {actions / seconds:,.0f} actions/s, "
+                f"{subjects / seconds:,.0f} subjects/s",
+                file=out,
+            )
+        if postgres:
+            for workers in (1, 4):
+                shop = work / f"pg-shop-{workers}.db"
+                copy_shop(pristine, shop)
+                name, url = fresh_schema(postgres)
+                try:
+                    plan_id, actions, subjects = stage(shop, url)
+                    seconds = (
+                        run_one(shop, url, plan_id)
+                        if workers == 1
+                        else run_many(shop, url, plan_id, workers)
+                    )
+                finally:
+                    drop(postgres, name)
+                found[f"postgres_{workers}"] = actions / seconds
+                print(
+                    f"postgresql, {workers} executor(s): {actions:,} actions "
+                    f"({subjects:,} subject actions) in {seconds:.1f} s: "
+                    f"{actions / seconds:,.0f} actions/s, {subjects / seconds:,.0f} subjects/s",
+                    file=out,
+                )
+            scaling = found["postgres_4"] / found["postgres_1"]
+            print(f"postgresql, 4 executors against 1: {scaling:.2f}x", file=out)
+    return found
+
+
+def measure(
+    size: int, *, postgres: str | None = None, out: Any = None, rounds: int | None = None
+) -> list[Row]:
+    """The table's rows: executing the plan of a shop of ``size`` visitors (one run each).
+
+    No hand-written baseline: one executor's rate is reported as it is; on PostgreSQL four
+    executors are compared with one.
+    """
+    del rounds  # one execution each: a plan, once executed, is done
+    found = rates(size, sqlite=True, postgres=postgres, out=out)
+
+    def alone(backend: str, key: str) -> Row:
+        return Row(
+            benchmark="retention_execute",
+            operation="retention execute, 1 executor",
+            backend=backend,
+            size=size,
+            of="visitors",
+            avgkit=rate(found[key], "actions"),
+        )
+
+    rows = [alone("SQLite", "sqlite")]
+    if postgres:
+        rows.append(alone("PostgreSQL", "postgres_1"))
+        rows.append(
+            compare(
+                "retention_execute",
+                "retention execute, 4 executors vs 1",
+                "PostgreSQL",
+                size,
+                "visitors",
+                rate(found["postgres_4"], "actions"),
+                rate(found["postgres_1"], "actions"),
+            )
+        )
+    return rows
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -144,44 +239,11 @@ def main() -> int:
     )
     args = parser.parse_args()
     pg = os.environ.get("AVGKIT_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test")
-    with tempfile.TemporaryDirectory() as folder:
-        work = Path(folder)
-        pristine = work / "pristine.db"
-        made = generate(pristine, args.visitors, now=NOW, seed=5)
-        print(f"shop: {args.visitors:,} visitors generated in {made.seconds:.1f} s")
-        if args.backend in {"sqlite", "both"}:
-            shop = work / "sqlite-shop.db"
-            copy_shop(pristine, shop)
-            url = f"sqlite:///{work / 'avgkit.db'}"
-            plan_id, actions, subjects = stage(shop, url)
-            seconds = run_one(shop, url, plan_id)
-            print(
-                f"sqlite, 1 executor: {actions:,} actions ({subjects:,} subject actions) in "
-                f"{seconds:.1f} s: {actions / seconds:,.0f} actions/s, "
-                f"{subjects / seconds:,.0f} subjects/s"
-            )
-        if args.backend in {"postgres", "both"}:
-            rates = {}
-            for workers in (1, 4):
-                shop = work / f"pg-shop-{workers}.db"
-                copy_shop(pristine, shop)
-                name, url = fresh_schema(pg)
-                try:
-                    plan_id, actions, subjects = stage(shop, url)
-                    seconds = (
-                        run_one(shop, url, plan_id)
-                        if workers == 1
-                        else run_many(shop, url, plan_id, workers)
-                    )
-                finally:
-                    drop(pg, name)
-                rates[workers] = actions / seconds
-                print(
-                    f"postgresql, {workers} executor(s): {actions:,} actions "
-                    f"({subjects:,} subject actions) in {seconds:.1f} s: "
-                    f"{rates[workers]:,.0f} actions/s, {subjects / seconds:,.0f} subjects/s"
-                )
-            print(f"postgresql, 4 executors against 1: {rates[4] / rates[1]:.2f}x")
+    rates(
+        args.visitors,
+        sqlite=args.backend in {"sqlite", "both"},
+        postgres=pg if args.backend in {"postgres", "both"} else None,
+    )
     return 0
 
 

@@ -46,7 +46,9 @@ from avgkit.testing import ManualClock
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "examples"))  # the reference ticket shop
+sys.path.insert(0, str(ROOT / "benchmarks"))  # the shared table of run.py
 
+from _table import Disagreement, Figure, Goal, Row, compare, ratio_at_most, seconds  # noqa: E402
 from ticketshop import (  # noqa: E402
     DEFAULT_NOW,
     DEFAULT_SEED,
@@ -116,8 +118,13 @@ def timed(work: Callable[[], Any]) -> tuple[float, Any]:
     return time.perf_counter() - started, result
 
 
-def run(visitors: int, seed: int, runs: int, out: Any = None) -> dict[str, float]:
-    """Build or reuse the shop, measure and print; return the measured numbers."""
+def run(
+    visitors: int, seed: int, runs: int, out: Any = None, *, explain: bool = True
+) -> dict[str, float]:
+    """Build or reuse the shop, measure and print; return the measured numbers.
+
+    ``explain=False`` leaves out the breakdown of the plan's time into its calls.
+    """
     out = out or sys.stdout
     path, facts = shop_file(visitors, seed)
     rows = sum(facts["rows"].values())
@@ -170,7 +177,7 @@ def run(visitors: int, seed: int, runs: int, out: Any = None) -> dict[str, float
                     f"the plan and the {name} disagree: {len(planned - other)} only in the "
                     f"plan, {len(other - planned)} only in the query"
                 )
-                raise SystemExit(msg)
+                raise Disagreement(msg)
         ratio = best_plan / best_sql
         print(f"hand-written SQL: {best_sql:.2f} s for {len(found):,} accounts", file=out)
         print(f"retention plan:   {best_plan:.2f} s for {len(planned):,} accounts", file=out)
@@ -195,11 +202,57 @@ def run(visitors: int, seed: int, runs: int, out: Any = None) -> dict[str, float
             file=out,
         )
 
-        breakdown(host, kit.retention.store, best_plan, runs, out)
+        if explain:
+            breakdown(host, kit.retention.store, best_plan, runs, out)
         verdict = "met" if ratio <= RATIO_TARGET and peak_mb < MEMORY_TARGET_MB else "MISSED"
         print(f"targets {verdict}: ratio <= {RATIO_TARGET}, peak < {MEMORY_TARGET_MB} MB", file=out)
     sql_conn.close()
-    return {"ratio": ratio, "plan": best_plan, "sql": best_sql, "peak_mb": peak_mb}
+    return {
+        "ratio": ratio,
+        "plan": best_plan,
+        "sql": best_sql,
+        "probes": best_probes,
+        "peak_mb": peak_mb,
+    }
+
+
+def measure(
+    size: int, *, postgres: str | None = None, out: Any = None, rounds: int | None = None
+) -> list[Row]:
+    """The table's rows: the plan over a shop of ``size`` visitors against hand-written SQL.
+
+    SQLite only (``postgres`` is ignored): the host is the shop's SQLite file.
+    """
+    del postgres
+    found = run(size, DEFAULT_SEED, rounds or 3, out, explain=False)
+    plan = seconds(found["plan"])
+
+    def against(operation: str, baseline: str, goal: Goal | None) -> Row:
+        return compare(
+            "retention_plan",
+            operation,
+            "SQLite",
+            size,
+            "visitors",
+            plan,
+            seconds(found[baseline]),
+            goal,
+        )
+
+    peak = Goal(MEMORY_TARGET_MB, at_most=True, on="avgkit", strict=True, unit="MiB")
+    return [
+        against("retention plan vs hand-written SQL", "sql", ratio_at_most(RATIO_TARGET)),
+        against("retention plan vs NOT EXISTS SQL", "probes", None),
+        Row(
+            benchmark="retention_plan",
+            operation="retention plan peak memory (traced)",
+            backend="SQLite",
+            size=size,
+            of="visitors",
+            avgkit=Figure(found["peak_mb"], "memory"),
+            goal=peak,
+        ),
+    ]
 
 
 def best_of(runs: int, work: Callable[[], Any]) -> tuple[float, Any]:
@@ -242,7 +295,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args(argv)
-    run(args.visitors, args.seed, args.runs)
+    try:
+        run(args.visitors, args.seed, args.runs)
+    except Disagreement as exc:
+        print(exc, file=sys.stderr)
+        return 1
     return 0
 
 
