@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
+from avgkit.audit._bound import BoundRecord
 from avgkit.consent._values import (
     CompellingGrounds,
     ConsentEvent,
@@ -37,6 +38,7 @@ from avgkit.consent._wordings import (
 )
 from avgkit.errors import ConflictError, NotFound, ValidationError
 from avgkit.storage import StoreSet
+from avgkit.storage._bound import CONSENT_EVENT, consent_bound
 from avgkit.storage._memory_breaches import MemoryBreachStore
 from avgkit.storage._memory_feed import MemoryFeedStore
 from avgkit.storage._memory_requests import MemoryRequestStore
@@ -415,6 +417,40 @@ class MemoryConsentStore:
         """Return the number of events."""
         with self._lock:
             return len(self._events)
+
+    # -- bound to the audit chain (see avgkit.storage.BoundStore) ----------------------
+
+    _bound: dict[int, int]  # event seq -> audit seq; made by the first bind()
+
+    def bind(self, keys: Sequence[tuple[str, int]], audit_seq: int) -> None:
+        """Remember that audit entry ``audit_seq`` binds the events ``("", seq)``."""
+        with self._lock:
+            bound = self.__dict__.setdefault("_bound", {})
+            numbers = [number for _, number in keys]
+            if any(number in bound for number in numbers):
+                msg = "a consent event is bound to an audit entry already"
+                raise ConflictError(msg)
+            for number in numbers:
+                bound[number] = audit_seq
+            self._unit.changed(lambda: [bound.pop(number) for number in numbers])
+
+    def bound_records(self) -> Iterator[BoundRecord]:
+        """Every event with its digest: unbound ones, lost ones, then in audit order."""
+        with self._lock:
+            events = {e.seq or 0: e for e in self._events}
+            bound = dict(self.__dict__.get("_bound", {}))
+        records = [
+            consent_bound(events[n], bound_seq=bound.get(n))
+            if n in events
+            else BoundRecord(
+                kind=CONSENT_EVENT, record_id="", record_no=n, digest=None, bound_seq=bound[n]
+            )
+            for n in sorted(events.keys() | bound.keys())
+        ]
+        records.sort(
+            key=lambda r: (r.bound_seq is not None, r.digest is not None, r.bound_seq or 0, r.key)
+        )
+        return iter(records)
 
     # ------------------------------------------------------------------ erasure of extras
 

@@ -9,6 +9,7 @@ from typing import Any
 from avgkit.audit._chain import AuditEntry
 from avgkit.errors import ConflictError
 from avgkit.storage._paging import keyset_pages
+from avgkit.storage._sql import _bindings
 from avgkit.storage._sql._codecs import AUDIT_COLUMNS, audit_entry, audit_values, select_list
 from avgkit.storage._sql._db import SqlDatabase
 from avgkit.storage._sql._dialect import Dialect
@@ -60,6 +61,7 @@ class SqlAuditStore:
         self._db = db
         d = self._dialect = db.dialect
         db.migrate(COMPONENT, migrations(d))
+        _bindings.ensure(db)  # the bound stores of the set record their bindings there
         columns = ", ".join(AUDIT_COLUMNS)
         self._select = f"SELECT {select_list(d, AUDIT_COLUMNS)} FROM audit_entries"  # noqa: S608
         # Appenders are serialised (the dialect's lock, or the write transaction itself);
@@ -127,6 +129,16 @@ class SqlAuditStore:
     def atomic(self) -> AbstractContextManager[None]:
         """One transaction for every write of this store set on this thread in the block."""
         return self._db.atomic()
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` once the current transaction commits (at once outside one).
+
+        A rolled-back transaction drops it: the audit log writes anchors this way, so an
+        anchor never names an entry that was undone.
+
+        .. versionadded:: 0.2.0
+        """
+        self._db.after_commit(callback)
 
     def reference_secret(self, create: Callable[[], bytes]) -> bytes:
         """Return the subject-reference secret, creating it once (first writer wins)."""

@@ -12,8 +12,11 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Final, Generic, TypeVar
 
+from avgkit.audit._bound import BoundRecord
 from avgkit.consent._values import ConsentEvent, Evidence, LatestEvents, check_forget
 from avgkit.consent._vocab import Actor, Channel, ConsentAction, Presentation
+from avgkit.storage._bound import CONSENT_EVENT, consent_bound
+from avgkit.storage._sql import _bindings
 from avgkit.storage._sql._consent_extras import SqlConsentExtras
 from avgkit.storage._sql._db import SqlDatabase
 from avgkit.subjects import SubjectId
@@ -222,11 +225,11 @@ class SqlConsentStore(SqlConsentExtras, Generic[DB]):
         binding = "b.kind = 'consent_event' AND b.record_id = '' AND b.record_no = e.seq"
         with self._db.read("reconciling consent events") as conn:
             unbound = conn.execute(
-                f"{self.select} WHERE NOT EXISTS "
+                f"{self.select} WHERE NOT EXISTS "  # noqa: S608 - fixed names only
                 f"(SELECT 1 FROM audit_bindings AS b WHERE {binding}) ORDER BY e.seq LIMIT 1"
             ).fetchone()
             gone = conn.execute(
-                "SELECT b.audit_seq, b.record_no FROM audit_bindings AS b "
+                "SELECT b.audit_seq, b.record_no FROM audit_bindings AS b "  # noqa: S608 - fixed names only
                 "WHERE b.kind = 'consent_event' AND NOT EXISTS "
                 f"(SELECT 1 FROM consent_events AS e WHERE {binding}) "
                 "ORDER BY b.audit_seq LIMIT 1"
