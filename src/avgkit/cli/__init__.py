@@ -416,6 +416,12 @@ def _parser() -> _Parser:  # noqa: PLR0915 - one block per command, in help orde
         metavar="SEQ:HASH",
         help="the head an earlier verify printed, to detect truncation (default: none)",
     )
+    verify.add_argument(
+        "--anchors",
+        metavar="FILE",
+        help="a file of anchors the program wrote (AnchorFile), each checked; sealed ones "
+        "with the key in AVGKIT_ANCHOR_KEY (default: none)",
+    )
     _host.add_parsers(commands, _command, _add_policy, _group)
     return parser
 

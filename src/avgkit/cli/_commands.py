@@ -11,12 +11,12 @@ import getpass
 import os
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
-from avgkit import _demo
+from avgkit import Kit, _demo
 from avgkit._render import language
 from avgkit._version import __version__
-from avgkit.audit import AuditAnchor
+from avgkit.audit import AnchorFile, AnchorKey, AuditAnchor
 from avgkit.cli._common import (
     Declined,
     ExitCode,
@@ -28,8 +28,10 @@ from avgkit.cli._common import (
     open_kit,
     resolve,
     retention_policy,
+    store_url,
     write_private,
 )
+from avgkit.cli._verify import open_read_only
 from avgkit.errors import IntegrityError, ValidationError
 from avgkit.inventory import Inventory, _policyfile
 from avgkit.pseudonym import seal_bytes
@@ -125,12 +127,25 @@ def register(args: argparse.Namespace, output: Output) -> ExitCode:
 # --------------------------------------------------------------------------- audit
 
 
+ANCHOR_KEY_ENV: Final = "AVGKIT_ANCHOR_KEY"
+
+
 def audit_verify(args: argparse.Namespace, output: Output) -> ExitCode:
-    """``avgkit audit verify``: the audit log's hash chain, against an anchor if given."""
+    """``avgkit audit verify``: the chain and the records bound to it, read-only.
+
+    The store is opened read-only (nothing is created, migrated or written); the chain is
+    checked against ``--anchor`` and the anchors in ``--anchors FILE``, sealed with the key
+    in ``AVGKIT_ANCHOR_KEY`` when it is set.
+    """
     anchor = None if args.anchor is None else AuditAnchor.parse(args.anchor)
-    with open_kit(args.store, inventory(args.policy)) as kit:
+    anchors = () if args.anchors is None else tuple(AnchorFile(args.anchors))
+    key_text = os.environ.get(ANCHOR_KEY_ENV)
+    key = None if not key_text else AnchorKey.from_text(key_text)
+    loaded = inventory(args.policy)
+    stores = open_read_only(store_url(args.store))
+    with Kit(stores=stores, inventory=loaded) as kit:
         try:
-            report = kit.audit.verify(anchor=anchor)
+            report = kit.audit.verify(anchor=anchor, anchors=anchors, key=key)
         except IntegrityError as exc:
             if output.json:
                 output.document({"intact": False, "problem": str(exc)})
@@ -138,11 +153,24 @@ def audit_verify(args: argparse.Namespace, output: Output) -> ExitCode:
                 output.line(f"audit chain BROKEN: {exc}")
             return ExitCode.CHECK_FAILED
     head = None if report.head is None else str(report.head)
+    records = dict(report.records)
     if output.json:
-        output.document({"intact": True, "entries": report.entries, "head": head})
+        output.document(
+            {
+                "intact": True,
+                "entries": report.entries,
+                "head": head,
+                "records": records,
+                "anchors": report.anchors,
+            }
+        )
     else:
-        output.line(f"audit chain intact: {report.entries} entries; head {head}")
-        if head is not None:
+        bound = ", ".join(f"{n} {kind}" for kind, n in sorted(records.items()))
+        output.line(
+            f"audit chain intact: {report.entries} entries; head {head}; records bound to it: "
+            f"{bound or 'none'}; anchors checked: {report.anchors}"
+        )
+        if head is not None and not report.anchors:
             output.line("Keep the head somewhere else; pass it as --anchor next time.")
     return ExitCode.OK
 
