@@ -17,8 +17,13 @@ from django.core.exceptions import ImproperlyConfigured
 from django.core.management import call_command
 from django.db import connection
 from django.test import Client
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from shop import avg
+from shop.checkout import Purchase, place_order
+from shop.consents import OFFERED
 from shop.models import Event, Order, Ticket, Visitor
+from shop.payments import PaymentDeclinedError
 from shop.table_map import TABLE_MAP
 
 from avgkit.consent import ConsentStatus
@@ -406,3 +411,48 @@ def test_another_database_engine_is_refused_with_the_way_to_go(monkeypatch):
     monkeypatch.setitem(connection.settings_dict, "ENGINE", "django.db.backends.postgresql")
     with pytest.raises(ImproperlyConfigured, match="PostgreSQL"):
         avg.shop_avg()
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    case=st.fixed_dictionaries(
+        {
+            "consents": st.frozensets(st.sampled_from(OFFERED)),
+            "paid": st.booleans(),
+            "seats": st.integers(min_value=1, max_value=4),
+            "companion": st.booleans(),
+        }
+    )
+)
+def test_a_checkout_stores_all_of_it_or_nothing(shop, hamlet, case):
+    """Whatever was ticked and however the payment ends: the order with every consent, or none."""
+    consents, paid, seats = case["consents"], case["paid"], case["seats"]
+    companion = case["companion"] and seats > 1
+    kit = shop.kit
+    orders, tickets = Order.objects.count(), Ticket.objects.count()
+    events, audit = len(consent_events(kit)), len(kit.audit)
+    purchase = Purchase(
+        event=hamlet, seats=seats, name=ADA["name"], email=ADA["email"], keep_account=True,
+        consents=consents, payment="ideal" if paid else "ideal_declined",
+        companion_name="Bram Gast" if companion else "",
+    )  # fmt: skip
+    try:
+        order = place_order(shop, purchase)
+    except PaymentDeclinedError:
+        assert not paid
+        assert (Order.objects.count(), Ticket.objects.count()) == (orders, tickets)
+        assert (len(consent_events(kit)), len(kit.audit)) == (events, audit)
+        return
+    assert paid
+    assert Order.objects.count() == orders + 1
+    assert order.tickets.count() == seats
+    given_now = [e for e in consent_events(kit) if e.subject == order.buyer_id]
+    assert {e.purpose for e in given_now} == consents
+    assert all(e.evidence.order_ref == order.code for e in given_now)
+    assert len(kit.audit) == audit + len(consents)
+
+
+def consent_events(kit):
+    return list(kit.consent.events(since=NOW - timedelta(days=1), until=NOW + timedelta(days=1)))
