@@ -20,14 +20,17 @@ extensions = [
     "sphinx.ext.napoleon",
     "sphinx.ext.viewcode",
     "avgkit_refs",  # short names and the standard library (docs/_ext/avgkit_refs.py)
+    "myst_parser",  # the changelog is Markdown
 ]
+source_suffix = {".rst": "restructuredtext"}  # pages are reStructuredText; MyST only includes
+myst_heading_anchors = 3
 autodoc_member_order = "bysource"
 autodoc_typehints = "description"
 autodoc_default_options = {"members": True, "show-inheritance": True}
 napoleon_google_docstring = True
 napoleon_numpy_docstring = False
 nitpicky = False
-suppress_warnings = ["autodoc.import_object"]
+suppress_warnings = ["myst.header"]  # the changelog starts at ## (under this page's title)
 html_theme = "furo"
 html_title = "avgkit"
 exclude_patterns = ["_build"]

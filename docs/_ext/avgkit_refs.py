@@ -11,10 +11,15 @@ current module only, so such links would be dead. This extension, on ``missing-r
   could fetch Python's inventory: the docs are built offline.
 
 Anything else stays unresolved, and ``nitpicky`` reports it.
+
+It also shows every member of an enum, documented or not: a reader looking up
+``LawfulBasis`` needs all six bases, and autodoc would leave out the members without a
+docstring of their own.
 """
 
 from __future__ import annotations
 
+import enum
 import importlib
 import sys
 from typing import Any
@@ -96,7 +101,21 @@ def _resolve(
     return reference
 
 
+def _keep_enum_members(
+    _app: Sphinx,
+    what: str,
+    name: str,
+    obj: object,
+    _skip: bool,  # noqa: FBT001 - Sphinx's event signature
+    _options: object,
+) -> bool | None:
+    if what == "class" and isinstance(obj, enum.Enum) and not name.startswith("_"):
+        return False
+    return None  # autodoc decides
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
-    """Register the resolver."""
+    """Register the resolver and the enum-member rule."""
     app.connect("missing-reference", _resolve)
+    app.connect("autodoc-skip-member", _keep_enum_members)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
