@@ -2,8 +2,8 @@
 
 The preset is shipped as a policy file, ``ticketing.toml`` beside this module, and
 :func:`inventory` loads it, so the Python preset and the file are the same data. It follows
-SPOT Groningen's privacy policy (fields, purposes and lawful bases) and ActiveTickets' data
-processing agreement (processors and where they are). The controller is a fictional venue:
+a Dutch municipal venue's privacy policy (fields, purposes and lawful bases) and a ticketing
+vendor's processing agreement (processors and where they are). The controller is a fictional venue:
 replace it, and review every entry, before use::
 
     from avgkit.presets import ticketing
@@ -60,7 +60,7 @@ def inventory() -> Inventory:
 def retention_policy(
     *, inactive_after: relativedelta | None = None, warn_before: relativedelta | None = None
 ) -> RetentionPolicy:
-    """The seeds' retention rules, per kind of subject and per kind of record, as one policy.
+    """A venue's retention rules, per kind of subject and per kind of record, as one policy.
 
     Subjects:
 

@@ -204,7 +204,7 @@ def _hold_of(
 ) -> tuple[HoldReason | None, datetime | None]:
     """What defers a subject's actions, and until when: an upcoming visit, else a hold."""
     if last_upcoming is not None:
-        # Seed 002: a visitor with an upcoming event keeps their data until after it.
+        # A visitor with an upcoming event keeps their data until after it (as venues promise).
         return HoldReason.UPCOMING_VISIT, last_upcoming
     explicit = [h for h in holds if h.reason is not HoldReason.FISCAL_RETENTION]
     if not explicit:
