@@ -612,7 +612,11 @@ class ConsentLedger:
             raise StorageError(msg)
         return store
 
-    def _index(self) -> WordingIndex | None:
+    def wording_index(self) -> WordingIndex | None:
+        """The wording registry's contents, or ``None`` when the store keeps none.
+
+        .. versionadded:: 0.3.0
+        """
         return None if self._wordings is None else self._wordings.index()
 
     def objectors(self, purpose: str, *, at: datetime | None = None) -> Iterator[SubjectId]:
@@ -643,7 +647,12 @@ class ConsentLedger:
         .. versionadded:: 0.1.0
         """
         return ConsentReport.build(
-            self, self._inventory, since=since, until=until, purpose=purpose, wordings=self._index()
+            self,
+            self._inventory,
+            since=since,
+            until=until,
+            purpose=purpose,
+            wordings=self.wording_index(),
         )
 
     def kantara_receipts(
@@ -662,7 +671,7 @@ class ConsentLedger:
             policy_url=policy_url,
             lang=lang,
             phone=phone,
-            wordings=self._index(),
+            wordings=self.wording_index(),
         )
 
     def iso27560_records(
@@ -675,7 +684,7 @@ class ConsentLedger:
         .. versionadded:: 0.1.0
         """
         return iso27560_records(
-            self, self._inventory, subject, at=at, lang=lang, wordings=self._index()
+            self, self._inventory, subject, at=at, lang=lang, wordings=self.wording_index()
         )
 
     def _instant(self, at: datetime | None) -> datetime:

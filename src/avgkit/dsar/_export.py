@@ -26,6 +26,7 @@ import jsonschema
 from avgkit import _render
 from avgkit.consent._values import ConsentEvent, replay
 from avgkit.consent._vocab import ConsentStatus
+from avgkit.consent._wordings import WordingIndex
 from avgkit.dsar._rights import RIGHTS
 from avgkit.dsar._values import SubjectRequest
 from avgkit.errors import ValidationError
@@ -293,6 +294,7 @@ def build_export(
     restricted: bool = False,
     at: datetime,
     kind: ExportKind = "access",
+    wordings: WordingIndex | None = None,
 ) -> AccessExport:
     """Build a subject's export from what avgkit and the host hold about them.
 
@@ -310,6 +312,9 @@ def build_export(
         restricted: whether processing is restricted (Art. 18).
         at: the instant of the export.
         kind: ``"access"`` (Art. 15) or ``"portability"`` (Art. 20).
+        wordings: the consent wording registry (``kit.consent.wording_index()``): each
+            consent event then carries the exact text the subject saw, in the subject's
+            language (``wording``; ``None`` where the text is not registered).
 
     Raises:
         ValidationError: ``kind`` is unknown, ``at`` is naive, or the document would not be
@@ -379,6 +384,7 @@ def build_export(
                 requests=requests,
                 subject=subject,
                 at=at,
+                wordings=wordings,
             )
         )
     document["data"] = data
@@ -395,6 +401,23 @@ def build_export(
     return AccessExport(kind=kind, subject_ref=subject_ref, generated_at=at, document=document)
 
 
+def _wording(wordings: WordingIndex | None, event: ConsentEvent) -> dict[str, str] | None:
+    # The exact checkbox text the subject saw, in the subject's language, if registered.
+    shown = (
+        None
+        if wordings is None
+        else wordings.shown(event.purpose, event.evidence.wording_sha256, event.at)
+    )
+    if shown is None:
+        return None
+    return {
+        "version": shown.version,
+        "lang": shown.lang,
+        "sha256": shown.sha256,
+        "text": shown.text,
+    }
+
+
 def _information(
     inventory: Inventory,
     *,
@@ -405,6 +428,7 @@ def _information(
     requests: Sequence[SubjectRequest],
     subject: HostSubject,
     at: datetime,
+    wordings: WordingIndex | None = None,
 ) -> dict[str, Any]:
     held_fields = [fields[name] for name in held if name in fields]
     purpose_keys = {p for f in held_fields for p in f.purposes} | {e.purpose for e in events}
@@ -481,6 +505,7 @@ def _information(
             "actor": e.evidence.actor.value,
             "confirmed_at": _instant(e.evidence.confirmed_at),
             "expires_at": _instant(e.evidence.expires_at),
+            "wording": _wording(wordings, e),
         }
         for e in events
     ]

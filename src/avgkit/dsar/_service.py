@@ -480,6 +480,7 @@ class SubjectRequests:
             restricted=self._store.restricted(sid, now),
             at=now,
             kind=kind,
+            wordings=None if self._ledger is None else self._ledger.wording_index(),
         )
 
     def fulfil(

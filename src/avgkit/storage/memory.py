@@ -515,9 +515,15 @@ class MemoryConsentStore:
         self._generation = generation
 
     def _index(self) -> WordingIndex:
+        # In the order the SQL stores read them: by purpose ('' for the notice), version,
+        # language.
         return WordingIndex(
-            wordings=tuple(self._wordings),
-            withdrawals=tuple(self._withdrawals),
+            wordings=tuple(
+                sorted(self._wordings, key=lambda w: (w.purpose or "", w.version, w.lang))
+            ),
+            withdrawals=tuple(
+                sorted(self._withdrawals, key=lambda w: (w.purpose or "", w.version))
+            ),
             generation=self._generation,
         )
 
