@@ -400,3 +400,12 @@ def test_a_controller_outside_the_table_gets_the_gdpr_default(clock):
     ) as kit:
         assert kit.consent.minor_age == 16
         assert isinstance(kit.inventory, Inventory)
+
+
+def test_erasure_deletes_the_pending_consents_and_their_tokens(kit):
+    pending = kit.consent.give("cust-1", "newsletter", WEBSHOP)
+    kit.stores.consent.forget("cust-1", kit.audit.subject_ref("cust-1"))
+    with pytest.raises(ConfirmationError) as caught:
+        kit.consent.confirm(pending.token)
+    assert caught.value.reason == "unknown"
+    assert kit.stores.consent.count() == 0
