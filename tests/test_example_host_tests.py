@@ -41,9 +41,10 @@ def test_the_hosts_tests_pass(pytester: pytest.Pytester, options: tuple[str, ...
 
 
 def test_the_hosts_tests_pass_on_postgresql(pytester: pytest.Pytester) -> None:
+    """All but the two properties, whose 30 kits would each create and drop a schema."""
     server = resolve_server(os.environ)
-    result = _run(pytester, f"--avgkit-store={server}")
-    result.assert_outcomes(passed=TESTS)
+    result = _run(pytester, f"--avgkit-store={server}", "-k", "not the_mailing_list")
+    result.assert_outcomes(passed=TESTS - 2, deselected=2)
 
 
 def test_a_broken_host_fails_the_hosts_tests(pytester: pytest.Pytester) -> None:
