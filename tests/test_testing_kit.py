@@ -362,3 +362,33 @@ def test_the_test_suite_guide_snippets_run_as_a_users_test_suite(pytester):
         pytester.makepyfile(**{f"test_guide_{number}": block})
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=len(blocks))
+
+
+def test_the_kit_uses_the_host_and_policy_fixtures_a_suite_overrides(pytester):
+    pytester.makepyfile(
+        """
+        import pytest
+        from avgkit.host.memory import MemoryHostData
+        from avgkit.presets import ticketing
+
+        @pytest.fixture
+        def avgkit_host(avgkit_inventory):
+            return MemoryHostData(avgkit_inventory)
+
+        @pytest.fixture
+        def avgkit_retention_policy():
+            return ticketing.retention_policy()
+
+        def test_overridden(avgkit_kit, avgkit_host):
+            assert avgkit_kit.host is avgkit_host
+            assert list(avgkit_kit.retention.plan()) == []
+
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+
+
+def test_the_host_and_policy_fixtures_are_none_by_default(avgkit_host, avgkit_retention_policy):
+    assert avgkit_host is None
+    assert avgkit_retention_policy is None

@@ -12,8 +12,11 @@ Installing avgkit makes these fixtures available in every test suite:
     data is removed after the test.
 ``avgkit_stores``
     a fresh :class:`~avgkit.storage.StoreSet` at that URL, closed after the test.
+``avgkit_host``, ``avgkit_retention_policy``
+    ``None``; override them with your ``HostData`` and retention policy, and ``avgkit_kit``
+    uses them.
 ``avgkit_kit``
-    a :class:`~avgkit.Kit` over those stores, the inventory and the clock.
+    a :class:`~avgkit.Kit` over those stores, the inventory, the clock, the host and the policy.
 ``avgkit_keyed_kit``
     the same kit with its pseudonym key already made, for tests of pseudonyms and erasure.
 ``avgkit_consent``
@@ -50,9 +53,11 @@ import pytest
 
 from avgkit.consent import Channel, ConsentLedger, Evidence
 from avgkit.errors import ValidationError
+from avgkit.host import HostData
 from avgkit.inventory import Inventory
 from avgkit.kit import Kit
 from avgkit.presets import ticketing
+from avgkit.retention import RetentionPolicy
 from avgkit.storage import StoreSet, open_stores
 from avgkit.subjects import SubjectId, subject_id
 from avgkit.testing._clock import DEFAULT_START, ManualClock
@@ -62,10 +67,12 @@ __all__ = [
     "avgkit_clock",
     "avgkit_consent",
     "avgkit_evidence",
+    "avgkit_host",
     "avgkit_inventory",
     "avgkit_keyed_kit",
     "avgkit_kit",
     "avgkit_kit_factory",
+    "avgkit_retention_policy",
     "avgkit_store_url",
     "avgkit_stores",
     "avgkit_subjects",
@@ -167,16 +174,43 @@ def avgkit_stores(avgkit_store_url: str) -> Iterator[StoreSet]:
 
 
 @pytest.fixture
+def avgkit_host() -> HostData | None:
+    """The host's data for ``avgkit_kit``: none by default; override it with your ``HostData``.
+
+    .. code-block:: python
+
+        @pytest.fixture
+        def avgkit_host(shop_db):
+            return SqlHostData(shop_db, TABLE_MAP, inventory)
+    """
+    return None
+
+
+@pytest.fixture
+def avgkit_retention_policy() -> RetentionPolicy | None:
+    """The retention policy for ``avgkit_kit``: none by default; override it with yours."""
+    return None
+
+
+@pytest.fixture
 def avgkit_kit(
     avgkit_stores: StoreSet,
     avgkit_inventory: Inventory,
     avgkit_clock: ManualClock,
+    avgkit_host: HostData | None,
+    avgkit_retention_policy: RetentionPolicy | None,
 ) -> Iterator[Kit]:
-    """A kit over in-memory stores, the inventory fixture and the manual clock.
+    """A kit over the stores, the inventory, the manual clock, the host and the policy fixtures.
 
     Its audit chain is verified at teardown.
     """
-    kit = Kit(stores=avgkit_stores, inventory=avgkit_inventory, clock=avgkit_clock)
+    kit = Kit(
+        stores=avgkit_stores,
+        inventory=avgkit_inventory,
+        clock=avgkit_clock,
+        host=avgkit_host,
+        retention_policy=avgkit_retention_policy,
+    )
     yield kit
     kit.audit.verify()
 
