@@ -46,6 +46,7 @@ def test_grounds_override_an_objection_with_their_reason(kit, clock):
         "cust-1", "share_with_coorganiser", reason=REASON, decided_by="dpo"
     )
     assert grounds.seq is not None
+    assert REASON not in repr(grounds)
     decision = kit.may_process("cust-1", "share_with_coorganiser")
     assert decision
     assert decision.code is DecisionCode.COMPELLING_GROUNDS

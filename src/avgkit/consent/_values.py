@@ -416,7 +416,7 @@ class CompellingGrounds:
     purpose: str = attrs.field(validator=v_key)
     at: datetime = attrs.field(converter=to_utc, validator=v_aware)
     """When the controller decided."""
-    reason: str = attrs.field(validator=v_text(2000))
+    reason: str = attrs.field(repr=False, validator=v_text(2000))
     """Why the grounds override the subject's interests (shown in the decision's reason:
     write it without personal data)."""
     decided_by: str = attrs.field(validator=_v_staff)
