@@ -41,7 +41,7 @@ def _v_country(_instance: object, attribute: attrs.Attribute[Any], value: object
         raise ValidationError(msg)
 
 
-def _v_age(_instance: object, _attribute: object, value: object) -> None:
+def _v_age(_instance: object, _attribute: object, value: int) -> None:
     if (
         not isinstance(value, int)
         or isinstance(value, bool)
