@@ -14,7 +14,7 @@ def main() -> None:
     """Run a management command (making the database's folder first, if need be)."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "shopsite.settings")
     django.setup()
-    Path(settings.DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    Path(str(settings.DATABASES["default"]["NAME"])).parent.mkdir(parents=True, exist_ok=True)
     execute_from_command_line(sys.argv)
 
 
