@@ -388,15 +388,17 @@ def _reconcile(bound: Sequence[Reconciler], seq: int, details: Mapping[str, Deta
     return min(r.due for r in bound)
 
 
-def _next_entry(iterator: Iterator[AuditEntry], seq: int) -> AuditEntry | None:
+def _entries(iterator: Iterator[AuditEntry], first: int) -> Iterator[AuditEntry]:
+    # Entries as they come, a row that no longer even parses as one (bad JSON, a mangled
+    # instant, a value avgkit refuses) reported as tampering: it was edited behind avgkit's
+    # back. ValidationError is a ValueError; the adapters' decoders raise ValueError or
+    # TypeError. A generator, so the walk's loop stays a plain for loop.
+    seq = first
     try:
-        return next(iterator)
-    except StopIteration:
-        return None
+        for entry in iterator:
+            yield entry
+            seq += 1
     except (ValueError, TypeError) as exc:
-        # A row that no longer even parses as an entry (bad JSON, a mangled instant, a
-        # value avgkit refuses) was edited behind avgkit's back. ValidationError is a
-        # ValueError; the adapters' decoders raise ValueError or TypeError.
         msg = f"audit chain broken at entry {seq}: it is malformed ({type(exc).__name__})"
         raise IntegrityError(msg) from exc
 
@@ -432,7 +434,7 @@ def verify_chain(
     expected_seq = 1
     last: AuditEntry | None = None
     iterator = iter(entries)
-    while (entry := _next_entry(iterator, expected_seq)) is not None:
+    for entry in _entries(iterator, expected_seq):
         seq = entry.seq
         if seq != expected_seq:
             msg = (
