@@ -31,6 +31,8 @@ types: $(STAMP)
 	$(BIN)/mypy --strict src
 	MYPYPATH=examples $(BIN)/mypy --strict examples/ticketshop examples/ticketshop_walkthrough.py \
 		benchmarks/retention_plan.py
+	$(BIN)/mypy --strict examples/custom_store/avgkit_docstore
+	cd examples/django_shop && ../../$(BIN)/mypy --config-file mypy.ini
 
 docs: $(STAMP)
 	$(BIN)/sphinx-build -W --keep-going -q -b html docs build/docs
