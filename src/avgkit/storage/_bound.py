@@ -59,7 +59,8 @@ def consent_event_digest(event: ConsentEvent) -> str:
     """SHA-256 (hex) of a stored consent event's columns, but its subject and order ref.
 
     Covered: ``seq``, purpose, kind, ``at`` and the evidence's channel, notice version,
-    wording hash, actor, staff key, ``confirmed_at`` and ``expires_at``. The subject is
+    wording hash, actor, staff key, ``confirmed_at``, ``expires_at``, presentation,
+    ``requested_at`` and ``confirmed_via``. The subject is
     folded in as its reference by the audit log (:class:`~avgkit.audit.BoundRecord`), so
     the digest survives the erasure's re-keying; the order reference, which the erasure
     clears, is not covered.
@@ -83,6 +84,9 @@ def consent_event_digest(event: ConsentEvent) -> str:
         evidence.staff_key or None,
         _instant(evidence.confirmed_at),
         _instant(evidence.expires_at),
+        None if evidence.presentation is None else evidence.presentation.value,
+        _instant(evidence.requested_at),
+        None if evidence.confirmed_via is None else evidence.confirmed_via.value,
     ]
     text = json.dumps(columns, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(_CONSENT + text.encode("utf-8", "surrogatepass")).hexdigest()
