@@ -65,10 +65,11 @@ def test_open_stores_opens_postgres_for_both_schemes(pg_url, scheme):
         assert log.verify().entries == 1
 
 
-def test_connections_run_in_the_schema_and_in_utc(pg_schemas):
+def test_connections_run_in_the_schema_and_in_utc(pg_schemas, monkeypatch):
     # The session's own TimeZone is overridden, so instants come back in UTC whatever
-    # the server or the URL's options say.
-    url = pg_schemas(options="-c TimeZone=Asia/Tokyo")
+    # the server or the environment's libpq options say (a URL's options= is refused).
+    monkeypatch.setenv("PGOPTIONS", "-c TimeZone=Asia/Tokyo")
+    url = pg_schemas()
     db = Database(url)
     try:
         with db.read("inspecting the session") as conn:

@@ -271,7 +271,7 @@ def test_a_naive_anchor_from_a_host_is_still_refused():
             ).map(subject_id),
             "rule": st.just("inactive_accounts"),
             "action": st.sampled_from(Action),
-            "due": st.datetimes(timezones=st.just(UTC)),
+            "due": st.datetimes(max_value=datetime(8999, 12, 31), timezones=st.just(UTC)),  # noqa: DTZ001
             "reason": st.text(min_size=1),
             "anchor": st.datetimes(timezones=ZONES),
             "warning": st.booleans(),

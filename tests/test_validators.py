@@ -83,7 +83,7 @@ def _update(**changes):
         ),
         (
             lambda: StoredKey(key_id="k1", kind="nope", material=b"x", created_at=NOW),
-            r"^StoredKey\.kind 'nope' is not one of \['pseudonym', 'token', 'subject'\]",
+            r"^StoredKey\.kind 'nope' is not one of \['pseudonym', 'token', 'subject', 'secret'\]",
         ),
     ],
 )

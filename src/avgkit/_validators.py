@@ -37,6 +37,9 @@ KEY_PATTERN: Final = re.compile(r"^[a-z][a-z0-9_]{0,63}\Z")
 MAX_TEXT: Final = 2000
 """Default upper bound on free-text values."""
 
+LATEST_INSTANT: Final = datetime(9000, 1, 1, tzinfo=UTC)
+"""The first instant :func:`aware` refuses: periods added to later ones could overflow."""
+
 _ANY_KEY: Final = re.compile(r"[a-zA-Z0-9_.-]{1,64}\Z")
 _SHA256_HEX: Final = re.compile(r"\A[0-9a-f]{64}\Z")
 _KEY_EXPECTED: Final = (
@@ -116,7 +119,23 @@ def _aware(value: object) -> datetime:
             "Pass an aware one, e.g. datetime(..., tzinfo=datetime.UTC)"
         )
         raise _RuleError(msg)
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:  # an offset that pushes it past year 1 or 9999
+        msg = "is outside the range of dates Python can represent in UTC"
+        raise _RuleError(msg) from None
+
+
+def _instant(value: object) -> datetime:
+    utc = _aware(value)
+    if utc >= LATEST_INSTANT:
+        msg = (
+            f"is in the year {utc.year}, after the years avgkit works with (up to "
+            f"{LATEST_INSTANT.year - 1}): deadlines and retention periods added to it would "
+            "overflow the calendar"
+        )
+        raise _RuleError(msg)
+    return utc
 
 
 def _key(value: object) -> str:
@@ -276,8 +295,13 @@ def _validator(rule: Callable[[Any], object]) -> Validator:
 
 
 def aware(value: object, what: str) -> datetime:
-    """Return ``value`` converted to UTC, refusing anything but an aware datetime."""
-    return _checked(_aware, value, what)
+    """Return ``value`` converted to UTC, refusing anything but an aware datetime.
+
+    For the instants callers hand to services (``at=``, ``since=``, ...), which must also
+    lie before :data:`LATEST_INSTANT`: deadlines and periods are added to them, which must
+    not overflow Python's calendar.
+    """
+    return _checked(_instant, value, what)
 
 
 def key(value: object, what: str) -> str:
@@ -387,7 +411,12 @@ def v_items(kind: type, *, expected: str | None = None, non_empty: bool = False)
 
 def to_utc(value: Any) -> Any:
     """An aware datetime in UTC; anything else is left for :data:`v_aware` to refuse."""
-    return value.astimezone(UTC) if _is_aware(value) else value
+    if not _is_aware(value):
+        return value
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        return value  # v_aware says why
 
 
 def to_tuple(value: Any) -> Any:

@@ -347,6 +347,9 @@ class _Anchors:
         self, anchor: AuditAnchor | None, anchors: Iterable[AuditAnchor], key: AnchorKey | None
     ) -> None:
         found: dict[int, AuditAnchor] = {}
+        if isinstance(anchors, str | bytes) or not isinstance(anchors, Iterable):
+            msg = f"anchors= takes AuditAnchor values (a list), got {type(anchors).__name__}"
+            raise ValidationError(msg)
         for item in (*(() if anchor is None else (anchor,)), *anchors):
             if not isinstance(item, AuditAnchor):
                 msg = f"anchors are AuditAnchor values, got {type(item).__name__}"

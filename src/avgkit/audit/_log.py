@@ -349,6 +349,9 @@ class AuditLog:
 
     def entries(self, *, start: int = 1) -> Iterator[AuditEntry]:
         """Stream entries oldest first, from sequence number ``start``."""
+        if isinstance(start, bool) or not isinstance(start, int) or abs(start) >= 2**63:
+            msg = f"start= takes a sequence number (a whole number), got {type(start).__name__}"
+            raise ValidationError(msg)
         return self._store.entries(start=start)
 
     def for_subject(self, subject: SubjectId | str) -> Iterator[AuditEntry]:

@@ -378,7 +378,26 @@ class BreachFacts:
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> BreachFacts:
-        """Rebuild facts from :meth:`to_mapping`'s form."""
+        """Rebuild facts from :meth:`to_mapping`'s form.
+
+        Raises:
+            ValidationError: ``data`` is not such a mapping (a key missing, a value of the
+                wrong type); the message names the key, never a value.
+        """
+        _mapping(data, "breach facts")
+        try:
+            return cls._from_mapping(data)
+        except KeyError as exc:
+            msg = f"breach facts lack the key {str(exc.args[0])[:40]!r}"
+            raise ValidationError(msg) from None
+        except (TypeError, ValueError, AttributeError) as exc:
+            if isinstance(exc, ValidationError):
+                raise
+            msg = f"breach facts are malformed ({type(exc).__name__} in a value)"
+            raise ValidationError(msg) from None
+
+    @classmethod
+    def _from_mapping(cls, data: Mapping[str, Any]) -> BreachFacts:
         records = data.get("records")
         return cls(
             summary=data["summary"],
@@ -783,6 +802,7 @@ class Breach:
         Raises:
             ValidationError: the data is malformed.
         """
+        _mapping(data, "a breach record")
         try:
             within = _stored_term(data)
             decision = data["decision"]
@@ -832,8 +852,26 @@ class Breach:
 
     @classmethod
     def from_json(cls, text: str) -> Breach:
-        """Rebuild a breach from :meth:`to_json`'s text."""
-        return cls.from_mapping(json.loads(text))
+        """Rebuild a breach from :meth:`to_json`'s text.
+
+        Raises:
+            ValidationError: ``text`` is not JSON text of a breach record.
+        """
+        if not isinstance(text, str | bytes | bytearray):
+            msg = f"Breach.from_json() takes JSON text, got {type(text).__name__}"
+            raise ValidationError(msg)
+        try:
+            data = json.loads(text)
+        except ValueError:  # not JSON, or bytes that are not UTF-8/16/32
+            msg = "Breach.from_json() was given text that is not valid JSON"
+            raise ValidationError(msg) from None
+        return cls.from_mapping(data)
+
+
+def _mapping(data: object, what: str) -> None:
+    if not isinstance(data, Mapping):
+        msg = f"{what} must be a mapping (as to_mapping() gives), got {type(data).__name__}"
+        raise ValidationError(msg)
 
 
 @attrs.frozen(kw_only=True)

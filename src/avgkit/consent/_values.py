@@ -65,6 +65,7 @@ def hash_wording(text: str) -> str:
     if not isinstance(text, str) or not text:
         msg = "hash_wording() takes the non-empty text that was shown to the subject"
         raise ValidationError(msg)
+    _validators.encodable(text, "the wording")  # a lone surrogate has no UTF-8 form
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 

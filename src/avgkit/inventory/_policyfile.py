@@ -227,6 +227,9 @@ def document_from_file(path: str | os.PathLike[str]) -> object:
 
     Every error is a :class:`ValidationError` naming the file (never its content).
     """
+    if not isinstance(path, str | os.PathLike) or not isinstance(os.fspath(path), str):
+        msg = f"a policy file is given by its path (text), got {type(path).__name__}"
+        raise ValidationError(msg)
     file = Path(path)
     suffix = file.suffix.lower()
     if suffix not in {".toml", ".json"}:
@@ -238,6 +241,9 @@ def document_from_file(path: str | os.PathLike[str]) -> object:
     except OSError as exc:
         msg = f"cannot read policy file {file.name!r}: {exc.strerror or type(exc).__name__}"
         raise ValidationError(msg) from exc
+    except ValueError:  # a NUL byte or a lone surrogate: no such file can exist
+        msg = "a policy file path must not hold NUL characters or lone surrogates"
+        raise ValidationError(msg) from None
     if len(raw) > MAX_FILE_BYTES:
         msg = f"policy file {file.name!r} is larger than {MAX_FILE_BYTES} bytes"
         raise ValidationError(msg)

@@ -151,7 +151,7 @@ def normalise_phone(value: object, *, default_country: str = "NL") -> str:
 
     .. versionadded:: 0.1.0
     """
-    if default_country not in _COUNTRY_CODES:
+    if not isinstance(default_country, str) or default_country not in _COUNTRY_CODES:
         msg = f"default_country must be one of {sorted(_COUNTRY_CODES)}"
         raise ValidationError(msg)
     text = _text(value, "a phone number").replace("(0)", "")

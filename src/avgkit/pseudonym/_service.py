@@ -487,6 +487,10 @@ class Pseudonyms:
         """
         for entry in self._audit.for_subject(sid):
             if entry.action == _SHREDDED:
+                shredded = self._keys.shredded_at(ref)
+                if shredded is not None:  # a shred() that committed since the key store was read
+                    msg = f"the data key of subject {ref} was shredded; nothing is sealed for it"
+                    raise ShreddedKeyError(msg, shredded_at=shredded)
                 msg = (
                     f"the audit log records that the data key of subject {ref} was shredded "
                     f"at {entry.at:%Y-%m-%d %H:%M} UTC (entry {entry.seq}), but the key store "

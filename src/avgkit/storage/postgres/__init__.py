@@ -9,8 +9,9 @@ psycopg-pool) and PostgreSQL 12 or newer.
   share one database without seeing each other's rows.
 * **Pool.** A :class:`psycopg_pool.ConnectionPool` per store set, sized by ``pool_min``
   (default 1) and ``pool_max`` (default 4); ``pool_timeout`` (seconds, default 30) bounds the
-  wait for a free connection. Other query parameters go to libpq (``sslmode``,
-  ``connect_timeout``, ``application_name``, ...). Connections run in UTC.
+  wait for a free connection. The libpq parameters in :data:`LIBPQ_PARAMETERS` go to libpq
+  (``sslmode``, ``connect_timeout``, ``application_name``, ...); any other is refused.
+  Connections run in UTC.
 * **Migrations.** Per component, versioned, in ``<schema>.avgkit_schema``; each open runs the
   missing scripts in one transaction under an advisory lock, so two processes starting at
   once never both migrate, and a database written by a newer avgkit is refused.
@@ -28,9 +29,9 @@ from __future__ import annotations
 from avgkit.storage import StoreSet
 from avgkit.storage._sql import SqlAuditStore, SqlBreachStore, SqlKeyStore, store_set
 from avgkit.storage.postgres._consent import PostgresConsentStore
-from avgkit.storage.postgres._db import Database, PostgresSettings, parse_url
+from avgkit.storage.postgres._db import LIBPQ_PARAMETERS, Database, PostgresSettings, parse_url
 
-__all__ = ["PostgresSettings", "open_url", "parse_url"]
+__all__ = ["LIBPQ_PARAMETERS", "PostgresSettings", "open_url", "parse_url"]
 
 # The store classes of 0.1.0 under their old names; the stores are now the SQL core's,
 # shared with SQLite. Internal: open stores with open_url() or avgkit.storage.open_stores().

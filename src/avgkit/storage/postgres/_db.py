@@ -22,6 +22,7 @@ from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from avgkit._suggest import hint
+from avgkit._validators import encodable
 from avgkit.errors import StorageError, ValidationError
 from avgkit.storage._sql import POSTGRESQL, Dialect, SqlDatabase
 
@@ -188,6 +189,10 @@ def parse_url(url: str) -> PostgresSettings:
     .. versionchanged:: 0.2.0
        Only the libpq parameters in :data:`LIBPQ_PARAMETERS` are accepted.
     """
+    if not isinstance(url, str):
+        msg = f"a PostgreSQL store URL is text, got {type(url).__name__}"
+        raise ValidationError(msg)
+    encodable(url, "the PostgreSQL store URL")
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 - parsing the port validates it

@@ -6,7 +6,21 @@ versioned migrations per component when a store is opened, and translates every 
 into :class:`~avgkit.errors.StorageError` naming the operation and the error's class (never
 the driver's message, which can quote stored text).
 
+The files it creates are its owner's alone: the database file 0600 (SQLite gives its
+``-wal`` and ``-shm`` files the same permissions) and any folders it makes on the way 0700.
+Existing files and folders keep the permissions they have.
+
+After a key is shredded the write-ahead log is checkpointed, so that the overwritten pages
+reach the main file and no old copy stays in the log. Another connection reading from an
+older snapshot (a long report, a backup in progress) holds the checkpoint back; it is
+retried for about a second, and if it still cannot complete the shredding raises
+:class:`~avgkit.errors.StorageError` once committed: the key is gone from the database,
+its bytes are not yet overwritten in the files. Calling ``shred()`` again when the reader
+is done finishes the scrub.
+
 .. versionadded:: 0.1.0
+.. versionchanged:: 0.2.0
+   Owner-only files and folders; the checkpoint after a shredding reports a failure.
 """
 
 from __future__ import annotations
@@ -14,6 +28,7 @@ from __future__ import annotations
 import os
 from urllib.parse import quote, unquote, urlsplit
 
+from avgkit._validators import encodable
 from avgkit.errors import ValidationError
 from avgkit.storage import StoreSet
 from avgkit.storage._sql import SqlAuditStore, SqlBreachStore, SqlKeyStore, store_set
@@ -35,6 +50,10 @@ def path_from_url(url: str) -> str:
 
     .. versionadded:: 0.1.0
     """
+    if not isinstance(url, str):
+        msg = f"a SQLite store URL is text, got {type(url).__name__}"
+        raise ValidationError(msg)
+    encodable(url, "the SQLite store URL")
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -70,7 +89,14 @@ def url_for(path: str | os.PathLike[str]) -> str:
 
     .. versionadded:: 0.1.0
     """
-    return "sqlite:///" + quote(os.fspath(path), safe="/")
+    if not isinstance(path, str | os.PathLike):
+        msg = f"url_for() takes a file path, got {type(path).__name__}"
+        raise ValidationError(msg)
+    text = os.fspath(path)
+    if not isinstance(text, str):
+        msg = "url_for() takes a text path, not bytes"
+        raise ValidationError(msg)
+    return "sqlite:///" + quote(encodable(text, "the SQLite file path"), safe="/")
 
 
 def open_url(url: str) -> StoreSet:

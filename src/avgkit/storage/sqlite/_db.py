@@ -59,7 +59,7 @@ class Database(SqlDatabase):
                 _create_owner_only(Path(path))
             except OSError as exc:
                 msg = (
-                    f"sqlite: cannot create {Path(path).name} or its folder "
+                    f"sqlite: cannot create the folder for {Path(path).name} or the file "
                     f"({type(exc).__name__}: {exc.strerror}); check the path and its permissions"
                 )
                 raise_clean(StorageError(msg))
