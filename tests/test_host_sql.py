@@ -772,3 +772,43 @@ def test_names_the_host_holds_are_found_in_an_undeclared_column(shop_engine):
 )
 def test_name_shaped_phrases(text, phrases):
     assert name_phrases(text) == phrases
+
+
+def test_sqlite_instants_written_by_other_tools_compare_as_instants(tmp_path):
+    # Django and the sqlite3 adapters write "2024-05-01 10:00:00" (no zero fraction);
+    # SQLAlchemy binds "...10:00:00.000000". Compared as text, the same instant would be
+    # before itself and an activity exactly at the cut-off would not count.
+    separator = " "
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'other.db'}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE members (id INTEGER PRIMARY KEY, joined DATETIME)")
+        conn.exec_driver_sql(
+            "CREATE TABLE visits (id INTEGER PRIMARY KEY, "
+            "member_id INTEGER REFERENCES members (id), at DATETIME NOT NULL)"
+        )
+        for number, at in ((1, "10:00:00"), (2, "09:59:59.999999"), (3, "10:00:00.500000")):
+            stamp = f"2024-05-01{separator}{at}"
+            conn.exec_driver_sql("INSERT INTO members VALUES (?, ?)", (number, stamp))
+            conn.exec_driver_sql("INSERT INTO visits VALUES (?, ?, ?)", (number, number, stamp))
+    table_map = TableMap(
+        subjects=Subjects(table="members", key="id", kind="account"),
+        sources=(
+            Source(name="members", at="joined"),
+            Source(name="visits", link="member_id -> members.id", activity={"at": "login"}),
+        ),
+        timestamps=Timestamps.NATIVE,
+    )
+    host = SqlHostData(engine, table_map, INVENTORY)
+    cutoff = datetime(2024, 5, 1, 10, tzinfo=UTC)
+    idle = sorted(s.id for s in host.inactive_since(frozenset({"login"}), before=cutoff))
+    assert idle == ["2"]  # active at 10:00:00 exactly counts as active at the cut-off
+    last = host.subject(SubjectId("3")).last_activity["login"]
+    assert last == datetime(2024, 5, 1, 10, 0, 0, 500000, tzinfo=UTC)
+    lasts = {sid: at for sid, _, at in host.last_active_before(frozenset({"login"}), before=cutoff)}
+    assert lasts == {"2": datetime(2024, 5, 1, 9, 59, 59, 999999, tzinfo=UTC)}
+    with engine.begin() as conn:  # an ISO "T" is read too (compared, it sorts after " ")
+        conn.exec_driver_sql("UPDATE visits SET at = '2024-05-01T08:00:00' WHERE id = 3")
+    assert host.subject(SubjectId("3")).last_activity["login"] == datetime(
+        2024, 5, 1, 8, tzinfo=UTC
+    )
+    engine.dispose()

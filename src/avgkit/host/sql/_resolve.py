@@ -12,6 +12,7 @@ subject the database would refuse. What it checks reads only the schema, never a
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any, Final
 
 import attrs
@@ -19,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 
-from avgkit.errors import PolicyError
+from avgkit.errors import PolicyError, StorageError
 from avgkit.host.sql._map import Person, Source, TableMap, Timestamps
 from avgkit.inventory import Inventory, Treatment
 
@@ -162,6 +163,42 @@ def _sqlite_enforces_keys(conn: Connection) -> bool:
     return bool(conn.exec_driver_sql("PRAGMA foreign_keys").scalar())
 
 
+class SqliteInstant(sa.types.TypeDecorator[datetime]):
+    """A native SQLite instant column, read and compared whatever text form the host wrote.
+
+    SQLite keeps a timestamp as text and compares text. Writers differ: SQLAlchemy writes
+    ``2024-01-01 10:00:00.000000``, Django and the ``sqlite3`` adapters
+    ``2024-01-01 10:00:00`` (no fraction when it is zero), so the same instant compared as
+    text is "less than" itself and a boundary moves by one second. Instants are bound without
+    a zero fraction (the shorter form sorts first, which is right against both forms at the
+    same instant) and read back from any ISO 8601 text, ``T`` or space between date and time.
+    """
+
+    impl = sa.String
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> str | None:  # noqa: ARG002
+        """An instant as SQLite text: ``YYYY-MM-DD HH:MM:SS``, with ``.ffffff`` when not zero."""
+        if value is None:
+            return None
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        text = value.isoformat(sep=" ", timespec="seconds")
+        return text if value.microsecond == 0 else f"{text}.{value.microsecond:06d}"
+
+    def process_result_value(self, value: object, dialect: sa.Dialect) -> datetime | None:  # noqa: ARG002
+        """Read what the host stored (text; a number of seconds is not an instant here)."""
+        if value is None:
+            return None
+        if isinstance(value, datetime):
+            return value
+        try:
+            return datetime.fromisoformat(str(value))
+        except ValueError:
+            msg = "the host database holds text in an instant column that is not an ISO 8601 time"
+            raise StorageError(msg) from None
+
+
 class _Resolver:
     def __init__(self, conn: Connection, table_map: TableMap, inventory: Inventory) -> None:
         self.conn = conn
@@ -299,6 +336,9 @@ class _Resolver:
                 )
                 raise _fail(msg)
             aware = zones == {True}
+            if self.conn.dialect.name == "sqlite":
+                for column in instants:
+                    column.type = SqliteInstant()
         for name in self.map.not_personal:
             table_name, _, column_name = name.partition(".")
             _column(self.table(table_name, f"not_personal[{name!r}]"), column_name, name)
