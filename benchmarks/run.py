@@ -4,13 +4,14 @@
     python benchmarks/run.py --size 0 --rounds 1   # every benchmark at its smoke size
     python benchmarks/run.py --postgres postgresql://postgres@127.0.0.1:5432/test
     python benchmarks/run.py --only dsar_deadlines host_sql --json
+    python benchmarks/run.py --at host_sql=100000   # one benchmark at a size of its own
 
 ``--size N`` scales every benchmark together: each runs at its full size (the size its
 goal is stated for: 1,000,000 subjects, 20,000 breaches, 200,000 addresses...) times
 N / 1,000,000, never below its smoke size, so ``--size 1000000`` (the default) is the full
 run and ``--size 0`` the smoke run. The retention execution is capped (see
 :data:`BENCHMARKS`): one executor does some 250 actions a second, and the full 100,000
-visitors would take hours.
+visitors would take hours. ``--at NAME=SIZE`` runs one benchmark at a size of its own.
 
 Each benchmark's own narrative goes to stderr while it runs; stdout gets the table (a
 reStructuredText simple table) or, with ``--json``, the rows as JSON. The exit code is 0
@@ -33,7 +34,7 @@ import re
 import sys
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, TextIO, cast
@@ -221,15 +222,17 @@ def collect(
     postgres: str | None = None,
     rounds: int | None = None,
     out: TextIO | None = None,
+    at: Mapping[str, int] | None = None,
 ) -> Report:
-    """Run ``benchmarks`` at ``--size scale``; a crash or a disagreement is a failure, the
-    other benchmarks still run."""
+    """Run ``benchmarks`` at ``--size scale`` (those named in ``at`` at the size given
+    there); a crash or a disagreement is a failure, the other benchmarks still run."""
     out = out or sys.stderr
+    at = at or {}
     rows: list[Row] = []
     failures: list[str] = []
     sizes: list[tuple[str, int]] = []
     for benchmark in benchmarks:
-        size = benchmark.size(scale)
+        size = at.get(benchmark.name, benchmark.size(scale))
         sizes.append((benchmark.name, size))
         print(f"== {benchmark.name}: {size:,} {benchmark.of}", file=out, flush=True)
         started = time.perf_counter()
@@ -273,6 +276,15 @@ def parser() -> argparse.ArgumentParser:
         help=f"run only these benchmarks (default: all of {', '.join(names)})",
     )
     cli.add_argument(
+        "--at",
+        action="append",
+        type=_at(names),
+        default=[],
+        metavar="NAME=SIZE",
+        help="run benchmark NAME at SIZE itself, whatever --size says (repeatable; e.g. "
+        "host_sql=100000 when the full size would take too long; default: none)",
+    )
+    cli.add_argument(
         "--rounds",
         type=_rounds,
         help="timed rounds of each measure, the best counts (default: each benchmark's own)",
@@ -293,6 +305,17 @@ def _size(text: str) -> int:
     return value
 
 
+def _at(names: Sequence[str]) -> Callable[[str], tuple[str, int]]:
+    def parse(text: str) -> tuple[str, int]:
+        name, equals, size = text.partition("=")
+        if not equals or name not in names:
+            msg = f"expected NAME=SIZE with NAME one of {', '.join(names)}, got {text!r}"
+            raise argparse.ArgumentTypeError(msg)
+        return name, _size(size)
+
+    return parse
+
+
 def _rounds(text: str) -> int:
     value = _size(text)
     if value < 1:
@@ -306,7 +329,9 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None) -> int
     args = parser().parse_args(argv)
     stdout = stdout or sys.stdout
     chosen = [b for b in BENCHMARKS if args.only is None or b.name in args.only]
-    report = collect(chosen, args.size, postgres=args.postgres, rounds=args.rounds)
+    report = collect(
+        chosen, args.size, postgres=args.postgres, rounds=args.rounds, at=dict(args.at)
+    )
     if args.json:
         json.dump(report.as_json(), stdout, indent=2)
         stdout.write("\n")

@@ -151,6 +151,27 @@ def test_an_unknown_benchmark_is_refused_with_the_names(capsys):
     assert "dsar_deadlines" in capsys.readouterr().err
 
 
+def test_at_runs_one_benchmark_at_a_size_of_its_own(monkeypatch, capsys):
+    code, text = _main_with(
+        monkeypatch,
+        _fake("one", "ok"),
+        _fake("two", "ok"),
+        argv=("--size", "0", "--at", "two=7", "--json"),
+    )
+    assert code == 0
+    sizes = {row["benchmark"]: row["size"] for row in json.loads(text)["rows"]}
+    assert sizes == {"one": 1, "two": 7}
+    capsys.readouterr()
+
+
+@pytest.mark.parametrize("bad", ["host_sql", "nonesuch=10", "host_sql=-3"])
+def test_a_bad_at_is_refused_with_what_was_expected(bad, capsys):
+    with pytest.raises(SystemExit) as info:
+        bench.main(["--at", bad])
+    assert info.value.code == 2
+    assert "expected" in capsys.readouterr().err
+
+
 def test_zero_rounds_is_refused(capsys):
     with pytest.raises(SystemExit):
         bench.main(["--rounds", "0"])
