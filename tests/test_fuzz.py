@@ -10,7 +10,9 @@ happens, the only exceptions allowed out are avgkit's own.
 from __future__ import annotations
 
 import inspect
+import os
 from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -41,6 +43,22 @@ from avgkit.storage import open_stores
 from avgkit.storage.postgres import parse_url
 from avgkit.storage.sqlite import path_from_url, url_for
 from avgkit.testing import ManualClock
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _in_a_scratch_folder(tmp_path_factory: pytest.TempPathFactory):
+    """Fuzzed store URLs and paths are relative (``sqlite:///cust-1``): keep their files here.
+
+    Module-scoped (hypothesis refuses function-scoped fixtures in ``@given`` tests), so the
+    working directory changes once for the module and is restored after it.
+    """
+    before = Path.cwd()
+    os.chdir(tmp_path_factory.mktemp("fuzz-cwd"))
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
 
 if TYPE_CHECKING:
     from collections.abc import Callable
