@@ -231,7 +231,8 @@ def test_a_double_opt_in_needs_a_store_with_pending_consents(clock):
             self._inner = inner
 
         def __getattr__(self, name):
-            if name in {"add_pending", "pending", "settle_pending", "open_pending"}:
+            # (nor bound to the audit chain: the kit's ledger binds the store it wraps)
+            if name in {"add_pending", "pending", "settle_pending", "open_pending", "bind"}:
                 raise AttributeError(name)
             return getattr(self._inner, name)
 

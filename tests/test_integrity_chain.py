@@ -30,9 +30,9 @@ from avgkit.audit import (
 )
 from avgkit.audit._bound import Reconciler, bound_digest
 from avgkit.audit._chain import verify_chain
+from avgkit.consent import ConsentEvent
 from avgkit.errors import IntegrityError, StorageError, ValidationError
 from avgkit.presets import ticketing
-from avgkit.storage._bound import CONSENT_EVENT, consent_bound
 from avgkit.storage.memory import MemoryAuditStore
 from avgkit.storage.sqlite import path_from_url
 from avgkit.testing import ManualClock
@@ -97,7 +97,7 @@ def test_every_breach_version_is_reconciled_with_the_chain(store_url):
     with open_kit(store_url) as kit:
         breach = record_breach(kit)
         report = kit.audit.verify()
-        assert report.records == {"breach_version": 2}
+        assert report.records == {"breach_version": 2, "consent_event": 0}
         entry = list(kit.audit.entries())[-1]
         assert entry.details["bound"] == "breach_version"
         assert entry.details["bound_records"] == 1
@@ -222,7 +222,7 @@ def test_the_breach_tables_refuse_changes_through_sql(sql_url, statement):
         db = kit.stores.breaches._db
         with pytest.raises(StorageError), db.write("tampering") as conn:
             conn.execute(statement)
-        assert kit.audit.verify().records == {"breach_version": 2}
+        assert kit.audit.verify().records == {"breach_version": 2, "consent_event": 0}
 
 
 def test_memory_breach_store_tampering_is_caught():
@@ -530,60 +530,57 @@ def give(kit, subject="cust-1042", purpose="newsletter"):
     return kit.consent.give(subject, purpose, evidence)
 
 
-def bind_by_hand(kit, event):
-    """What the ledger is to do: bind the stored event to the entry written with it."""
-    kit.audit.bind_store(CONSENT_EVENT, kit.stores.consent)
-    with kit.audit.atomic():
-        stored = kit.stores.consent.append(event)
-        kit.audit.record("consent.given", subject=stored.subject, bound=[consent_bound(stored)])
-    return stored
-
-
-def test_the_consent_store_reconciles_its_bound_events(store_url):
-    """The consent store's side of the binding, wired here as the ledger will wire it."""
+def test_the_ledger_binds_every_event_and_verify_reconciles_them(store_url):
     with open_kit(store_url) as kit:
-        template = give(kit)
-        stored = bind_by_hand(kit, attrs.evolve(template, seq=None))
-        kit.audit.bind_store(CONSENT_EVENT, kit.stores.consent)
-        # The event the ledger wrote itself is not bound (yet): verify says so.
-        with pytest.raises(IntegrityError, match=f"consent_event {template.seq} is bound to no"):
-            kit.audit.verify()
+        given = give(kit)
+        kit.consent.withdraw("cust-1042", "newsletter", given.evidence)
+        assert kit.audit.verify().records["consent_event"] == 2
+        # The erasure re-keys events to the subject's reference: their digests survive it.
+        kit.stores.consent.forget("cust-1042", kit.audit.subject_ref("cust-1042"))
+        assert kit.audit.verify().records["consent_event"] == 2
         if store_url.startswith("memory"):
             return
         url = kit.stores.url
-    execute(url, "DELETE FROM consent_events WHERE seq = ?", (template.seq,))
-    with open_kit(url) as kit:
-        kit.audit.bind_store(CONSENT_EVENT, kit.stores.consent)
-        assert kit.audit.verify().records["consent_event"] == 1
-        # The erasure re-keys events to the subject's reference: their digests survive it.
-        kit.stores.consent.forget("cust-1042", kit.audit.subject_ref("cust-1042"))
-        assert kit.audit.verify().records["consent_event"] == 1
-    execute(url, "UPDATE consent_events SET kind = 'withdrawn' WHERE seq = ?", (stored.seq,))
-    with open_kit(url) as kit:
-        kit.audit.bind_store(CONSENT_EVENT, kit.stores.consent)
-        with pytest.raises(IntegrityError, match=f"consent_event {stored.seq}, bound to audit"):
-            kit.audit.verify()
+    execute(url, "UPDATE consent_events SET kind = 'withdrawn' WHERE seq = ?", (given.seq,))
+    with open_kit(url) as kit, pytest.raises(IntegrityError, match=f"consent_event {given.seq}"):
+        kit.audit.verify()
 
 
-def test_moving_a_bound_consent_event_to_another_subject_is_caught(tmp_path):
+def test_an_event_planted_without_the_ledger_is_bound_to_no_entry(tmp_path):
     url = f"sqlite:///{tmp_path}/avg.db"
     with open_kit(url) as kit:
         template = give(kit)
-        stored = bind_by_hand(kit, attrs.evolve(template, seq=None))
-    execute(url, "DELETE FROM consent_events WHERE seq = ?", (template.seq,))
-    execute(url, "UPDATE consent_events SET subject = 'cust-7' WHERE seq = ?", (stored.seq,))
-    with open_kit(url) as kit:
-        kit.audit.bind_store(CONSENT_EVENT, kit.stores.consent)
-        with pytest.raises(IntegrityError, match=f"consent_event {stored.seq}, bound"):
+        planted = kit.stores.consent.append(attrs.evolve(template, seq=None))
+        with pytest.raises(IntegrityError, match=f"consent_event {planted.seq} is bound to no"):
             kit.audit.verify()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the consent ledger does not bind its events yet: ConsentLedger must call "
-    "audit.bind_store(CONSENT_EVENT, store) and record each event's entry with "
-    "bound=[consent_bound(stored)]",
-)
+def test_a_deleted_event_leaves_its_binding_behind(tmp_path):
+    url = f"sqlite:///{tmp_path}/avg.db"
+    with open_kit(url) as kit:
+        first = give(kit)
+        give(kit, subject="cust-7")
+    execute(url, "DELETE FROM consent_events WHERE seq = ?", (first.seq,))
+    with open_kit(url) as kit, pytest.raises(IntegrityError, match=f"consent_event {first.seq}"):
+        kit.audit.verify()
+
+
+def test_an_import_binds_its_whole_batch(store_url):
+    with open_kit(store_url) as kit:
+        evidence = Evidence(
+            channel=Channel.IMPORT, notice_version="2024-05", wording_sha256=hash_wording("Ja")
+        )
+        now = kit.clock.now()
+        batch = [
+            ConsentEvent(subject=f"c{i}", purpose="newsletter", kind="given", at=now,
+                         evidence=evidence)
+            for i in range(25)
+        ]  # fmt: skip
+        assert kit.consent.import_events(batch) == 25
+        give(kit)
+        assert kit.audit.verify().records["consent_event"] == 26
+
+
 def test_an_edited_consent_event_fails_verify(tmp_path):
     url = f"sqlite:///{tmp_path}/avg.db"
     with open_kit(url) as kit:

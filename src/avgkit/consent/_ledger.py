@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from avgkit import _validators
+from avgkit.audit import BoundRecord
+from avgkit.consent._bound import CONSENT_EVENT, consent_bound
 from avgkit.consent._options import ConsentOptions
 from avgkit.consent._records import ConsentReport, iso27560_records, kantara_receipts
 from avgkit.consent._registry import WordingRegistry
@@ -35,7 +37,13 @@ from avgkit.consent._wordings import WordingIndex
 from avgkit.errors import AvgkitError, NotPermitted, PolicyError, StorageError, ValidationError
 from avgkit.feed._values import FeedKind, FeedNotice
 from avgkit.inventory import Purpose
-from avgkit.storage import ConfirmationStore, GroundsStore, WordingStore
+from avgkit.storage import (
+    AppendedEvents,
+    BoundStore,
+    ConfirmationStore,
+    GroundsStore,
+    WordingStore,
+)
 from avgkit.subjects import SubjectId, subject_id
 
 if TYPE_CHECKING:
@@ -114,6 +122,11 @@ class ConsentLedger:
         self._inventory = inventory
         self._clock = clock
         self._audit = audit
+        # Each stored event is bound to its audit entry, so verify() finds an edited,
+        # deleted or planted event row (a store that cannot bind is left as it is).
+        self._binds = isinstance(store, BoundStore)
+        if self._binds:
+            audit.bind_store(CONSENT_EVENT, store)  # type: ignore[arg-type]
         self.jurisdiction = inventory.jurisdiction(chosen.country)
         """The default jurisdiction (the controller's country unless ``options.country``)."""
         self.minor_age = (
@@ -372,6 +385,7 @@ class ConsentLedger:
                     "events": stored,
                     "purposes": ",".join(sorted(purposes)),
                 },
+                bound=self._bound_batch(stored),
             )
         return stored
 
@@ -837,6 +851,18 @@ class ConsentLedger:
             )
         return pending
 
+    def _bound_batch(self, count: int) -> list[BoundRecord]:
+        # The imported events as stored (seqs set), bound to the import's one audit entry.
+        if not self._binds:
+            return []
+        if not isinstance(self._store, AppendedEvents):
+            msg = (
+                "this consent store binds its events to the audit chain but cannot give back "
+                "an imported batch (AppendedEvents); nothing was imported"
+            )
+            raise StorageError(msg)
+        return [consent_bound(event) for event in self._store.appended(count)]
+
     def _record(self, event: ConsentEvent) -> ConsentEvent:
         # The event and its audit entry are stored together or not at all.
         with self._audit.atomic():
@@ -862,6 +888,7 @@ class ConsentLedger:
                 actor=event.evidence.staff_key or event.evidence.actor.value,
                 details=details,
                 at=self._clock.now(),
+                bound=[consent_bound(stored)] if self._binds else (),
             )
             self._tell_recipients(stored)
         return stored

@@ -66,6 +66,7 @@ if TYPE_CHECKING:
     from avgkit.subjects import SubjectId
 
 __all__ = [
+    "AppendedEvents",
     "AuditStore",
     "BoundStore",
     "BreachStore",
@@ -129,6 +130,27 @@ class AuditStore(Protocol):
 
         On first use, call ``create`` and store its result atomically; concurrent first
         callers must all get the same secret back.
+        """
+        ...
+
+
+@runtime_checkable
+class AppendedEvents(Protocol):
+    """A consent store that can give back the events a batch just stored, with their seqs.
+
+    The ledger binds an import's events to its audit entry: it needs each stored event's
+    ``seq`` and columns, which :meth:`ConsentStore.append_many` does not return. The SQLite,
+    PostgreSQL and memory consent stores implement it.
+
+    .. versionadded:: 0.2.0
+    """
+
+    def appended(self, count: int) -> list[ConsentEvent]:
+        """The ``count`` events stored last, oldest first, as stored (``seq`` set).
+
+        Called in the unit of work that stored them, right after
+        :meth:`ConsentStore.append_many`; the adapter keeps other writers from storing events
+        in between (SQLite has one writer; PostgreSQL locks the table for the batch).
         """
         ...
 

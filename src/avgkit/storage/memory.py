@@ -422,6 +422,14 @@ class MemoryConsentStore:
 
     _bound: dict[int, int]  # event seq -> audit seq; made by the first bind()
 
+    def appended(self, count: int) -> list[ConsentEvent]:
+        """The ``count`` events stored last, oldest first (see ``AppendedEvents``)."""
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            msg = f"appended() takes a count of events, got {type(count).__name__}"
+            raise ValidationError(msg)
+        with self._lock:
+            return list(self._events[len(self._events) - count :]) if count else []
+
     def bind(self, keys: Sequence[tuple[str, int]], audit_seq: int) -> None:
         """Remember that audit entry ``audit_seq`` binds the events ``("", seq)``."""
         with self._lock:

@@ -15,6 +15,7 @@ from typing import Any, ClassVar, Final, Generic, TypeVar
 from avgkit.audit._bound import BoundRecord
 from avgkit.consent._values import ConsentEvent, Evidence, LatestEvents, check_forget
 from avgkit.consent._vocab import Actor, Channel, ConsentAction, Presentation
+from avgkit.errors import ValidationError
 from avgkit.storage._bound import CONSENT_EVENT, consent_bound
 from avgkit.storage._sql import _bindings
 from avgkit.storage._sql._consent_extras import SqlConsentExtras
@@ -211,6 +212,18 @@ class SqlConsentStore(SqlConsentExtras, Generic[DB]):
         return int(n)
 
     # -- bound to the audit chain (see avgkit.storage.BoundStore) ----------------------
+
+    def appended(self, count: int) -> list[ConsentEvent]:
+        """The ``count`` events stored last, oldest first (see ``AppendedEvents``)."""
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            msg = f"appended() takes a count of events, got {type(count).__name__}"
+            raise ValidationError(msg)
+        if count == 0:
+            return []
+        query = f"{self.select} ORDER BY e.seq DESC LIMIT {self._p}"
+        with self._db.read("reading back the events just imported") as conn:
+            rows = conn.execute(query, (count,)).fetchall()
+        return [self._event(row) for row in reversed(rows)]
 
     def bind(self, keys: Sequence[tuple[str, int]], audit_seq: int) -> None:
         """Remember that audit entry ``audit_seq`` binds the events ``("", seq)``."""

@@ -330,6 +330,9 @@ class PostgresConsentStore(SqlConsentStore[Database]):
         """Insert a batch with binary COPY in one transaction."""
         events = check_batch(events)
         with self._db.write("importing consent events") as conn:
+            # No other writer's event may land between the batch's rows and their read-back
+            # (the ledger binds exactly the batch to its audit entry): gives wait for it.
+            conn.execute("LOCK TABLE consent_events IN SHARE ROW EXCLUSIVE MODE")
             return copy_rows(
                 conn,
                 "consent_events",
