@@ -166,6 +166,7 @@ def audience_times(narrative: str) -> tuple[Figure | None, Figure | None]:
 
 
 BENCHMARKS: tuple[Benchmark, ...] = (
+    Benchmark("audit_verify", "entries", full=100_000, smoke=200),
     Benchmark("breach_overdue", "breaches", full=20_000, smoke=60),
     Benchmark("consent_audience", "subjects", full=FULL, smoke=1_000, measure=consent_audience),
     Benchmark("dsar_deadlines", "requests", full=FULL, smoke=2_000),

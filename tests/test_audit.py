@@ -1,10 +1,13 @@
 import itertools
 import json
+import re
+import sqlite3
+import tempfile
 from datetime import UTC, datetime, timedelta
 
 import attrs
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from avgkit.audit import (
@@ -15,7 +18,9 @@ from avgkit.audit import (
     entry_hash,
     verify_chain,
 )
+from avgkit.audit._chain import ChainRows, verify_rows
 from avgkit.errors import IntegrityError, ValidationError
+from avgkit.storage import open_stores
 from avgkit.storage.memory import MemoryAuditStore
 from avgkit.testing import ManualClock
 
@@ -242,3 +247,80 @@ def test_details_that_cannot_be_stored_or_hashed_are_refused(details):
     with pytest.raises(ValidationError):
         log.record("a.b", details=details)
     assert len(log) == 0
+
+
+# --- verifying stored rows: the same verdict as decoding every entry ------------------------
+
+_ROW_CHANGES = {
+    "at": [
+        "2024-05-01T10:00:00.000001Z",  # another instant, canonical
+        "2024-05-01T10:00:00,000000Z",  # the same instant, written differently
+        "2024-05-01 10:00:00",
+        b"\xff\xfe",
+    ],
+    "action": ["test.other", "test.step ", "Test.Step", b"\xff"],
+    "actor": ["staff", "x y", ""],
+    "subject_ref": [None, "sr1:" + "f" * 32, b"\x80"],
+    "details": ['{"i":0}', '{"i": -1}', '{"i": 1, "j": 2}', '{"i": 1.0}', "{oops", "[1]", "null"],
+    "prev_hash": [GENESIS_HASH, "f" * 64, "F" * 64],
+    "hash": ["0" * 64, "not a hash"],
+}
+
+
+def _verdict(run):
+    try:
+        return run().entries
+    except IntegrityError as exc:
+        return re.search(r"entry (\d+)", str(exc)).group(1)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(min_value=1, max_value=4),
+    st.sampled_from(sorted(_ROW_CHANGES)).flatmap(
+        lambda column: st.tuples(st.just(column), st.sampled_from(_ROW_CHANGES[column]))
+    ),
+)
+def test_verifying_stored_rows_reaches_the_verdict_of_decoding_every_entry(victim, change):
+    """The row walk of a SQL store and the walk over decoded entries agree on any edit."""
+    column, value = change
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{tmp}/avg.db"
+        with open_stores(url) as stores:
+            log = AuditLog(stores.audit, ManualClock(T0))
+            for i in range(4):
+                log.record("test.step", subject=f"cust-{i}", details={"i": i % 2})
+        conn = sqlite3.connect(f"{tmp}/avg.db")
+        conn.execute("DROP TRIGGER audit_entries_no_update")
+        conn.execute(f"UPDATE audit_entries SET {column} = ? WHERE seq = ?", (value, victim))
+        conn.commit()
+        conn.close()
+        with open_stores(url) as stores:
+            store = stores.audit
+            assert isinstance(store, ChainRows)
+            by_rows = _verdict(lambda: verify_rows(store.chain_rows(), store.chain_entry))
+            by_entries = _verdict(lambda: verify_chain(store.entries()))
+            assert by_rows == by_entries
+            assert _verdict(AuditLog(store, ManualClock(T0)).verify) == by_entries
+
+
+def test_a_row_whose_text_no_longer_decodes_is_named_and_earlier_rows_still_count(tmp_path):
+    url = f"sqlite:///{tmp_path}/avg.db"
+    with open_stores(url) as stores:
+        log = AuditLog(stores.audit, ManualClock(T0))
+        for i in range(5):
+            log.record("test.step", details={"i": i})
+    conn = sqlite3.connect(tmp_path / "avg.db")
+    conn.execute("DROP TRIGGER audit_entries_no_update")
+    # Text that is not UTF-8 (not a blob): the driver itself fails to read the page.
+    conn.execute("UPDATE audit_entries SET actor = CAST(X'FFFE' AS TEXT) WHERE seq = 4")
+    conn.commit()
+    conn.close()
+    with open_stores(url) as stores:
+        store = stores.audit
+        seen = []
+        with pytest.raises(IntegrityError, match="entry 4: it is malformed"):
+            seen.extend(row[0] for row in store.chain_rows())
+        assert seen == [1, 2, 3]
+        with pytest.raises(IntegrityError, match="entry 4: it is malformed"):
+            AuditLog(store, ManualClock(T0)).verify()

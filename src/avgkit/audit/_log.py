@@ -31,12 +31,14 @@ from avgkit.audit._chain import (
     AnchorKey,
     AuditAnchor,
     AuditEntry,
+    ChainRows,
     Detail,
     VerifyReport,
     check_action,
     check_actor,
     check_details,
     verify_chain,
+    verify_rows,
 )
 from avgkit.errors import ValidationError
 from avgkit.subjects import SubjectId, subject_id
@@ -393,8 +395,18 @@ class AuditLog:
             Reconciler(kind, store.bound_records(), self.reference_of)
             for kind, store in sorted(self._bound.items())
         ]
+        store = self._store
+        if isinstance(store, ChainRows):  # the stored rows, without decoding each entry
+            return verify_rows(
+                store.chain_rows(),
+                store.chain_entry,
+                anchor=anchor,
+                anchors=anchors,
+                key=key,
+                bound=reconcilers,
+            )
         return verify_chain(
-            self._store.entries(), anchor=anchor, anchors=anchors, key=key, bound=reconcilers
+            store.entries(), anchor=anchor, anchors=anchors, key=key, bound=reconcilers
         )
 
     def __len__(self) -> int:

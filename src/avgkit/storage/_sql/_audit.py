@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
-from typing import Any
+from itertools import islice
+from typing import Any, Final
 
-from avgkit.audit._chain import AuditEntry
-from avgkit.errors import ConflictError
+from avgkit._validators import utc_text
+from avgkit.audit._chain import AuditEntry, ChainRow
+from avgkit.errors import ConflictError, IntegrityError, StorageError
 from avgkit.storage._paging import keyset_pages
 from avgkit.storage._sql import _bindings
 from avgkit.storage._sql._codecs import AUDIT_COLUMNS, audit_entry, audit_values, select_list
@@ -17,6 +20,11 @@ from avgkit.storage._sql._dialect import Dialect
 __all__ = ["COMPONENT", "SqlAuditStore", "migrations"]
 
 COMPONENT = "audit"
+# The instant as the canonical text the chain hashes, selected by the database itself.
+_AT_TEXT: Final = {
+    "sqlite": "at",  # stored in that form
+    "postgresql": """to_char(at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')""",
+}
 
 
 def migrations(d: Dialect) -> tuple[str, ...]:
@@ -43,6 +51,20 @@ def migrations(d: Dialect) -> tuple[str, ...]:
         -- who drops or disables the triggers is still caught by the hash chain.
         {d.append_only(COMPONENT, "audit_entries", "audit entries are append-only")}
         """,
+    )
+
+
+def _row(entry: AuditEntry) -> ChainRow:
+    details = json.dumps(dict(entry.details), sort_keys=True, ensure_ascii=False)
+    return (
+        entry.seq,
+        utc_text(entry.at),
+        entry.action,
+        entry.actor,
+        entry.subject_ref,
+        details,
+        entry.prev_hash,
+        entry.hash,
     )
 
 
@@ -115,6 +137,60 @@ class SqlAuditStore:
     def entries(self, *, start: int = 1) -> Iterator[AuditEntry]:
         """Stream entries from ``start`` in sequence order (keyset pages, short reads)."""
         return self._pages("", (), start)
+
+    def chain_rows(self) -> Iterator[ChainRow]:
+        """Every entry as stored (plain text columns), for the verifier, in keyset pages.
+
+        A page holding text that no longer decodes is read again entry by entry, so the
+        entry that is malformed is the one reported.
+
+        .. versionadded:: 0.3.0
+        """
+        d = self._dialect
+        at = _AT_TEXT.get(d.name)
+        if at is None:  # a dialect without the text form: rows from decoded entries
+            yield from map(_row, self.entries())
+            return
+        p = d.placeholder
+        query = (
+            f"SELECT seq, {at}, action, actor, subject_ref, details, prev_hash, hash "  # noqa: S608 - fixed names only
+            f"FROM audit_entries WHERE seq > {p} ORDER BY seq LIMIT {p}"
+        )
+        page_size = d.page_size
+        after = 0
+        while True:
+            try:
+                with self._db.read("verifying the audit log") as conn:
+                    page = list(conn.execute(query, (after, page_size)).fetchall())
+            except StorageError:
+                # One entry at a time: the rows before the broken one are still checked
+                # (a chain broken earlier is reported there), then decoding names it.
+                page = []
+                for entry in islice(self.entries(start=after + 1), page_size):
+                    page.append(_row(entry))
+                    yield page[-1]
+            else:
+                yield from page
+            if len(page) < page_size:
+                return
+            after = page[-1][0]
+
+    def chain_entry(self, seq: int) -> AuditEntry:
+        """The entry ``seq`` read and fully decoded (the verifier's check of a row).
+
+        Raises:
+            IntegrityError: the row is malformed or gone.
+
+        .. versionadded:: 0.3.0
+        """
+        with self._db.read("reading an audit entry") as conn:
+            row = conn.execute(
+                f"{self._select} WHERE seq = {self._dialect.placeholder}", (seq,)
+            ).fetchone()
+        if row is None:
+            msg = f"audit chain broken at entry {seq}: it was removed while being verified"
+            raise IntegrityError(msg)
+        return audit_entry(row, self._dialect)
 
     def entries_for(self, subject_ref: str) -> Iterator[AuditEntry]:
         """Stream the entries about one subject reference."""
