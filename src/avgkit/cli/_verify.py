@@ -17,7 +17,14 @@ from urllib.parse import quote
 
 from avgkit.errors import StorageError, ValidationError
 from avgkit.storage import StoreSet, open_stores
-from avgkit.storage._sql import SQLITE, Dialect, SqlAuditStore, SqlBreachStore, SqlDatabase
+from avgkit.storage._sql import (
+    SQLITE,
+    Dialect,
+    SqlAuditStore,
+    SqlBreachStore,
+    SqlDatabase,
+    SqlKeyStore,
+)
 from avgkit.storage._sql._db import Connection
 from avgkit.storage.sqlite import path_from_url
 from avgkit.storage.sqlite._consent import SqliteConsentStore
@@ -135,6 +142,9 @@ def open_read_only(url: str) -> StoreSet:
             url=url,
             audit=SqlAuditStore(db),
             breaches=SqlBreachStore(db),
+            # The subject-reference secret lives with the keys: the consent events' digests
+            # fold in their subjects' references, so verifying needs it (read, never made).
+            keys=SqlKeyStore(db),
             # Its reads are the shared core's, which speak SqlDatabase only.
             consent=SqliteConsentStore(db),  # type: ignore[arg-type]
             closer=db.close,
