@@ -183,15 +183,18 @@ HEADERS = ("operation", "backend", "size", "avgkit", "baseline", "ratio", "goal"
 
 
 def cells(row: Row) -> tuple[str, ...]:
-    """The row's text cells, in the order of :data:`HEADERS`."""
+    """The row's text cells, in the order of :data:`HEADERS`; empty where there is nothing.
+
+    (Not ``-``: reStructuredText reads a lone dash in a cell as an empty bullet list.)
+    """
     return (
         row.operation,
         row.backend,
         f"{row.size:,} {row.of}",
-        "-" if row.avgkit is None else str(row.avgkit),
-        "-" if row.baseline is None else str(row.baseline),
-        "-" if row.ratio is None else f"{row.ratio:.2f}",
-        "-" if row.goal is None else str(row.goal),
+        "" if row.avgkit is None else str(row.avgkit),
+        "" if row.baseline is None else str(row.baseline),
+        "" if row.ratio is None else f"{row.ratio:.2f}",
+        "" if row.goal is None else str(row.goal),
         row.verdict,
     )
 

@@ -132,7 +132,7 @@ def measure(
         compare(
             "pseudonyms",
             "keyed pseudonyms in bulk vs hmac.digest",
-            "-",
+            "none",
             size,
             "addresses",
             speed["many"],
@@ -142,7 +142,7 @@ def measure(
         compare(
             "pseudonyms",
             "keyed pseudonym per call vs hmac.digest",
-            "-",
+            "none",
             size,
             "addresses",
             speed["each"],
@@ -156,7 +156,7 @@ def measure(
             row = compare(
                 "pseudonyms",
                 operation,
-                "-",
+                "none",
                 size,
                 "addresses",
                 speed[side],
@@ -167,7 +167,7 @@ def measure(
             row = Row(
                 benchmark="pseudonyms",
                 operation=operation,
-                backend="-",
+                backend="none",
                 size=size,
                 of="addresses",
                 avgkit=speed[side],
