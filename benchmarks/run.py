@@ -186,6 +186,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark("breach_overdue", "breaches", full=20_000, smoke=60),
     Benchmark("consent_audience", "subjects", full=FULL, smoke=1_000, measure=consent_audience),
     Benchmark("dsar_deadlines", "requests", full=FULL, smoke=2_000),
+    Benchmark("durability", "gives", full=2_000, smoke=20),
     Benchmark("dsar_export", "orders", full=10_000, smoke=100),
     Benchmark("host_sql", "visitors", full=FULL, smoke=500),
     Benchmark("pseudonyms", "addresses", full=200_000, smoke=300),

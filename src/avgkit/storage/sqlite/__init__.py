@@ -18,24 +18,32 @@ retried for about a second, and if it still cannot complete the shredding raises
 its bytes are not yet overwritten in the files. Calling ``shred()`` again when the reader
 is done finishes the scrub.
 
+Every commit is synced to disk before it returns (``PRAGMA synchronous = FULL``), so a
+recorded withdrawal survives a power cut. ``?synchronous=normal`` on the URL
+(``sqlite:///avg.db?synchronous=normal``) syncs only at checkpoints: faster writes, and a
+crash of the process still loses nothing, but a power cut or OS crash can undo the last
+commits.
+
 .. versionadded:: 0.1.0
 .. versionchanged:: 0.2.0
    Owner-only files and folders; the checkpoint after a shredding reports a failure.
+.. versionchanged:: 0.3.0
+   Commits are synced (``synchronous = FULL``) by default; ``?synchronous=normal``.
 """
 
 from __future__ import annotations
 
 import os
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from avgkit._validators import encodable
 from avgkit.errors import ValidationError
 from avgkit.storage import StoreSet
 from avgkit.storage._sql import SqlAuditStore, SqlBreachStore, SqlKeyStore, store_set
 from avgkit.storage.sqlite._consent import SqliteConsentStore
-from avgkit.storage.sqlite._db import Database
+from avgkit.storage.sqlite._db import SYNCHRONOUS, Database
 
-__all__ = ["open_url", "path_from_url", "url_for"]
+__all__ = ["SYNCHRONOUS", "open_url", "path_from_url", "synchronous_from_url", "url_for"]
 
 # The store classes of 0.1.0 under their old names; the stores are now the SQL core's,
 # shared with PostgreSQL. Internal: open stores with open_url() or avgkit.storage.open_stores().
@@ -59,12 +67,13 @@ def path_from_url(url: str) -> str:
     except ValueError:
         msg = "the SQLite store URL is malformed; build it with avgkit.storage.sqlite.url_for()"
         raise ValidationError(msg) from None
-    if parts.query or parts.fragment or url.rstrip().endswith(("?", "#")):
+    if parts.fragment or url.rstrip().endswith(("?", "#")):
         msg = (
-            "a SQLite store URL takes no query or fragment; a file name with '?', '#' or '%' "
+            "a SQLite store URL takes no fragment; a file name with '?', '#' or '%' "
             "must be percent-encoded: build the URL with avgkit.storage.sqlite.url_for(path)"
         )
         raise ValidationError(msg)
+    _options(parts.query)
     if parts.scheme.lower() != "sqlite" or parts.netloc or not parts.path.startswith("/"):
         msg = (
             "a SQLite store URL is 'sqlite:///relative.db' or 'sqlite:////absolute.db' "
@@ -79,6 +88,38 @@ def path_from_url(url: str) -> str:
         msg = "the SQLite store URL's path holds a NUL character"
         raise ValidationError(msg)
     return path
+
+
+def _options(query: str) -> dict[str, str]:
+    """The URL's parameters: only ``synchronous`` (``full`` or ``normal``), at most once."""
+    bad = (
+        "a SQLite store URL takes one parameter, '?synchronous=full' (the default) or "
+        "'?synchronous=normal'; a file name with '?', '#' or '%' must be percent-encoded: "
+        "build the URL with avgkit.storage.sqlite.url_for(path)"
+    )
+    try:
+        pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
+    except ValueError:
+        raise ValidationError(bad) from None
+    if len(pairs) > 1 or any(
+        name != "synchronous" or value not in SYNCHRONOUS for name, value in pairs
+    ):
+        raise ValidationError(bad)
+    return dict(pairs)
+
+
+def synchronous_from_url(url: str) -> str:
+    """Return the durability setting a ``sqlite://`` URL asks for: ``"full"`` by default.
+
+    ``sqlite:///avg.db?synchronous=normal`` gives ``"normal"`` (see :data:`SYNCHRONOUS`).
+
+    Raises:
+        ValidationError: the URL is malformed or has another parameter or value.
+
+    .. versionadded:: 0.3.0
+    """
+    path_from_url(url)
+    return _options(urlsplit(url).query).get("synchronous", "full")
 
 
 def url_for(path: str | os.PathLike[str]) -> str:
@@ -106,9 +147,10 @@ def open_url(url: str) -> StoreSet:
     propagates.
 
     Raises:
-        ValidationError: the URL is malformed.
+        ValidationError: the URL is malformed (or asks for an unknown ``synchronous``).
         StorageError: the file cannot be opened or migrated.
 
     .. versionadded:: 0.1.0
     """
-    return store_set(url, Database(path_from_url(url)), SqliteConsentStore)
+    database = Database(path_from_url(url), synchronous=synchronous_from_url(url))
+    return store_set(url, database, SqliteConsentStore)

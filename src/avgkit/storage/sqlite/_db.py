@@ -20,7 +20,15 @@ from avgkit.errors import StorageError, ValidationError
 from avgkit.storage._sql import SQLITE, Dialect, SqlDatabase
 from avgkit.storage._sql._errors import raise_clean
 
-__all__ = ["Database"]
+__all__ = ["SYNCHRONOUS", "Database"]
+
+SYNCHRONOUS: Final = frozenset({"full", "normal"})
+"""The durability settings a SQLite store takes (``PRAGMA synchronous``, WAL mode).
+
+``full``: every commit is synced to disk before it returns; it survives a power cut or an
+OS crash. ``normal``: a crash of the process loses nothing, but a power cut or OS crash can
+undo the last commits (those since the last checkpoint), consent withdrawals included.
+"""
 
 _SCHEMA_TABLE: Final = """
 CREATE TABLE IF NOT EXISTS avgkit_schema (
@@ -48,8 +56,12 @@ class Database(SqlDatabase):
     dialect: ClassVar[Dialect] = SQLITE
     driver_errors: ClassVar[tuple[type[Exception], ...]] = (sqlite3.Error,)
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, synchronous: str = "full") -> None:
+        if synchronous not in SYNCHRONOUS:
+            msg = f"synchronous must be one of {sorted(SYNCHRONOUS)}, got {synchronous!r}"
+            raise ValidationError(msg)
         self.path = path
+        self.synchronous = synchronous
         self._lock = threading.RLock()
         self._depth = 0  # transactions open on this connection: 0 none, 1 outer, >1 savepoints
         self._pending: list[Callable[[], None]] = []
@@ -77,7 +89,9 @@ class Database(SqlDatabase):
     def _configure(self) -> None:
         self._conn.execute("PRAGMA busy_timeout = 30000")
         _enable_wal(self._conn)
-        self._conn.execute("PRAGMA synchronous = NORMAL")
+        # FULL (the default) syncs the write-ahead log at every commit, so a commit that
+        # returned survives a power cut; NORMAL syncs only at checkpoints (see SYNCHRONOUS).
+        self._conn.execute(f"PRAGMA synchronous = {self.synchronous.upper()}")
         # 64 MiB of page cache (allocated only as used): bulk imports insert into
         # indexes in no particular order, and a 2 MiB default cache halves their rate.
         self._conn.execute("PRAGMA cache_size = -65536")
