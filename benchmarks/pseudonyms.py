@@ -218,7 +218,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         ratio = t_presidio / spent_side
         verdict = "meets" if ratio >= goal else "MISSES"
         label = f"ratio avgkit {what} / presidio hash:"
-        print(f"{label:<38}{ratio:.2f}  ({verdict} the {goal} target)")
+        print(f"{label} {ratio:.2f}  ({verdict} the {goal} target)")
     return 0
 
 
