@@ -23,6 +23,7 @@ from avgkit.errors import (
 from avgkit.host import HostLastActivity, SubjectKind
 from avgkit.host.sql import (
     CoverageFinding,
+    EventLink,
     Link,
     Person,
     Source,
@@ -774,11 +775,12 @@ def test_name_shaped_phrases(text, phrases):
     assert name_phrases(text) == phrases
 
 
-def test_sqlite_instants_written_by_other_tools_compare_as_instants(tmp_path):
+@pytest.mark.parametrize("separator", [" ", "T"])
+def test_sqlite_instants_written_by_other_tools_compare_as_instants(tmp_path, separator):
     # Django and the sqlite3 adapters write "2024-05-01 10:00:00" (no zero fraction);
-    # SQLAlchemy binds "...10:00:00.000000". Compared as text, the same instant would be
-    # before itself and an activity exactly at the cut-off would not count.
-    separator = " "
+    # SQLAlchemy binds "...10:00:00.000000"; some tools write an ISO "T". Compared as text,
+    # the same instant would be before itself and an activity exactly at the cut-off would
+    # not count.
     engine = sa.create_engine(f"sqlite:///{tmp_path / 'other.db'}")
     with engine.begin() as conn:
         conn.exec_driver_sql("CREATE TABLE members (id INTEGER PRIMARY KEY, joined DATETIME)")
@@ -806,9 +808,26 @@ def test_sqlite_instants_written_by_other_tools_compare_as_instants(tmp_path):
     assert last == datetime(2024, 5, 1, 10, 0, 0, 500000, tzinfo=UTC)
     lasts = {sid: at for sid, _, at in host.last_active_before(frozenset({"login"}), before=cutoff)}
     assert lasts == {"2": datetime(2024, 5, 1, 9, 59, 59, 999999, tzinfo=UTC)}
-    with engine.begin() as conn:  # an ISO "T" is read too (compared, it sorts after " ")
-        conn.exec_driver_sql("UPDATE visits SET at = '2024-05-01T08:00:00' WHERE id = 3")
-    assert host.subject(SubjectId("3")).last_activity["login"] == datetime(
-        2024, 5, 1, 8, tzinfo=UTC
+    # ">" and "<=" too: an upcoming event exactly now is not after now
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE shows (id INTEGER PRIMARY KEY, starts_at DATETIME)")
+        conn.exec_driver_sql(
+            "CREATE TABLE tickets (id INTEGER PRIMARY KEY, member_id INTEGER REFERENCES "
+            "members (id), show_id INTEGER REFERENCES shows (id))"
+        )
+        conn.exec_driver_sql("INSERT INTO shows VALUES (1, ?)", (f"2024-06-01{separator}20:00:00",))
+        conn.exec_driver_sql("INSERT INTO tickets VALUES (1, 1, 1)")
+    ticket = Source(
+        name="tickets",
+        link="member_id -> members.id",
+        events=EventLink(link="show_id -> shows.id", starts_at="starts_at"),
+    )
+    events = attrs.evolve(table_map, sources=(*table_map.sources, ticket))
+    with_events = SqlHostData(engine, events, INVENTORY)
+    show = datetime(2024, 6, 1, 20, tzinfo=UTC)
+    assert with_events.event_dates(SubjectId("1")) == (show,)
+    assert with_events.event_dates(SubjectId("1"), after=show) == ()
+    assert with_events.event_dates(SubjectId("1"), after=show - timedelta(microseconds=1)) == (
+        show,
     )
     engine.dispose()

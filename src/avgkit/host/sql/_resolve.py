@@ -44,6 +44,8 @@ TEXT_CATEGORIES: Final = frozenset(
 
 def family(column_type: sa.types.TypeEngine[Any]) -> str:
     """The kind of values a column type holds: text, integer, datetime, date, ..."""
+    if isinstance(column_type, SqliteInstant):
+        return "datetime"
     checks: tuple[tuple[type[Any], str], ...] = (
         (sa.Boolean, "boolean"),
         (sa.Integer, "integer"),
@@ -163,31 +165,58 @@ def _sqlite_enforces_keys(conn: Connection) -> bool:
     return bool(conn.exec_driver_sql("PRAGMA foreign_keys").scalar())
 
 
+def _sqlite_instant_text(column: Any) -> Any:
+    """SQL: a SQLite instant's text in one form, ``YYYY-MM-DD HH:MM:SS.ffffff``.
+
+    A ``T`` between date and time becomes a space; a missing fraction becomes ``.000000`` and a
+    short one is padded with zeros, so that text order is time order whoever wrote it.
+    """
+    spaced = sa.func.replace(column, "T", " ")
+    return sa.case(
+        (sa.func.instr(spaced, ".") == 0, spaced + ".000000"),
+        else_=sa.func.substr(spaced + "000000", 1, 26),
+    )
+
+
+def _instant_side(other: Any) -> Any:
+    # Another instant column is brought to the one form too; a value (a bound parameter)
+    # is bound by SqliteInstant, which writes that form.
+    if isinstance(other, ColumnElement) and isinstance(other.type, SqliteInstant):
+        return _sqlite_instant_text(other)
+    return sa.type_coerce(other, SqliteInstant())
+
+
 class SqliteInstant(sa.types.TypeDecorator[datetime]):
     """A native SQLite instant column, read and compared whatever text form the host wrote.
 
     SQLite keeps a timestamp as text and compares text. Writers differ: SQLAlchemy writes
     ``2024-01-01 10:00:00.000000``, Django and the ``sqlite3`` adapters
-    ``2024-01-01 10:00:00`` (no fraction when it is zero), so the same instant compared as
-    text is "less than" itself and a boundary moves by one second. Instants are bound without
-    a zero fraction (the shorter form sorts first, which is right against both forms at the
-    same instant) and read back from any ISO 8601 text, ``T`` or space between date and time.
+    ``2024-01-01 10:00:00`` (no fraction when it is zero), other tools an ISO ``T``; compared
+    as text, one instant is "less than" itself and a boundary moves. Comparisons with this
+    type bring the column's text to one form first (:func:`_sqlite_instant_text`) and bind
+    the instant in that form; values are read back from any ISO 8601 text.
     """
 
     impl = sa.String
     cache_ok = True
 
+    class comparator_factory(sa.String.Comparator[str]):  # noqa: N801 - SQLAlchemy's name
+        """Compare the column's text brought to one form, not the text as written."""
+
+        def operate(self, op: Any, *other: Any, **kwargs: Any) -> Any:
+            """``column <op> other`` on the normalised text, ``other`` bound in that form."""
+            return op(_sqlite_instant_text(self.expr), *map(_instant_side, other), **kwargs)
+
     def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> str | None:  # noqa: ARG002
-        """An instant as SQLite text: ``YYYY-MM-DD HH:MM:SS``, with ``.ffffff`` when not zero."""
+        """An instant as SQLite text in the one form: ``YYYY-MM-DD HH:MM:SS.ffffff``."""
         if value is None:
             return None
         if value.tzinfo is not None:
             value = value.astimezone(UTC).replace(tzinfo=None)
-        text = value.isoformat(sep=" ", timespec="seconds")
-        return text if value.microsecond == 0 else f"{text}.{value.microsecond:06d}"
+        return value.isoformat(sep=" ", timespec="microseconds")
 
     def process_result_value(self, value: object, dialect: sa.Dialect) -> datetime | None:  # noqa: ARG002
-        """Read what the host stored (text; a number of seconds is not an instant here)."""
+        """Read what the host stored (ISO 8601 text, a space or a ``T`` between)."""
         if value is None:
             return None
         if isinstance(value, datetime):
@@ -215,7 +244,13 @@ class _Resolver:
             if name not in self.known:
                 msg = f"{what}: the database has no table {name!r}"
                 raise _fail(msg)
-            self.tables[name] = sa.Table(name, self.metadata, autoload_with=self.conn)
+            table = sa.Table(name, self.metadata, autoload_with=self.conn)
+            if self.map.timestamps is Timestamps.NATIVE and self.conn.dialect.name == "sqlite":
+                # Before any statement or alias copies the column: compared as instants.
+                for column in table.columns:
+                    if family(column.type) == "datetime":
+                        column.type = SqliteInstant()
+            self.tables[name] = table
         return self.tables[name]
 
     def instant(self, column: sa.Column[Any], what: str) -> None:
@@ -336,9 +371,6 @@ class _Resolver:
                 )
                 raise _fail(msg)
             aware = zones == {True}
-            if self.conn.dialect.name == "sqlite":
-                for column in instants:
-                    column.type = SqliteInstant()
         for name in self.map.not_personal:
             table_name, _, column_name = name.partition(".")
             _column(self.table(table_name, f"not_personal[{name!r}]"), column_name, name)
