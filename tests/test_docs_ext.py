@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import re
 import tomllib
 from pathlib import Path
 
@@ -46,3 +47,21 @@ def test_the_docs_extra_has_what_the_documented_modules_import():
     # SQLAlchemy, and the changelog page needs MyST.
     for needed in ("sphinx", "pytest", "hypothesis", "sqlalchemy", "myst-parser"):
         assert needed in docs, needed
+
+
+def test_the_public_docs_name_no_internal_document_or_vendors_contract():
+    # What the docs render: the pages, the docstrings and the shipped schemas and presets.
+    sources = [
+        *(ROOT / "docs").glob("*.rst"),
+        *(ROOT / "src" / "avgkit").rglob("*.py"),
+        *(ROOT / "src" / "avgkit" / "schemas").glob("*.json"),
+        *(ROOT / "src" / "avgkit" / "presets").glob("*.toml"),
+        ROOT / "README.md",
+    ]
+    banned = re.compile(r"ActiveTickets|\bseed\s+00\d|\bseeds?/|DESIGN\.md|STYLE\.md|\bissue\s+\d+")
+    found = [
+        f"{path.relative_to(ROOT)}: {match.group(0)}"
+        for path in sources
+        for match in banned.finditer(path.read_text("utf-8"))
+    ]
+    assert not found, found

@@ -44,7 +44,7 @@ class ValidationError(AvgkitError, ValueError):
     """
 
 
-class NotPermitted(AvgkitError):  # noqa: N818 - the name states the outcome, as in DESIGN.md
+class NotPermitted(AvgkitError):  # noqa: N818 - the name states the outcome (a public name)
     """Processing was asked for that has no valid lawful basis or consent.
 
     .. versionadded:: 0.1.0
@@ -72,7 +72,7 @@ class StorageError(AvgkitError):
     """
 
 
-class NotFound(AvgkitError, LookupError):  # noqa: N818 - public name fixed by DESIGN.md
+class NotFound(AvgkitError, LookupError):  # noqa: N818 - a public name, kept
     """Something asked for by key does not exist (a request, a key id, a breach).
 
     Also a :class:`LookupError`.

@@ -4,7 +4,7 @@ A personal data breach (in Dutch: *datalek*) sets three clocks running:
 
 * a **processor** (the ticketing vendor, the mail platform) must tell the venue without
   undue delay; processing agreements fix a term, typically 36 hours after it discovered
-  the breach (seed 003, clause 12.1), configurable here per agreement;
+  the breach, configurable here per agreement;
 * the **venue** notifies the supervisory authority (the Autoriteit Persoonsgegevens)
   within 72 hours of becoming aware of it, unless the breach is unlikely to result in a
   risk (Art. 33(1) GDPR); a later notification must give the reasons for the delay;
@@ -13,15 +13,17 @@ A personal data breach (in Dutch: *datalek*) sets three clocks running:
 
 Every breach, notified or not, goes into the register the controller keeps (Art. 33(5)).
 
-A :class:`Breach` holds the answers to the seven questions of a processor's notice (seed
-003, annex 3: what happened and in which system; which types of personal data; how many
-people, a minimum and a maximum; which group; whether their contact details are known;
-the root cause; when or over which period) and the Art. 33(3) contents (nature, categories
-and approximate numbers of people and records, a contact point, likely consequences,
-measures taken or proposed). Breaches are immutable values; :class:`BreachRegister`
-changes them by storing a new version, appends every change to the audit log, and renders
-the processor's notice, the authority notification (HTML in Dutch and English, and JSON
-valid against the schemas shipped in ``avgkit/schemas``) and the whole register as CSV.
+A :class:`Breach` holds the answers to the seven questions of a processor's notice (as a
+ticketing vendor's processing agreement asks them: what happened and in which system; which
+types of personal data; how many people, a minimum and a maximum; which group; whether their
+contact details are known; the root cause; when or over which period) and the Art. 33(3)
+contents (nature, categories and approximate numbers of people and records, a contact point,
+likely consequences, measures taken or proposed).
+
+Breaches are immutable values; :class:`BreachRegister` changes them by storing a new
+version, appends every change to the audit log, and renders the processor's notice, the
+authority notification (HTML in Dutch and English, and JSON valid against the schemas
+shipped in ``avgkit/schemas``) and the whole register as CSV.
 
 .. code-block:: python
 

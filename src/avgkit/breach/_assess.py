@@ -51,14 +51,14 @@ def assess(
 ) -> Assessment:
     """Propose whether the authority and the people concerned should be told.
 
-    The proposal follows seed 003's checklist and Articles 33 and 34: special categories
+    The proposal follows a processor's breach checklist and Articles 33 and 34: special categories
     (from the data categories, and from the inventory's fields that declare a special
     category for them), data enabling identity fraud, vulnerable people such as children,
     a large number of people, and unencrypted data raise the risk; the Art. 34(3)
     exemptions (encrypted data in a breach of confidentiality only, measures that removed
     the high risk, disproportionate effort when contact details are unknown) replace or
     remove the individual message. Notifying the authority is always proposed: the
-    processing agreement (seed 003, annex 3) requires it even for encrypted data, and
+    processing agreement requires it even for encrypted data, and
     Art. 34(3) exempts only the message to the people.
 
     It is a proposal: record the decision with :meth:`BreachRegister.decide`.
@@ -91,9 +91,9 @@ def assess(
     public = high_risk and not exempt and not facts.contact_details_known
     if public:
         exemptions.append(Exemption.DISPROPORTIONATE_EFFORT)
-    # Seed 003 (annex 3): "ook als de Persoonsgegevens versleuteld zijn is het verplicht dat
-    # u een Datalek meldt bij de Autoriteit Persoonsgegevens". Encryption exempts informing
-    # the people (Art. 34(3)(a)), never the notification of the authority.
+    # A ticketing vendor's processing agreement: "ook als de Persoonsgegevens versleuteld
+    # zijn is het verplicht dat u een Datalek meldt bij de Autoriteit Persoonsgegevens".
+    # Encryption exempts informing the people (Art. 34(3)(a)), never notifying the authority.
     return Assessment(
         notify_authority=True,
         notify_subjects=high_risk and not exempt and facts.contact_details_known,

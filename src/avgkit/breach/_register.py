@@ -499,7 +499,7 @@ class BreachRegister:
     # -- reports -----------------------------------------------------------------------
 
     def notice(self, breach: Breach | str) -> BreachDocument:
-        """The processor's notice of ``breach`` (seed 003 annex 3's seven questions).
+        """The processor's notice of ``breach``: the seven questions of a processing agreement.
 
         Render it with ``to_json()`` (valid against ``breach-notice.schema.json``) or
         ``to_html(lang)``.
@@ -530,7 +530,7 @@ class BreachRegister:
         )
 
     def notice_json(self, breach: Breach | str) -> dict[str, Any]:
-        """The processor's notice (seed 003 annex 3's seven questions) as a JSON-ready dict.
+        """The processor's notice (a processing agreement's seven questions) as a JSON-ready dict.
 
         It is valid against ``avgkit/schemas/breach-notice.schema.json``.
         """

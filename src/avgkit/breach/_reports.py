@@ -23,7 +23,7 @@ from avgkit.inventory import Inventory, SpecialCategory
 
 SCHEMA_VERSION: Final = 1
 
-# (nl, en) texts; the seven questions follow seed 003's annex 3, in short.
+# (nl, en) texts; the seven questions follow a ticketing vendor's processing agreement, in short.
 _T: Final[dict[str, tuple[str, str]]] = {
     "notice_title": ("Melding beveiligingsincident door verwerker", "Processor's breach notice"),
     "notice_subtitle": (
@@ -185,7 +185,7 @@ def _processor(breach: Breach, inventory: Inventory) -> dict[str, str] | None:
 
 
 def notice(breach: Breach, inventory: Inventory) -> dict[str, Any]:
-    """The processor's notice: seed 003 annex 3's seven questions, as a JSON-ready dict."""
+    """The processor's notice: a processing agreement's seven questions, as a JSON-ready dict."""
     facts = breach.facts
     due = breach.processor_notice_due
     return {

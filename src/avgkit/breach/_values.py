@@ -39,12 +39,12 @@ AUTHORITY_DEADLINE: Final = timedelta(hours=72)
 """Art. 33(1): notify the supervisory authority within 72 hours of becoming aware."""
 
 PROCESSOR_NOTICE_DEADLINE: Final = timedelta(hours=36)
-"""The processor's term to tell the controller, as in seed 003's agreement (clause 12.1)."""
+"""The processor's term to tell the controller, as in a ticketing vendor's processing agreement."""
 
 FRAUD_RISK_CATEGORIES: Final = frozenset(
     {"BankAccount", "PaymentCardNumber", "Password", "Username", "Identifier"}
 )
-"""DPV terms whose loss enables identity fraud or account takeover (seed 003, annex 3)."""
+"""DPV terms whose loss enables identity fraud or account takeover (a breach checklist's)."""
 
 DEFAULT_LARGE_VOLUME: Final = 1000
 """From how many people a breach counts as large for the assessment, unless configured."""
@@ -102,7 +102,7 @@ class Protection(Bilingual):
 
 
 class RiskFactor(Bilingual):
-    """A circumstance that raises the risk of a breach (seed 003, annex 3's checklist).
+    """A circumstance that raises the risk of a breach (a processing agreement's breach checklist).
 
     .. versionadded:: 0.1.0
     """
@@ -459,7 +459,7 @@ class Assessment:
 
     notify_authority: bool
     """Propose notifying the supervisory authority (Art. 33). Always proposed: the processing
-    agreement (seed 003, annex 3) requires it even for encrypted data; a person may still
+    agreement requires it even for encrypted data; a person may still
     decide otherwise, with a reason, through :meth:`BreachRegister.decide`."""
     notify_subjects: bool
     """Propose informing each person concerned (Art. 34): a high risk and no exemption."""
