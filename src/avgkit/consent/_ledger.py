@@ -92,7 +92,7 @@ class ConsentLedger:
     .. versionadded:: 0.1.0
     .. versionchanged:: 0.2.0
        ``feed``.
-    .. versionchanged:: 0.3.0
+    .. versionchanged:: 0.2.0
        ``options``; the Art. 8 age defaults to the controller's country's.
     """
 
@@ -179,7 +179,7 @@ class ConsentLedger:
             StorageError: The purpose needs a double opt-in and the store keeps no pending
                 consents.
 
-        .. versionchanged:: 0.3.0
+        .. versionchanged:: 0.2.0
            ``country`` and ``sale_channel``; double opt-in; refuses a pre-ticked box.
         """
         event = self._event(subject, purpose, ConsentAction.GIVEN, evidence, at)
@@ -211,7 +211,7 @@ class ConsentLedger:
             PolicyError: the request's purpose is no longer declared (or not consent).
             StorageError: the store keeps no pending consents.
 
-        .. versionadded:: 0.3.0
+        .. versionadded:: 0.2.0
         """
         selector, verifier = split_token(token)
         confirmations = self._confirmations()
@@ -480,7 +480,7 @@ class ConsentLedger:
         consents are not in the audience. ``current_wordings=True`` leaves out consents
         given under a wording version that was withdrawn (see :attr:`wordings`).
 
-        .. versionchanged:: 0.3.0
+        .. versionchanged:: 0.2.0
            ``current_wordings``.
 
         Raises:
@@ -513,7 +513,7 @@ class ConsentLedger:
             PolicyError: ``purpose`` is undeclared or not based on consent.
             StorageError: the store keeps no wording registry.
 
-        .. versionadded:: 0.3.0
+        .. versionadded:: 0.2.0
         """
         declared = self._inventory.purpose(purpose)
         self._check_kind(declared, ConsentAction.GIVEN)
@@ -546,7 +546,7 @@ class ConsentLedger:
                 value is malformed; nothing is written.
             StorageError: the store keeps no grounds.
 
-        .. versionadded:: 0.3.0
+        .. versionadded:: 0.2.0
         """
         sid = subject_id(subject)
         declared = self._inventory.purpose(purpose)
@@ -602,7 +602,7 @@ class ConsentLedger:
         Raises:
             StorageError: the store keeps no wording registry.
 
-        .. versionadded:: 0.3.0
+        .. versionadded:: 0.2.0
         """
         if self._wordings is None:
             msg = "this consent store keeps no wording registry; use memory, SQLite or PostgreSQL"
@@ -629,7 +629,7 @@ class ConsentLedger:
     def wording_index(self) -> WordingIndex | None:
         """The wording registry's contents, or ``None`` when the store keeps none.
 
-        .. versionadded:: 0.3.0
+        .. versionadded:: 0.2.0
         """
         return None if self._wordings is None else self._wordings.index()
 

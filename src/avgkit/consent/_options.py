@@ -16,16 +16,18 @@ from avgkit.errors import ValidationError
 DEFAULT_MINOR_AGE: Final = 16
 """The Art. 8(1) age below which a parent or guardian must consent (16 in the Netherlands).
 
-Since 0.3.0 the ledger takes the age of the controller's country
+The ledger takes the age of the controller's country
 (:data:`avgkit.inventory.ART8_AGES`) unless ``ConsentOptions(minor_age=...)`` sets one.
 
 .. versionadded:: 0.1.0
+.. versionchanged:: 0.2.0
+   No longer the ledger's default: the controller's country decides.
 """
 
 DEFAULT_CONFIRMATION_EXPIRY: Final = timedelta(days=3)
 """How long a double opt-in confirmation link works.
 
-.. versionadded:: 0.3.0
+.. versionadded:: 0.2.0
 """
 
 DEFAULT_CLOCK_SKEW: Final = timedelta(minutes=5)
@@ -111,7 +113,7 @@ class ConsentOptions:
             country is not an ISO code, or ``confirmation_expiry`` is not positive.
 
     .. versionadded:: 0.2.0
-    .. versionchanged:: 0.3.0
+    .. versionchanged:: 0.2.0
        ``minor_age`` defaults to the country's age; ``country``, ``channel_countries``,
        ``confirmation_expiry`` and ``strict_wordings``.
     """

@@ -200,7 +200,7 @@ class ConsentReport:
     wordings: WordingIndex | None = attrs.field(default=None, repr=False)
     """The wording registry the texts are shown from (``None``: hashes only).
 
-    .. versionadded:: 0.3.0
+    .. versionadded:: 0.2.0
     """
 
     @classmethod

@@ -53,7 +53,7 @@ class WordingRegistry:
     generation and reloads if it changed, so a text registered by another process is found
     at once; a withdrawal by another process is seen at the next :meth:`index` call.
 
-    .. versionadded:: 0.3.0
+    .. versionadded:: 0.2.0
     """
 
     def __init__(

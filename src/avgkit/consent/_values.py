@@ -138,7 +138,7 @@ class Evidence:
         ValidationError: A required item is missing or malformed; the message says which.
 
     .. versionadded:: 0.1.0
-    .. versionchanged:: 0.3.0
+    .. versionchanged:: 0.2.0
        ``presentation``, ``requested_at`` and ``confirmed_via``.
     """
 
@@ -302,7 +302,7 @@ class ConfirmationError(ValidationError):
     never repeats the token. :attr:`reason` is ``"unknown"``, ``"expired"``, ``"used"`` or
     ``"withdrawn"`` (consent was withdrawn after the request). Nothing was written.
 
-    .. versionadded:: 0.3.0
+    .. versionadded:: 0.2.0
     """
 
     def __init__(self, message: str, reason: str) -> None:
@@ -321,7 +321,7 @@ def new_token() -> tuple[str, str, str]:
     pending consent, the verifier (32 random bytes, from :mod:`secrets`) proves the holder
     received the e-mail. Only the verifier's SHA-256 is stored.
 
-    .. versionadded:: 0.3.0
+    .. versionadded:: 0.2.0
     """
     selector = secrets.token_urlsafe(12)
     verifier = secrets.token_urlsafe(32)
@@ -336,7 +336,7 @@ def verifier_hash(verifier: str) -> str:
 def split_token(token: object) -> tuple[str, str]:
     """``(selector, verifier)`` of a confirmation token, or :class:`ConfirmationError`.
 
-    .. versionadded:: 0.3.0
+    .. versionadded:: 0.2.0
     """
     if isinstance(token, str) and token.count(".") == 1:
         selector, verifier = token.split(".")
@@ -363,7 +363,7 @@ class PendingConsent:
     subject (the link in the e-mail) and pass it to :meth:`ConsentLedger.confirm
     <avgkit.consent.ConsentLedger.confirm>`. Stores keep it without the token.
 
-    .. versionadded:: 0.3.0
+    .. versionadded:: 0.2.0
     """
 
     selector: str
@@ -410,7 +410,7 @@ class CompellingGrounds:
     (Art. 21(3)). They answer the objection in force when they were recorded: a later,
     new objection needs new grounds.
 
-    .. versionadded:: 0.3.0
+    .. versionadded:: 0.2.0
     """
 
     subject: SubjectId = attrs.field(converter=_subject, repr=False)
@@ -482,12 +482,12 @@ class ConsentState:
     """With a double opt-in: a request awaiting confirmation at :attr:`at`, while consent
     is not live (the ledger fills it in; :func:`replay` leaves it ``None``).
 
-    .. versionadded:: 0.3.0
+    .. versionadded:: 0.2.0
     """
     grounds: CompellingGrounds | None = None
     """Compelling legitimate grounds overriding the objection in force (Art. 21(1)).
 
-    .. versionadded:: 0.3.0
+    .. versionadded:: 0.2.0
     """
 
     @property

@@ -92,7 +92,7 @@ class Presentation(Bilingual):
     ledger refuses consent whose evidence says :attr:`PRE_TICKED`, so that a checkout that
     states how its box looked can never record such a consent.
 
-    .. versionadded:: 0.3.0
+    .. versionadded:: 0.2.0
     """
 
     UNTICKED_BOX = Term(
@@ -154,7 +154,7 @@ class DecisionCode(enum.StrEnum):
     CONSENT_PENDING = "consent_pending"
     """Consent was asked for with a double opt-in and awaits its confirmation: not consent yet.
 
-    .. versionadded:: 0.3.0
+    .. versionadded:: 0.2.0
     """
     NO_OBJECTION = "no_objection"
     """Legitimate interests or public task, and the subject has not objected."""
@@ -164,7 +164,7 @@ class DecisionCode(enum.StrEnum):
     """The subject objected, but the controller recorded compelling legitimate grounds that
     override it (Art. 21(1)); never for direct marketing or profiling.
 
-    .. versionadded:: 0.3.0
+    .. versionadded:: 0.2.0
     """
     RESTRICTED = "restricted"
     """Processing is restricted (Art. 18): only storage and legal claims go on.

@@ -34,7 +34,7 @@ WordingLang = Literal["nl", "en", "fr"]
 WORDING_LANGUAGES: Final[tuple[WordingLang, ...]] = ("nl", "en", "fr")
 """Dutch, English and French (Belgium's languages besides German, and the venue's guests').
 
-.. versionadded:: 0.3.0
+.. versionadded:: 0.2.0
 """
 
 _VERSION_MAX: Final = 100
@@ -78,7 +78,7 @@ class Wording:
 
     ``sha256`` is :func:`~avgkit.consent.hash_wording` of ``text``.
 
-    .. versionadded:: 0.3.0
+    .. versionadded:: 0.2.0
     """
 
     purpose: str | None = attrs.field(validator=_v_purpose)
@@ -131,7 +131,7 @@ class WordingWithdrawal:
     consents given under it, and :meth:`ConsentLedger.to_renew
     <avgkit.consent.ConsentLedger.to_renew>` lists them to ask again.
 
-    .. versionadded:: 0.3.0
+    .. versionadded:: 0.2.0
     """
 
     purpose: str | None = attrs.field(validator=_v_purpose)
@@ -147,7 +147,7 @@ class WordingIndex:
     ``generation`` counts the registry's changes: a cached index is current while the
     store's generation is the same.
 
-    .. versionadded:: 0.3.0
+    .. versionadded:: 0.2.0
     """
 
     wordings: tuple[Wording, ...] = ()
@@ -278,7 +278,7 @@ def check_registration(index: WordingIndex, wordings: Iterable[Wording]) -> list
         ValidationError: an item is not a :class:`Wording`, a version is registered twice
             with different text, or its languages disagree; nothing is registered then.
 
-    .. versionadded:: 0.3.0
+    .. versionadded:: 0.2.0
     """
     batch: Sequence[object] = list(wordings)
     for position, item in enumerate(batch):

@@ -266,7 +266,7 @@ class Inventory:
         Raises:
             ValidationError: ``country`` is not an ISO 3166-1 alpha-2 code.
 
-        .. versionadded:: 0.3.0
+        .. versionadded:: 0.2.0
         """
         own = self.controller.country
         wanted = own if country is None else country

@@ -26,7 +26,7 @@ __all__ = ["ART8_AGES", "GDPR_DEFAULT_AGE", "Art8Age", "Jurisdiction", "art8_age
 GDPR_DEFAULT_AGE: Final = 16
 """The Art. 8(1) age where no national law lowers it.
 
-.. versionadded:: 0.3.0
+.. versionadded:: 0.2.0
 """
 
 _GDPR_DEFAULT_SOURCE: Final = "Art. 8(1) GDPR"
@@ -60,7 +60,7 @@ class Art8Age:
         age: 13 to 16; below it a parent or guardian gives or authorises consent.
         source: The provision that sets it, e.g. ``"Uitvoeringswet AVG, art. 5"``.
 
-    .. versionadded:: 0.3.0
+    .. versionadded:: 0.2.0
     """
 
     country: str = attrs.field(validator=_v_country)
@@ -148,7 +148,7 @@ ART8_AGES: Final = MappingProxyType(
 Liechtenstein is not listed (avgkit has no source for it); :func:`art8_age` answers the
 Art. 8(1) default of 16 for a country without an entry, the strictest age allowed.
 
-.. versionadded:: 0.3.0
+.. versionadded:: 0.2.0
 """
 
 
@@ -158,7 +158,7 @@ def art8_age(country: str) -> Art8Age:
     Raises:
         ValidationError: ``country`` is not an ISO 3166-1 alpha-2 code.
 
-    .. versionadded:: 0.3.0
+    .. versionadded:: 0.2.0
     """
     found = ART8_AGES.get(country) if isinstance(country, str) else None
     if found is not None:
@@ -176,7 +176,7 @@ class Jurisdiction:
 
     Build it with :meth:`avgkit.inventory.Inventory.jurisdiction`.
 
-    .. versionadded:: 0.3.0
+    .. versionadded:: 0.2.0
     """
 
     country: str = attrs.field(validator=_v_country)

@@ -220,7 +220,7 @@ class Purpose:
     .. versionadded:: 0.1.0
     .. versionchanged:: 0.2.0
        ``automated_decisions`` and ``legal_claims``.
-    .. versionchanged:: 0.3.0
+    .. versionchanged:: 0.2.0
        ``confirmation``.
     """
 

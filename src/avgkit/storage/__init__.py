@@ -379,7 +379,7 @@ class WordingStore(Protocol):
     one statement over the events and the registry together. Registered wordings are never
     changed; a version can only be withdrawn.
 
-    .. versionadded:: 0.3.0
+    .. versionadded:: 0.2.0
     """
 
     def register_wordings(self, wordings: Sequence[Wording]) -> int:
@@ -435,7 +435,7 @@ class ConfirmationStore(Protocol):
     Implemented by the consent store itself; its :meth:`ConsentStore.forget` deletes the
     subject's pending requests as well.
 
-    .. versionadded:: 0.3.0
+    .. versionadded:: 0.2.0
     """
 
     def add_pending(self, pending: PendingConsent) -> None:
@@ -465,7 +465,7 @@ class GroundsStore(Protocol):
     Implemented by the consent store itself; its :meth:`ConsentStore.forget` re-keys the
     subject's grounds to the reference as it does the events.
 
-    .. versionadded:: 0.3.0
+    .. versionadded:: 0.2.0
     """
 
     def add_grounds(self, grounds: CompellingGrounds) -> CompellingGrounds:

@@ -266,7 +266,7 @@ class MemoryConsentStore:
     .. versionadded:: 0.1.0
     .. versionchanged:: 0.2.0
        Takes ``unit``.
-    .. versionchanged:: 0.3.0
+    .. versionchanged:: 0.2.0
        The wording registry, pending double opt-ins and compelling grounds.
     """
 

@@ -144,7 +144,7 @@ class SqlAuditStore:
         A page holding text that no longer decodes is read again entry by entry, so the
         entry that is malformed is the one reported.
 
-        .. versionadded:: 0.3.0
+        .. versionadded:: 0.2.0
         """
         d = self._dialect
         at = _AT_TEXT.get(d.name)
@@ -181,7 +181,7 @@ class SqlAuditStore:
         Raises:
             IntegrityError: the row is malformed or gone.
 
-        .. versionadded:: 0.3.0
+        .. versionadded:: 0.2.0
         """
         with self._db.read("reading an audit entry") as conn:
             row = conn.execute(

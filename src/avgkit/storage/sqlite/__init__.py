@@ -27,7 +27,7 @@ commits.
 .. versionadded:: 0.1.0
 .. versionchanged:: 0.2.0
    Owner-only files and folders; the checkpoint after a shredding reports a failure.
-.. versionchanged:: 0.3.0
+.. versionchanged:: 0.2.0
    Commits are synced (``synchronous = FULL``) by default; ``?synchronous=normal``.
 """
 
@@ -116,7 +116,7 @@ def synchronous_from_url(url: str) -> str:
     Raises:
         ValidationError: the URL is malformed or has another parameter or value.
 
-    .. versionadded:: 0.3.0
+    .. versionadded:: 0.2.0
     """
     path_from_url(url)
     return _options(urlsplit(url).query).get("synchronous", "full")
