@@ -33,6 +33,7 @@ from avgkit.errors import (
 )
 from avgkit.feed import FeedKind
 from avgkit.host import HostRecord, HostSubject, SubjectKind
+from avgkit.inventory import AUTHORITIES
 from avgkit.presets import ticketing
 from avgkit.pseudonym import SealCost, open_bytes
 from avgkit.retention import HoldReason
@@ -408,6 +409,25 @@ def test_the_export_can_be_sealed_and_opened_and_tampering_is_caught(world):
     flipped[-5] ^= 1
     with pytest.raises(IntegrityError):
         open_bytes(bytes(flipped), PASSPHRASE)
+
+
+def test_a_venue_in_two_countries_points_a_subject_to_that_countrys_authority(world):
+    kit, _host, s, _told = world
+    doc = json.loads(kit.dsar.export(s.buyer, country="BE").to_json())
+    VALIDATOR.validate(doc)
+    assert doc["authority"] == AUTHORITIES["BE"].as_dict()
+    default = json.loads(kit.dsar.export(s.buyer).to_json())["authority"]
+    assert default["country"] == "NL"  # the controller's own, when no country is given
+    html = kit.dsar.export(s.buyer, country="BE").to_html("nl")
+    assert AUTHORITIES["BE"].complaint_url in html
+
+
+def test_an_export_for_a_country_without_a_known_authority_is_refused(world):
+    kit, _host, s, _told = world
+    with pytest.raises(PolicyError, match="no supervisory authority is known"):
+        kit.dsar.export(s.buyer, country="JP")
+    with pytest.raises(ValidationError):
+        kit.dsar.export(s.buyer, country="belgium")
 
 
 def test_an_export_of_an_unknown_subject_is_refused(world):

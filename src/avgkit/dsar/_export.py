@@ -31,7 +31,13 @@ from avgkit.dsar._rights import RIGHTS
 from avgkit.dsar._values import SubjectRequest
 from avgkit.errors import ValidationError
 from avgkit.host._values import HostRecord, HostSubject
-from avgkit.inventory import Field, Inventory, LawfulBasis, category_label
+from avgkit.inventory import (
+    Field,
+    Inventory,
+    LawfulBasis,
+    SupervisoryAuthority,
+    category_label,
+)
 from avgkit.pseudonym import seal_bytes
 from avgkit.retention._values import Action, PlannedAction, RetentionRule, Trigger
 
@@ -295,6 +301,7 @@ def build_export(
     at: datetime,
     kind: ExportKind = "access",
     wordings: WordingIndex | None = None,
+    country: str | None = None,
 ) -> AccessExport:
     """Build a subject's export from what avgkit and the host hold about them.
 
@@ -315,10 +322,15 @@ def build_export(
         wordings: the consent wording registry (``kit.consent.wording_index()``): each
             consent event then carries the exact text the subject saw, in the subject's
             language (``wording``; ``None`` where the text is not registered).
+        country: for a venue operating in several countries, the country whose supervisory
+            authority the subject may complain to (the one of the sale or of the subject's
+            residence); the controller's own by default.
 
     Raises:
-        ValidationError: ``kind`` is unknown, ``at`` is naive, or the document would not be
-            valid against the schema (a host value that cannot be exported).
+        ValidationError: ``kind`` is unknown, ``at`` is naive, ``country`` is not an ISO
+            3166-1 alpha-2 code, or the document would not be valid against the schema (a
+            host value that cannot be exported).
+        PolicyError: avgkit knows no supervisory authority for ``country``.
 
     .. versionadded:: 0.2.0
     """
@@ -358,6 +370,11 @@ def build_export(
             }
         )
     c = inventory.controller
+    authority = (
+        inventory.authority
+        if country is None
+        else inventory.jurisdiction(country).require_authority()
+    )
     document: dict[str, Any] = {
         "format": EXPORT_FORMAT,
         "kind": kind,
@@ -384,6 +401,7 @@ def build_export(
                 requests=requests,
                 subject=subject,
                 at=at,
+                authority=authority,
                 wordings=wordings,
             )
         )
@@ -428,6 +446,7 @@ def _information(
     requests: Sequence[SubjectRequest],
     subject: HostSubject,
     at: datetime,
+    authority: SupervisoryAuthority,
     wordings: WordingIndex | None = None,
 ) -> dict[str, Any]:
     held_fields = [fields[name] for name in held if name in fields]
@@ -547,7 +566,7 @@ def _information(
             "profiling_purposes": profiling,
         },
         "rights": [r.as_dict() for r in RIGHTS],
-        "authority": inventory.authority.as_dict(),
+        "authority": authority.as_dict(),
         "consent": {"current": current, "history": history},
         "requests": [
             {

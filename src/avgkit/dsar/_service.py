@@ -454,11 +454,17 @@ class SubjectRequests:
         *,
         kind: ExportKind = "access",
         at: datetime | None = None,
+        country: str | None = None,
     ) -> AccessExport:
         """The subject's access (Art. 15) or portability (Art. 20) export, without a request.
 
+        ``country`` names the supervisory authority the export points the subject to, for a
+        venue operating in several countries (the country of the sale or of the subject);
+        the controller's own by default.
+
         Raises:
             NotFound: the host knows no such subject.
+            PolicyError: avgkit knows no supervisory authority for ``country``.
         """
         sid = subject_id(subject)
         now = self._now(at)
@@ -481,6 +487,7 @@ class SubjectRequests:
             at=now,
             kind=kind,
             wordings=None if self._ledger is None else self._ledger.wording_index(),
+            country=country,
         )
 
     def fulfil(
