@@ -508,16 +508,29 @@ class BreachRegister:
         """
         return BreachDocument(kind="notice", breach=self._breach(breach), inventory=self._inventory)
 
-    def notification(self, breach: Breach | str) -> BreachDocument:
+    def notification(self, breach: Breach | str, *, country: str | None = None) -> BreachDocument:
         """The authority notification of ``breach`` (the Art. 33(3) contents).
 
-        Render it with ``to_json()`` (valid against ``breach-notification.schema.json``) or
+        It is addressed to the controller's supervisory authority, or, for a venue operating
+        in several countries, to the authority of ``country`` (where the breach happened or
+        the people concerned live; the lead authority decides under Art. 56). Render it with
+        ``to_json()`` (valid against ``breach-notification.schema.json``) or
         ``to_html(lang)``.
+
+        Raises:
+            ValidationError: ``country`` is not an ISO 3166-1 alpha-2 code.
+            PolicyError: avgkit knows no supervisory authority for ``country``.
 
         .. versionadded:: 0.2.0
         """
+        authority = (
+            None if country is None else self._inventory.jurisdiction(country).require_authority()
+        )
         return BreachDocument(
-            kind="notification", breach=self._breach(breach), inventory=self._inventory
+            kind="notification",
+            breach=self._breach(breach),
+            inventory=self._inventory,
+            authority=authority,
         )
 
     def report(self) -> BreachRegisterReport:
@@ -536,20 +549,28 @@ class BreachRegister:
         """
         return self.notice(breach).to_mapping()
 
-    def notification_json(self, breach: Breach | str) -> dict[str, Any]:
+    def notification_json(
+        self, breach: Breach | str, *, country: str | None = None
+    ) -> dict[str, Any]:
         """The authority notification (Art. 33(3) contents) as a JSON-ready dict.
 
-        It is valid against ``avgkit/schemas/breach-notification.schema.json``.
+        It is valid against ``avgkit/schemas/breach-notification.schema.json``; ``country``
+        as for :meth:`notification`.
         """
-        return self.notification(breach).to_mapping()
+        return self.notification(breach, country=country).to_mapping()
 
     def notice_html(self, breach: Breach | str, lang: Lang = "nl") -> str:
         """The processor's notice as a printable HTML page in ``lang``."""
         return self.notice(breach).to_html(lang)
 
-    def notification_html(self, breach: Breach | str, lang: Lang = "nl") -> str:
-        """The authority notification as a printable HTML page in ``lang``."""
-        return self.notification(breach).to_html(lang)
+    def notification_html(
+        self, breach: Breach | str, lang: Lang = "nl", *, country: str | None = None
+    ) -> str:
+        """The authority notification as a printable HTML page in ``lang``.
+
+        ``country`` as for :meth:`notification`.
+        """
+        return self.notification(breach, country=country).to_html(lang)
 
     def register_csv(self, lang: Lang = "en") -> str:
         """The whole register (Art. 33(5)) as CSV, one row per breach (newest versions)."""

@@ -19,7 +19,7 @@ from avgkit import _dpv
 from avgkit._render import Lang, language, render_html, to_csv
 from avgkit.breach._assess import special_categories
 from avgkit.breach._values import Breach, BreachFacts
-from avgkit.inventory import Inventory, SpecialCategory
+from avgkit.inventory import Inventory, SpecialCategory, SupervisoryAuthority
 
 SCHEMA_VERSION: Final = 1
 
@@ -61,6 +61,7 @@ _T: Final[dict[str, tuple[str, str]]] = {
         "7. On which date or over which period?",
     ),
     "breach": ("Datalek", "Breach"),
+    "addressee": ("Aan de toezichthouder", "To the supervisory authority"),
     "controller": ("Verwerkingsverantwoordelijke", "Controller"),
     "processor": ("Verwerker", "Processor"),
     "discovered": ("Ontdekt op", "Discovered at"),
@@ -210,15 +211,22 @@ def notice(breach: Breach, inventory: Inventory) -> dict[str, Any]:
     }
 
 
-def notification(breach: Breach, inventory: Inventory) -> dict[str, Any]:
-    """The authority notification: the Art. 33(3) contents, as a JSON-ready dict."""
+def notification(
+    breach: Breach, inventory: Inventory, authority: SupervisoryAuthority | None = None
+) -> dict[str, Any]:
+    """The authority notification: the Art. 33(3) contents, as a JSON-ready dict.
+
+    ``authority`` is the addressee (the controller's own supervisory authority by default).
+    """
     facts = breach.facts
     controller = inventory.controller
     decision = breach.decision
+    addressee = inventory.authority if authority is None else authority
     return {
         "report": "authority_notification",
         "schema_version": SCHEMA_VERSION,
         "breach": {"id": breach.id, "version": breach.version},
+        "authority": addressee.as_dict(),
         "controller": {
             "name": controller.name,
             "address": controller.address,
@@ -337,10 +345,17 @@ def _update_rows(breach: Breach) -> list[tuple[str, str]]:
     return [(update.at.strftime("%Y-%m-%d %H:%M UTC"), update.note) for update in breach.updates]
 
 
-def _notification_view(breach: Breach, inventory: Inventory, lang: Lang) -> dict[str, Any]:
+def _notification_view(
+    breach: Breach,
+    inventory: Inventory,
+    lang: Lang,
+    authority: SupervisoryAuthority | None = None,
+) -> dict[str, Any]:
     facts = breach.facts
     controller = inventory.controller
+    addressee = inventory.authority if authority is None else authority
     controller_rows = [
+        (_t("addressee", lang), f"{addressee.name.get(lang)}, {addressee.address}"),
         (_t("controller", lang), f"{controller.name}, {controller.address}"),
         (_t("contact_point", lang), facts.contact_point),
     ]
@@ -432,11 +447,20 @@ def _notification_view(breach: Breach, inventory: Inventory, lang: Lang) -> dict
     }
 
 
-def html(breach: Breach, inventory: Inventory, which: str, lang: Lang) -> str:
+def html(
+    breach: Breach,
+    inventory: Inventory,
+    which: str,
+    lang: Lang,
+    authority: SupervisoryAuthority | None = None,
+) -> str:
     """Render the notice or the notification as a printable HTML page."""
     lang = language(lang)
-    build = _notice_view if which == "notice" else _notification_view
-    return render_html("breach.html.j2", lang, view=build(breach, inventory, lang))
+    if which == "notice":
+        view = _notice_view(breach, inventory, lang)
+    else:
+        view = _notification_view(breach, inventory, lang, authority)
+    return render_html("breach.html.j2", lang, view=view)
 
 
 _CSV_COLUMNS: Final = (
@@ -552,6 +576,8 @@ class BreachDocument:
     """``"notice"`` (the processor's seven answers) or ``"notification"`` (Art. 33(3))."""
     breach: Breach = attrs.field(repr=False)
     inventory: Inventory = attrs.field(repr=False)
+    authority: SupervisoryAuthority | None = attrs.field(default=None, repr=False)
+    """The notification's addressee; ``None``: the controller's own supervisory authority."""
     breach_id: str = attrs.field(init=False)
 
     @breach_id.default
@@ -560,8 +586,9 @@ class BreachDocument:
 
     def to_mapping(self) -> dict[str, Any]:
         """The document as a JSON-ready dict (``avgkit/schemas/breach-<kind>.schema.json``)."""
-        build = notice if self.kind == "notice" else notification
-        return build(self.breach, self.inventory)
+        if self.kind == "notice":
+            return notice(self.breach, self.inventory)
+        return notification(self.breach, self.inventory, self.authority)
 
     def to_json(self) -> str:
         """The document as JSON text (UTF-8, keys in schema order)."""
@@ -569,7 +596,7 @@ class BreachDocument:
 
     def to_html(self, lang: Lang = "nl") -> str:
         """The document as a printable HTML page in ``lang`` (autoescaped)."""
-        return html(self.breach, self.inventory, self.kind, lang)
+        return html(self.breach, self.inventory, self.kind, lang, self.authority)
 
 
 @attrs.frozen(kw_only=True)
