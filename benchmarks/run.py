@@ -189,6 +189,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark("durability", "gives", full=2_000, smoke=20),
     Benchmark("dsar_export", "orders", full=10_000, smoke=100),
     Benchmark("host_sql", "visitors", full=FULL, smoke=500),
+    Benchmark("hot_paths", "operations", full=5_000, smoke=20),
     Benchmark("pseudonyms", "addresses", full=200_000, smoke=300),
     Benchmark("retention_crash", "trials", full=20, smoke=1),
     Benchmark("retention_execute", "visitors", full=100_000, smoke=50, cap=5_000),
