@@ -438,7 +438,8 @@ def rows(size: int, found: Timings) -> list[Row]:
                     goal,
                 )
             )
-    for op, (ours, theirs) in found.statements.items():
+    for op in (op for op in OPERATIONS if op in found.statements):
+        ours, theirs = found.statements[op]
         table.append(
             compare(
                 "hot_paths",
@@ -474,7 +475,8 @@ def narrate(size: int, found: Timings, out: Any) -> None:
                 f"({verdict} the at most {GOAL} goal)",
                 file=out,
             )
-    for op, (ours, theirs) in found.statements.items():
+    for op in (op for op in OPERATIONS if op in found.statements):
+        ours, theirs = found.statements[op]
         print(f"  {OPERATIONS[op][0]} issues {ours} SQL statements (baseline {theirs})", file=out)
 
 

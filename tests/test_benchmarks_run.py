@@ -359,3 +359,46 @@ def test_the_current_wording_audience_times_are_read_apart_from_the_plain_one():
 
 def test_without_the_times_in_the_narrative_only_the_ratio_is_shown():
     assert bench.audience_times("audience ratio: 1.2x") == (None, None)
+
+
+# -- the hot paths: their rows, and a baseline that really chains its audit rows --------------
+
+
+def test_the_hot_paths_report_every_operation_under_both_settings_and_count_statements():
+    hot = importlib.import_module("hot_paths")
+    rows = hot.measure(10, rounds=1, out=io.StringIO())
+    operations = {row.operation for row in rows}
+    for name in ("give", "withdraw", "object"):
+        for setting in ("FULL", "NORMAL"):
+            wanted = f"consent.{name}() vs raw INSERT + audit row + COMMIT, synchronous={setting}"
+            assert wanted in operations
+    assert "kit.may_process() vs two indexed LIMIT 1 lookups" in operations
+    counted = {row.operation: row for row in rows if row.avgkit.kind == "count"}
+    # The baseline: BEGIN, the event, the audit head, the audit row, COMMIT; two lookups.
+    for name, baseline in (("give", 5), ("withdraw", 5), ("object", 5), ("may_process", 2)):
+        label = f"kit.{name}()" if name == "may_process" else f"consent.{name}()"
+        row = counted[f"{label} SQL statements vs the baseline's"]
+        assert row.baseline.value == baseline
+        assert row.avgkit.value >= 1
+    check_rows([row.as_json() for row in rows])
+
+
+def test_the_hot_paths_baseline_chains_each_audit_row_to_the_one_before(tmp_path):
+    hot = importlib.import_module("hot_paths")
+    path = tmp_path / "raw.db"
+    hot.schema_only(path)
+    ledger = hot.RawLedger(hot.raw_connection(path, "full"))
+    try:
+        for n in range(3):
+            ledger.record(f"s{n}", "newsletter", "given", 0, "consent.given", hot.T0)
+        chain = ledger.conn.execute(
+            "SELECT seq, prev_hash, hash FROM audit_entries ORDER BY seq"
+        ).fetchall()
+        assert ledger.may_process("s1", "newsletter", hot.T0)
+        assert not ledger.may_process("nobody", "newsletter", hot.T0)
+    finally:
+        ledger.conn.close()
+    assert [seq for seq, _, _ in chain] == [1, 2, 3]
+    assert chain[0][1] == hot.GENESIS_HASH
+    assert all(chain[n][1] == chain[n - 1][2] for n in range(1, 3))
+    assert len({digest for _, _, digest in chain}) == 3
