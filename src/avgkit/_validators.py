@@ -47,6 +47,7 @@ _KEY_EXPECTED: Final = (
 )
 
 _T = TypeVar("_T")
+_A = TypeVar("_A", bound=attrs.AttrsInstance)
 _E = TypeVar("_E", bound=enum.Enum)
 
 Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
@@ -417,6 +418,33 @@ def to_utc(value: Any) -> Any:
         return value.astimezone(UTC)
     except OverflowError:
         return value  # v_aware says why
+
+
+def trusted(cls: type[_T], **values: object) -> _T:
+    """An instance of the frozen attrs class ``cls`` from values that are already checked.
+
+    Converters, validators and ``__attrs_post_init__`` are skipped, so it is only for
+    values just checked by the caller or copied from a valid instance of the same class
+    (a stored event given its seq). Every field must be given.
+    """
+    instance = object.__new__(cls)
+    for name, value in values.items():
+        object.__setattr__(instance, name, value)
+    return instance
+
+
+def replaced(instance: _A, **changes: object) -> _A:
+    """``attrs.evolve(instance, **changes)`` without checking again what did not change.
+
+    For a valid value given a field its store just assigned (a ``seq``), where evolve
+    would re-run every converter and validator of the class. ``changes`` must be valid.
+    """
+    cls = type(instance)
+    new = object.__new__(cls)
+    for field in attrs.fields(cls):
+        name = field.name
+        object.__setattr__(new, name, changes[name] if name in changes else getattr(instance, name))
+    return new
 
 
 def to_tuple(value: Any) -> Any:

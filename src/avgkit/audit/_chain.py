@@ -29,7 +29,8 @@ GENESIS_HASH: Final = "0" * 64
 _DOMAIN: Final = b"avgkit.audit.v1\n"
 _ACTION_MAX = 64
 _MAX_INT = 2**63 - 1
-_DETAILS_MAX = 32
+DETAILS_MAX: Final = 32
+"""How many details an entry holds at most."""
 
 
 def check_action(value: object) -> str:
@@ -50,8 +51,8 @@ def check_details(value: object) -> Mapping[str, Detail]:
     if not isinstance(value, Mapping):
         msg = f"audit details must be a mapping, got {type(value).__name__}"
         raise ValidationError(msg)
-    if len(value) > _DETAILS_MAX:
-        msg = f"audit details hold at most {_DETAILS_MAX} items, got {len(value)}"
+    if len(value) > DETAILS_MAX:
+        msg = f"audit details hold at most {DETAILS_MAX} items, got {len(value)}"
         raise ValidationError(msg)
     out: dict[str, Detail] = {}
     for name, item in value.items():
@@ -199,6 +200,37 @@ class AuditEntry:
             details=self.details,
             prev_hash=self.prev_hash,
         )
+
+
+def seal_checked(  # noqa: PLR0917 - private; the audit log passes every field in order
+    seq: int,
+    at: datetime,
+    action: str,
+    actor: str,
+    subject_ref: str | None,
+    details: Mapping[str, Detail],
+    prev_hash: str,
+) -> AuditEntry:
+    """:meth:`AuditEntry.seal` for contents the caller has checked already.
+
+    ``at`` aware UTC, ``action``, ``actor`` and ``details`` as their checks return them
+    (details sorted), ``prev_hash`` the head's: the audit log checks each once when it
+    records, and this hashes and builds the entry without checking it all again.
+    """
+    digest = hashlib.sha256(
+        _canonical(seq, at, action, actor, subject_ref, details, prev_hash)
+    ).hexdigest()
+    return _validators.trusted(
+        AuditEntry,
+        seq=seq,
+        at=at,
+        action=action,
+        actor=actor,
+        subject_ref=subject_ref,
+        details=details,
+        prev_hash=prev_hash,
+        hash=digest,
+    )
 
 
 _ANCHOR_DOMAIN: Final = b"avgkit.anchor.v1\n"

@@ -27,6 +27,7 @@ from avgkit.audit._bound import (
     subject_digest,
 )
 from avgkit.audit._chain import (
+    DETAILS_MAX,
     GENESIS_HASH,
     AnchorKey,
     AuditAnchor,
@@ -37,6 +38,7 @@ from avgkit.audit._chain import (
     check_action,
     check_actor,
     check_details,
+    seal_checked,
     verify_chain,
     verify_rows,
 )
@@ -161,7 +163,7 @@ class AuditLog:
            ``bound``.
         """
         when = self._clock.now() if at is None else at
-        when = _validators.aware(when, "at")
+        when = _validators.to_utc(_validators.aware(when, "at"))
         ref = None if subject is None else self.subject_ref(subject)
         clean = check_details(details or {})
         check_action(action)
@@ -177,27 +179,25 @@ class AuditLog:
             if store is None:
                 msg = f"no store is bound for {kind!r} records; call bind_store() first"
                 raise ValidationError(msg)
-            digests = [self._record_digest(r) for r in records]
-            clean = check_details(
-                {
-                    **clean,
-                    BOUND_KIND: kind,
-                    BOUND_DIGEST: bound_digest(digests),
-                    BOUND_RECORDS: len(records),
-                }
-            )
+            digests = [self._record_digest(r, subject, ref) for r in records]
+            # The three added details are checked values (a kind key, a hex digest, a
+            # count): only the size limit and the canonical order need seeing to.
+            clean = {
+                **clean,
+                BOUND_KIND: kind,
+                BOUND_DIGEST: bound_digest(digests),
+                BOUND_RECORDS: len(records),
+            }
+            if len(clean) > DETAILS_MAX:
+                clean = check_details(clean)  # raises, saying how many are allowed
+            clean = dict(sorted(clean.items()))
             keys = [r.key for r in records]
 
-        def seal(head: AuditEntry | None) -> AuditEntry:
-            return AuditEntry.seal(
-                seq=1 if head is None else head.seq + 1,
-                at=when,
-                action=action,
-                actor=actor,
-                subject_ref=ref,
-                details=clean,
-                prev_hash=GENESIS_HASH if head is None else head.hash,
-            )
+        def seal(head: AuditEntry | AuditAnchor | None) -> AuditEntry:
+            # Every field was checked above: hash and build without checking again.
+            if head is None:
+                return seal_checked(1, when, action, actor, ref, clean, GENESIS_HASH)
+            return seal_checked(head.seq + 1, when, action, actor, ref, clean, head.hash)
 
         if store is None:
             entry = self._store.append(seal)
@@ -210,11 +210,19 @@ class AuditLog:
             self._schedule(anchoring, AuditAnchor(seq=entry.seq, hash=entry.hash))
         return entry
 
-    def _record_digest(self, record: BoundRecord) -> str:
+    def _record_digest(
+        self, record: BoundRecord, subject: SubjectId | str | None, ref: str | None
+    ) -> str:
+        # ``ref`` is the entry's own subject's reference: a record of that subject (the
+        # usual case, one event of the subject the entry is about) reuses it, unless the
+        # record's subject is a reference already (reference_of keeps those as they are).
         digest = record.digest
         assert digest is not None  # noqa: S101 - check_bound refused records without one
         if record.subject is None:
             return digest
+        own = ref is not None and record.subject == subject
+        if own and ref is not None and not record.subject.startswith(_REFERENCE_PREFIX):
+            return subject_digest(digest, ref)
         return subject_digest(digest, self.reference_of(record.subject))
 
     def reference_of(self, subject: str) -> str:

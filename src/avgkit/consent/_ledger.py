@@ -882,7 +882,7 @@ class ConsentLedger:
                 details["never_given"] = True
             if event.evidence.confirmed_via is not None:
                 details["confirmed_via"] = event.evidence.confirmed_via.value
-            self._audit.record(
+            entry = self._audit.record(
                 event.kind.audit_action,
                 subject=event.subject,
                 actor=event.evidence.staff_key or event.evidence.actor.value,
@@ -890,22 +890,27 @@ class ConsentLedger:
                 at=self._clock.now(),
                 bound=[consent_bound(stored)] if self._binds else (),
             )
-            self._tell_recipients(stored)
+            self._tell_recipients(stored, entry.subject_ref)
         return stored
 
-    def _tell_recipients(self, event: ConsentEvent) -> None:
+    def _tell_recipients(self, event: ConsentEvent, ref: str | None = None) -> None:
         # Art. 7(3) and 19: a recipient that received data under consent (an artist, the
-        # CRM) must stop when it is withdrawn; the notice commits with the event.
+        # CRM) must stop when it is withdrawn; the notice commits with the event. ``ref``:
+        # the subject's reference when the caller has it (its audit entry's) already.
         if self._feed is None:
             return
         recipients = self._inventory.purpose(event.purpose).recipients
         if not recipients:
             return
         kind = _FEED_KINDS[event.kind]
-        ref = self._audit.subject_ref(event.subject)
+        if ref is None:
+            ref = self._audit.subject_ref(event.subject)
+        # Built from checked parts (the stored event, the inventory's recipient keys, the
+        # subject's reference, a kind that names a purpose and no fields): not re-checked.
         self._feed.append(
             [
-                FeedNotice(
+                _validators.trusted(
+                    FeedNotice,
                     seq=0,
                     recipient=recipient,
                     kind=kind,
@@ -913,6 +918,7 @@ class ConsentLedger:
                     subject=event.subject,
                     purpose=event.purpose,
                     at=event.at,
+                    fields=(),
                 )
                 for recipient in recipients
             ]

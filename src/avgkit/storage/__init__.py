@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from avgkit.audit._bound import BoundRecord
-    from avgkit.audit._chain import AuditEntry
+    from avgkit.audit._chain import AuditAnchor, AuditEntry
     from avgkit.breach._values import Breach
     from avgkit.consent._values import (
         CompellingGrounds,
@@ -99,17 +99,22 @@ class AuditStore(Protocol):
         """Return the entry with the highest sequence number, or ``None`` when empty."""
         ...
 
-    def append(self, seal: Callable[[AuditEntry | None], AuditEntry]) -> AuditEntry:
+    def append(self, seal: Callable[[AuditEntry | AuditAnchor | None], AuditEntry]) -> AuditEntry:
         """Append the entry ``seal`` builds on top of the current head, and return it.
 
         The adapter serialises appenders: it takes its write lock, reads the head, calls
         ``seal(head)`` (``None`` for an empty log) and stores the result, all in one
         transaction, so concurrent writers (threads or processes) queue instead of racing.
-        ``seal`` is pure: it only hashes.
+        ``seal`` is pure: it only hashes, and reads only the head's ``seq`` and ``hash``,
+        so the head may be given as the entry or as its :class:`~avgkit.audit.AuditAnchor`
+        (the SQL adapters read just those two columns).
 
         Raises:
             ConflictError: the sealed entry does not extend the head by exactly one (its
                 ``seq`` is not ``head.seq + 1``). The adapter stores nothing in that case.
+
+        .. versionchanged:: 0.2.0
+           ``seal`` also takes the head's anchor.
         """
         ...
 

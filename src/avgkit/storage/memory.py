@@ -48,7 +48,7 @@ from avgkit.storage._memory_unit import MemoryUnitOfWork
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from avgkit.audit._chain import AuditEntry
+    from avgkit.audit._chain import AuditAnchor, AuditEntry
     from avgkit.pseudonym._keys import KeyKind, StoredKey
     from avgkit.subjects import SubjectId
 
@@ -93,7 +93,7 @@ class MemoryAuditStore:
         with self._lock:
             return self._entries[-1] if self._entries else None
 
-    def append(self, seal: Callable[[AuditEntry | None], AuditEntry]) -> AuditEntry:
+    def append(self, seal: Callable[[AuditEntry | AuditAnchor | None], AuditEntry]) -> AuditEntry:
         """Seal the head's successor under the lock and append it."""
         with self._lock:
             entry = seal(self._entries[-1] if self._entries else None)

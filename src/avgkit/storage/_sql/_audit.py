@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from itertools import islice
 from typing import Any, Final
 
 from avgkit._validators import utc_text
-from avgkit.audit._chain import AuditEntry, ChainRow
+from avgkit.audit._chain import AuditAnchor, AuditEntry, ChainRow
 from avgkit.errors import ConflictError, IntegrityError, StorageError
 from avgkit.storage._paging import keyset_pages
 from avgkit.storage._sql import _bindings
 from avgkit.storage._sql._codecs import AUDIT_COLUMNS, audit_entry, audit_values, select_list
 from avgkit.storage._sql._db import SqlDatabase
-from avgkit.storage._sql._dialect import Dialect
+from avgkit.storage._sql._dialect import Dialect, decode_text
+from avgkit.storage._sql._errors import raise_clean
 
 __all__ = ["COMPONENT", "SqlAuditStore", "migrations"]
 
@@ -54,6 +55,18 @@ def migrations(d: Dialect) -> tuple[str, ...]:
     )
 
 
+def _anchor_of(row: Sequence[Any]) -> AuditAnchor:
+    # The head a new entry links to. A hash edited into something that is not one is
+    # tampering, reported as such (verify() names the entry; nothing is appended to it).
+    seq, digest = row
+    try:
+        return AuditAnchor(seq=seq, hash=decode_text(digest))
+    except (ValueError, TypeError):
+        where = seq if isinstance(seq, int) else "?"
+        msg = f"audit chain broken at entry {where}: its stored hash is malformed"
+        raise_clean(IntegrityError(msg))
+
+
 def _row(entry: AuditEntry) -> ChainRow:
     details = json.dumps(dict(entry.details), sort_keys=True, ensure_ascii=False)
     return (
@@ -86,6 +99,9 @@ class SqlAuditStore:
         _bindings.ensure(db)  # the bound stores of the set record their bindings there
         columns = ", ".join(AUDIT_COLUMNS)
         self._select = f"SELECT {select_list(d, AUDIT_COLUMNS)} FROM audit_entries"  # noqa: S608
+        self._head_sql = (  # the head as its anchor: all a seal reads
+            f"SELECT seq, {d.column('hash')} FROM audit_entries ORDER BY seq DESC LIMIT 1"  # noqa: S608
+        )
         # Appenders are serialised (the dialect's lock, or the write transaction itself);
         # this statement is the second line of defence: the row goes in only if the
         # table's highest seq is the entry's predecessor, and the primary key refuses a
@@ -106,17 +122,21 @@ class SqlAuditStore:
             row = conn.execute(f"{self._select} ORDER BY seq DESC LIMIT 1").fetchone()
         return None if row is None else audit_entry(row, self._dialect)
 
-    def append(self, seal: Callable[[AuditEntry | None], AuditEntry]) -> AuditEntry:
+    def append(self, seal: Callable[[AuditEntry | AuditAnchor | None], AuditEntry]) -> AuditEntry:
         """Seal the head's successor and insert it, serialised against other appenders.
 
         The write lock is taken before the head is read, so appenders in other processes
         queue behind it instead of racing for the same seq; the guarded INSERT and the
-        primary key still refuse an entry that does not extend the head.
+        primary key still refuse an entry that does not extend the head. The head is read
+        as its anchor (seq and hash: all a seal builds on), not decoded whole.
+
+        .. versionchanged:: 0.2.0
+           ``seal`` is given the head's :class:`~avgkit.audit.AuditAnchor`.
         """
-        with self._db.write("appending to the audit log") as conn:
+        with self._db.write_one("appending to the audit log") as conn:
             self._db.lock(conn, "audit.append")
-            row = conn.execute(f"{self._select} ORDER BY seq DESC LIMIT 1").fetchone()
-            entry = seal(None if row is None else audit_entry(row, self._dialect))
+            row = conn.execute(self._head_sql).fetchone()
+            entry = seal(None if row is None else _anchor_of(row))
             values = (*audit_values(entry, self._dialect), entry.seq - 1)
             if conn.execute(self._append, values).rowcount != 1:
                 msg = f"audit entry {entry.seq} does not follow the current head"

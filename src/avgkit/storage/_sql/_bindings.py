@@ -47,7 +47,8 @@ def bind(db: SqlDatabase, kind: str, keys: Sequence[tuple[str, int]], audit_seq:
     """Insert the bindings of ``keys`` to entry ``audit_seq``, a chunk of rows a statement."""
     d = db.dialect
     row = f"({d.params(4)})"
-    with db.write(f"binding {kind} records to audit entry {audit_seq}") as conn:
+    write = db.write_one if len(keys) <= _CHUNK else db.write  # one statement: no savepoint
+    with write(f"binding {kind} records to audit entry {audit_seq}") as conn:
         for start in range(0, len(keys), _CHUNK):
             chunk = keys[start : start + _CHUNK]
             values: list[object] = []

@@ -12,6 +12,7 @@ from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Final, Generic, TypeVar
 
+from avgkit._validators import replaced
 from avgkit.audit._bound import BoundRecord
 from avgkit.consent._values import ConsentEvent, Evidence, LatestEvents, check_forget
 from avgkit.consent._vocab import Actor, Channel, ConsentAction, Presentation
@@ -34,15 +35,8 @@ _EARLIEST: Final = datetime(1, 1, 1, tzinfo=UTC)  # before every storable instan
 
 
 def with_seq(event: ConsentEvent, seq: int) -> ConsentEvent:
-    """``event`` as stored, with the sequence number the store gave it."""
-    return ConsentEvent(
-        subject=event.subject,
-        purpose=event.purpose,
-        kind=event.kind,
-        at=event.at,
-        evidence=event.evidence,
-        seq=seq,
-    )
+    """``event`` as stored, with the sequence number the store gave it (not checked again)."""
+    return replaced(event, seq=seq)
 
 
 class SqlConsentStore(SqlConsentExtras, Generic[DB]):
@@ -71,6 +65,26 @@ class SqlConsentStore(SqlConsentExtras, Generic[DB]):
         self._db: DB = db
         self._p = db.dialect.placeholder
         db.migrate(COMPONENT, self.migrations)
+        # The purposes and evidence rows known to be committed (rows avgkit never deletes),
+        # so a write of a known one inserts just the event: learned only once committed.
+        self._purposes: set[str] = set()
+        self._evidence_ids: dict[tuple[str, ...], int] = {}
+        self._latest = self._latest_sql()
+
+    def _known(self, purpose: str, notice: tuple[str, ...]) -> int | None:
+        """The id of the evidence row ``notice`` if it and ``purpose`` are committed."""
+        if purpose not in self._purposes:
+            return None
+        return self._evidence_ids.get(notice)
+
+    def _learn(self, purpose: str, notice: tuple[str, ...], evidence_id: int) -> None:
+        """Remember ``purpose`` and the evidence row's id once the current write commits."""
+
+        def committed() -> None:
+            self._purposes.add(purpose)
+            self._evidence_ids[notice] = evidence_id
+
+        self._db.after_commit(committed)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._db!r})"
@@ -113,27 +127,43 @@ class SqlConsentStore(SqlConsentExtras, Generic[DB]):
             seq=seq,
         )
 
-    def latest(self, subject: SubjectId, purpose: str, at: datetime) -> LatestEvents:
-        """The latest event of each track at or before ``at``, and whether consent was given."""
+    def _latest_sql(self) -> str:
+        # The newest event of each track in one statement: each row leads with its track
+        # and whether consent was ever given (asked only when the newest consent event is
+        # not itself a "given": then it is the one EXISTS probe a withdrawal needs).
         p = self._p
-        newest = (
-            f"{self.select} WHERE e.purpose = {p} AND e.subject = {p} AND e.track = {p} "
-            f"AND e.at <= {p} ORDER BY e.at DESC, e.seq DESC LIMIT 1"
+        columns = self.select.removeprefix("SELECT ")
+        ever = (
+            f"(e.kind = 'given' OR EXISTS (SELECT 1 FROM consent_events AS g "  # noqa: S608 - fixed names only
+            "WHERE g.purpose = e.purpose AND g.subject = e.subject AND g.track = 0 "
+            f"AND g.kind = 'given' AND g.at <= {p}))"
         )
+        tracks = [
+            f"SELECT * FROM (SELECT e.track, {flag} AS ever_given, {columns} "  # noqa: S608 - fixed names and placeholders only
+            f"WHERE e.purpose = {p} AND e.subject = {p} AND e.track = {track} AND e.at <= {p} "
+            f"ORDER BY e.at DESC, e.seq DESC LIMIT 1) AS newest_{track}"
+            for track, flag in ((0, ever), (1, "FALSE"))
+        ]
+        return " UNION ALL ".join(tracks)
+
+    def latest(self, subject: SubjectId, purpose: str, at: datetime) -> LatestEvents:
+        """The latest event of each track at or before ``at``, and whether consent was given.
+
+        One statement: the two tracks' newest events side by side.
+        """
         when = self.at_in(at)
         with self._db.read("reading a consent state") as conn:
-            consent = conn.execute(newest, (purpose, subject, 0, when)).fetchone()
-            objection = conn.execute(newest, (purpose, subject, 1, when)).fetchone()
-            (ever,) = conn.execute(
-                "SELECT EXISTS (SELECT 1 FROM consent_events WHERE "  # noqa: S608
-                f"purpose = {p} AND subject = {p} AND track = 0 AND kind = 'given' AND at <= {p})",
-                (purpose, subject, when),
-            ).fetchone()
-        return LatestEvents(
-            consent=None if consent is None else self._event(consent),
-            objection=None if objection is None else self._event(objection),
-            ever_given=bool(ever),
-        )
+            rows = conn.execute(
+                self._latest, (when, purpose, subject, when, purpose, subject, when)
+            ).fetchall()
+        consent = objection = None
+        ever = False
+        for track, ever_given, *row in rows:
+            if track == 0:
+                consent, ever = self._event(row), bool(ever_given)
+            else:
+                objection = self._event(row)
+        return LatestEvents(consent=consent, objection=objection, ever_given=ever)
 
     def history(self, subject: SubjectId) -> Iterator[ConsentEvent]:
         """Stream the subject's events by at, then seq (keyset pages)."""

@@ -64,6 +64,14 @@ class SqlDatabase(abc.ABC):
         savepoint. ``what`` names the operation in error messages.
         """
 
+    def write_one(self, what: str) -> AbstractContextManager[Connection]:
+        """:meth:`write` for a block that issues exactly one writing statement.
+
+        A database whose failed statement undoes only itself inside a transaction (SQLite)
+        needs no savepoint for such a block; by default it is :meth:`write`.
+        """
+        return self.write(what)
+
     @abc.abstractmethod
     def read(self, what: str) -> AbstractContextManager[Connection]:
         """Lend the connection for reads (the open write's, inside one)."""

@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final, NoReturn
 
-import attrs
-
 from avgkit import _validators
+from avgkit._validators import replaced
 from avgkit.consent._values import check_forget
 from avgkit.errors import IntegrityError
 from avgkit.feed._values import FeedKind, FeedNotice, check_notices
@@ -90,7 +89,8 @@ class SqlFeedStore:
         columns = ("recipient", "kind", "subject_ref", "subject", "purpose", "at", "fields")
         row_marks = f"({d.params(len(columns))})"
         stored: list[FeedNotice] = []
-        with self._db.write("appending to the feed") as conn:
+        write = self._db.write_one if len(batch) <= _BATCH else self._db.write
+        with write("appending to the feed") as conn:
             # Numbers are handed out under this lock, held to the commit: a reader never
             # sees a higher number commit before a lower one (and then skip the lower).
             self._db.lock(conn, "feed")
@@ -103,8 +103,8 @@ class SqlFeedStore:
                     [value for notice in part for value in self._values(notice)],
                 ).fetchall()
                 numbers = sorted(int(row[0]) for row in rows)
-                stored += [
-                    attrs.evolve(notice, seq=seq) for notice, seq in zip(part, numbers, strict=True)
+                stored += [  # valid notices given their numbers: nothing to check again
+                    replaced(notice, seq=seq) for notice, seq in zip(part, numbers, strict=True)
                 ]
         return tuple(stored)
 

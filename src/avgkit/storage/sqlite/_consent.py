@@ -347,8 +347,15 @@ class SqliteConsentStore(SqlConsentStore[Database]):
     def append(self, event: ConsentEvent) -> ConsentEvent:
         """Insert one event and return it with its seq."""
         ev = event.evidence
-        with self._db.write("recording a consent event") as conn:
-            conn.execute(_ADD_PURPOSE, (event.purpose,))
+        notice = _notice(ev)
+        evidence = self._known(event.purpose, notice)
+        # A known purpose and evidence: the event's INSERT alone (no savepoint needed).
+        write = self._db.write if evidence is None else self._db.write_one
+        with write("recording a consent event") as conn:
+            if evidence is None:
+                conn.execute(_ADD_PURPOSE, (event.purpose,))
+                evidence = _evidence_id(conn, notice)
+                self._learn(event.purpose, notice, evidence)
             cursor = conn.execute(
                 _INSERT,
                 (
@@ -356,7 +363,7 @@ class SqliteConsentStore(SqlConsentStore[Database]):
                     event.purpose,
                     *_KIND_COLUMNS[event.kind],
                     micros(event.at),
-                    _evidence_id(conn, _notice(ev)),
+                    evidence,
                     ev.order_ref,
                     _opt_micros(ev.confirmed_at),
                     _opt_micros(ev.expires_at),

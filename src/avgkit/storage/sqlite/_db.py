@@ -12,7 +12,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import ClassVar, Final
 
@@ -108,17 +108,29 @@ class Database(SqlDatabase):
         code = type(exc).__name__ if name is None else f"{type(exc).__name__} {name}"
         return code, name in _CONFLICTS
 
-    @contextmanager
-    def write(self, what: str) -> Iterator[sqlite3.Connection]:
+    def write(self, what: str) -> AbstractContextManager[sqlite3.Connection]:
         """Run the block in one immediate transaction: all of it is stored, or none.
 
         Inside another ``write()`` on the same thread (one store's write within a service's
         :meth:`~avgkit.storage.StoreSet.atomic` block) the block joins that transaction as a
         savepoint: it is undone alone if it raises, and committed only with the outer one.
         """
+        return self._write(what, savepoint=True)
+
+    def write_one(self, what: str) -> AbstractContextManager[sqlite3.Connection]:
+        """:meth:`write` for a block that issues one writing statement: no savepoint.
+
+        Inside another transaction the block joins it directly: a statement that fails
+        undoes only itself in SQLite (the transaction goes on), so a savepoint around a
+        single statement would cost two statements and change nothing.
+        """
+        return self._write(what, savepoint=False)
+
+    @contextmanager
+    def _write(self, what: str, *, savepoint: bool) -> Iterator[sqlite3.Connection]:
         with self._lock, self.translated(what):
             if self._depth:
-                yield from self._savepoint()
+                yield from self._savepoint() if savepoint else self._joined()
                 return
             self._conn.execute("BEGIN IMMEDIATE")
             self._depth = 1
@@ -160,6 +172,14 @@ class Database(SqlDatabase):
         finally:
             self._depth -= 1
         self._conn.execute(f"RELEASE {name}")
+
+    def _joined(self) -> Iterator[sqlite3.Connection]:
+        registered = len(self._pending)
+        try:
+            yield self._conn
+        except BaseException:
+            del self._pending[registered:]  # callbacks of undone work never run
+            raise
 
     def after_commit(self, callback: Callable[[], None]) -> None:
         """Run ``callback`` once the current transaction commits (at once outside one).

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from avgkit.audit import GENESIS_HASH, AuditEntry, AuditLog
+from avgkit.audit import GENESIS_HASH, AuditAnchor, AuditEntry, AuditLog
 from avgkit.errors import ConflictError, IntegrityError
 from avgkit.storage import AuditStore
 from avgkit.testing._clock import ManualClock
@@ -29,7 +29,7 @@ def _entry(seq: int, prev: str, **details: str | int | bool | None) -> AuditEntr
     )
 
 
-def _as_is(entry: AuditEntry) -> Callable[[AuditEntry | None], AuditEntry]:
+def _as_is(entry: AuditEntry) -> Callable[[AuditEntry | AuditAnchor | None], AuditEntry]:
     """A seal that ignores the head: lets a test append a prebuilt entry."""
     return lambda _head: entry
 
@@ -107,18 +107,22 @@ class AuditStoreContract(ContractBase[AuditStore]):
         assert back.at.tzinfo is not None
 
     def test_the_seal_sees_the_current_head(self) -> None:
-        """append() hands the seal the newest entry (None when empty) and returns the result."""
+        """append() hands the seal the newest head (None when empty) and returns the result.
+
+        The head is the newest entry or its anchor: a seal reads its ``seq`` and ``hash``.
+        """
         store = self.store()
         chain = _chain(2)
-        seen: list[AuditEntry | None] = []
+        seen: list[AuditEntry | AuditAnchor | None] = []
 
-        def seal(head: AuditEntry | None) -> AuditEntry:
+        def seal(head: AuditEntry | AuditAnchor | None) -> AuditEntry:
             seen.append(head)
             return chain[len(seen) - 1]
 
         assert store.append(seal) == chain[0]
         assert store.append(seal) == chain[1]
-        assert seen == [None, chain[0]]
+        heads = [None if head is None else (head.seq, head.hash) for head in seen]
+        assert heads == [None, (1, chain[0].hash)]
 
     def test_an_entry_that_does_not_extend_the_head_is_refused(self) -> None:
         """Appending a gap or a duplicate seq raises ConflictError and stores nothing."""

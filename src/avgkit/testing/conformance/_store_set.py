@@ -11,7 +11,7 @@ from typing import Any
 import attrs
 import pytest
 
-from avgkit.audit import GENESIS_HASH, AuditEntry
+from avgkit.audit import GENESIS_HASH, AuditAnchor, AuditEntry
 from avgkit.consent import Channel, ConsentAction, ConsentEvent, Evidence, hash_wording
 from avgkit.errors import StorageError
 from avgkit.pseudonym._keys import KeyKind, StoredKey
@@ -68,8 +68,10 @@ def _key(key_id: str, subject_ref: str | None = None, at: datetime = T0) -> Stor
     )
 
 
-def _seal(**details: str | int | bool | None) -> Callable[[AuditEntry | None], AuditEntry]:
-    def seal(head: AuditEntry | None) -> AuditEntry:
+def _seal(
+    **details: str | int | bool | None,
+) -> Callable[[AuditEntry | AuditAnchor | None], AuditEntry]:
+    def seal(head: AuditEntry | AuditAnchor | None) -> AuditEntry:
         return AuditEntry.seal(
             seq=1 if head is None else head.seq + 1,
             at=T0,
