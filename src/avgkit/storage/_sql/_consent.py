@@ -10,17 +10,18 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
-from typing import Any, ClassVar, Final, Generic, TypeVar
+from typing import Any, ClassVar, Final, Generic, NoReturn, TypeVar
 
 from avgkit._validators import replaced
 from avgkit.audit._bound import BoundRecord
 from avgkit.consent._values import ConsentEvent, Evidence, LatestEvents, check_forget
 from avgkit.consent._vocab import Actor, Channel, ConsentAction, Presentation
-from avgkit.errors import ValidationError
+from avgkit.errors import IntegrityError, ValidationError
 from avgkit.storage._bound import CONSENT_EVENT, consent_bound
 from avgkit.storage._sql import _bindings
 from avgkit.storage._sql._consent_extras import SqlConsentExtras
 from avgkit.storage._sql._db import SqlDatabase
+from avgkit.storage._sql._errors import raise_clean
 from avgkit.subjects import SubjectId
 
 __all__ = ["COMPONENT", "TRACK", "SqlConsentStore", "with_seq"]
@@ -37,6 +38,15 @@ _EARLIEST: Final = datetime(1, 1, 1, tzinfo=UTC)  # before every storable instan
 def with_seq(event: ConsentEvent, seq: int) -> ConsentEvent:
     """``event`` as stored, with the sequence number the store gave it (not checked again)."""
     return replaced(event, seq=seq)
+
+
+def _malformed(row: Sequence[Any]) -> NoReturn:
+    seq = row[0] if row and isinstance(row[0], int) else "?"
+    msg = (
+        f"consent event {seq} is malformed: the row was changed outside avgkit; run "
+        "kit.audit.verify() to see what else was, and restore it from a backup"
+    )
+    raise_clean(IntegrityError(msg))  # no cause: a driver's or decoder's text can quote it
 
 
 class SqlConsentStore(SqlConsentExtras, Generic[DB]):
@@ -104,6 +114,18 @@ class SqlConsentStore(SqlConsentExtras, Generic[DB]):
         """Stream the subjects ``query`` selects for ``purpose`` at ``at``."""
 
     def _event(self, row: Sequence[Any]) -> ConsentEvent:
+        """The event of a row of :attr:`select`.
+
+        Raises:
+            IntegrityError: the row no longer decodes into an event (it was changed
+                outside avgkit); the message names its seq, never its values.
+        """
+        try:
+            return self._decoded(row)
+        except (ValueError, TypeError, OverflowError):  # ValidationError is a ValueError
+            _malformed(row)
+
+    def _decoded(self, row: Sequence[Any]) -> ConsentEvent:
         (seq, subject, purpose, kind, at, channel, notice, wording, actor, staff, *rest) = row
         order_ref, confirmed_at, expires_at, presentation, requested_at, confirmed_via = rest
         return ConsentEvent(
