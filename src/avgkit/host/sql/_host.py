@@ -72,6 +72,31 @@ def _names(value: object, what: str) -> frozenset[str]:
     return frozenset(items)
 
 
+def check_wiring(bind: object, name: str, table_map: object, inventory: object) -> None:
+    """Refuse a host database, table map or inventory of the wrong type (``name``: the bind's).
+
+    Shared by :class:`SqlHostData` and :func:`~avgkit.host.sql.sanitise`, so both say the
+    same thing about the same mistake.
+    """
+    if not isinstance(bind, Engine | Connection):
+        msg = f"{name} must be an SQLAlchemy Engine or Connection, got {type(bind).__name__}"
+        raise ValidationError(msg)
+    if not isinstance(table_map, TableMap):
+        msg = f"table_map must be a TableMap, got {type(table_map).__name__}"
+        raise ValidationError(msg)
+    if not isinstance(inventory, Inventory):
+        msg = f"inventory must be an avgkit Inventory, got {type(inventory).__name__}"
+        raise ValidationError(msg)
+
+
+def check_rows(value: object, name: str) -> int:
+    """Refuse a page or batch size ``name`` that is not a whole number of rows from 1."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        msg = f"{name} must be a whole number of rows, at least 1"
+        raise ValidationError(msg)
+    return value
+
+
 class SqlHostData:
     """A host's SQL database as an :class:`avgkit.host.HostData`, from a :class:`TableMap`.
 
@@ -107,18 +132,8 @@ class SqlHostData:
         *,
         page_size: int = 1000,
     ) -> None:
-        if not isinstance(bind, Engine | Connection):
-            msg = f"bind must be an SQLAlchemy Engine or Connection, got {type(bind).__name__}"
-            raise ValidationError(msg)
-        if not isinstance(table_map, TableMap):
-            msg = f"table_map must be a TableMap, got {type(table_map).__name__}"
-            raise ValidationError(msg)
-        if not isinstance(inventory, Inventory):
-            msg = f"inventory must be an avgkit Inventory, got {type(inventory).__name__}"
-            raise ValidationError(msg)
-        if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
-            msg = "page_size must be a whole number of rows, at least 1"
-            raise ValidationError(msg)
+        check_wiring(bind, "bind", table_map, inventory)
+        check_rows(page_size, "page_size")
         self._bind = bind
         self._map = table_map
         self._inventory = inventory

@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from avgkit.clock import Clock, SystemClock
 from avgkit.errors import PolicyError, StorageError, ValidationError
 from avgkit.host.sql._coverage import check_coverage
-from avgkit.host.sql._host import describe_database
+from avgkit.host.sql._host import check_rows, check_wiring, describe_database
 from avgkit.host.sql._map import TableMap
 from avgkit.host.sql._resolve import Schema, family, resolve
 from avgkit.inventory import Field, Inventory, Treatment
@@ -185,21 +185,11 @@ def _refuse_same(source: Engine | Connection, target: Engine) -> None:
 def _check_arguments(
     source: object, target: object, table_map: object, inventory: object, batch: object
 ) -> None:
-    if not isinstance(source, Engine | Connection):
-        msg = f"source must be an SQLAlchemy Engine or Connection, got {type(source).__name__}"
-        raise ValidationError(msg)
+    check_wiring(source, "source", table_map, inventory)
     if not isinstance(target, Engine):
         msg = f"target must be an SQLAlchemy Engine, got {type(target).__name__}"
         raise ValidationError(msg)
-    if not isinstance(table_map, TableMap):
-        msg = f"table_map must be a TableMap, got {type(table_map).__name__}"
-        raise ValidationError(msg)
-    if not isinstance(inventory, Inventory):
-        msg = f"inventory must be an avgkit Inventory, got {type(inventory).__name__}"
-        raise ValidationError(msg)
-    if isinstance(batch, bool) or not isinstance(batch, int) or batch < 1:
-        msg = "batch must be a whole number of rows, at least 1"
-        raise ValidationError(msg)
+    check_rows(batch, "batch")
 
 
 # --------------------------------------------------------------------------- transforms
