@@ -107,6 +107,55 @@ def test_without_the_marker_a_wrapped_ring_still_refuses_a_process_without_the_k
         open_kit(f"sqlite:///{path}")
 
 
+def as_an_older_avgkit_left_it(path):
+    """No marker in the key store: the subject-reference secret raw in audit_meta."""
+    with open_kit(f"sqlite:///{path}", kek=KEK) as kit:
+        secret = kit.pseudonyms.reference_secret(lambda: b"")
+    write(path, "DELETE FROM keys_material WHERE kind = 'secret'")
+    write(path, "INSERT INTO audit_meta (name, value) VALUES ('subject_ref_secret', ?)", (secret,))
+
+
+def test_an_old_wrapped_store_holding_only_subject_keys_refuses_a_process_without_the_kek(
+    tmp_path,
+):
+    """No ring key and no marker: the wrapped subject keys alone say the store is wrapped."""
+    path = tmp_path / "avg.db"
+    with open_kit(f"sqlite:///{path}", kek=KEK) as kit:
+        blob = kit.pseudonyms.seal("cust-1", b"iban", purpose=PURPOSE)
+    as_an_older_avgkit_left_it(path)
+    keys = "SELECT key_id, kind, material, wrapped_by FROM keys_material ORDER BY seq"
+    before, meta = rows(path, keys), rows(path, "SELECT name, value FROM audit_meta")
+    assert [kind for _, kind, _, _ in before] == ["subject"]
+    with pytest.raises(ConfigurationError, match=r"wrapped by KEK 'kek-2026'.*without a KEK"):
+        open_kit(f"sqlite:///{path}")
+    # Nothing written: no unwrapped marker, the old secret where it was.
+    assert rows(path, keys) == before
+    assert rows(path, "SELECT name, value FROM audit_meta") == meta
+    with open_kit(f"sqlite:///{path}", kek=KEK) as kit:  # with the KEK all is well
+        assert kit.pseudonyms.open("cust-1", blob, purpose=PURPOSE) == b"iban"
+    assert rows(path, "SELECT wrapped_by FROM keys_material") == [("kek-2026",)] * 2
+
+
+def test_an_old_store_of_unwrapped_subject_keys_refuses_a_kek(tmp_path):
+    """The other way round: a KEK would start a wrapped marker beside unwrapped keys."""
+    path = tmp_path / "avg.db"
+    with open_kit(f"sqlite:///{path}") as kit:
+        kit.pseudonyms.seal("cust-1", b"iban", purpose=PURPOSE)
+    write(path, "DELETE FROM keys_material WHERE kind = 'secret'")
+    with pytest.raises(IntegrityError, match="set up without a KEK"):
+        open_kit(f"sqlite:///{path}", kek=KEK)
+    assert rows(path, "SELECT wrapped_by FROM keys_material") == [(None,)]
+
+
+def test_old_subject_keys_under_another_kek_are_named(tmp_path):
+    path = tmp_path / "avg.db"
+    with open_kit(f"sqlite:///{path}", kek=KEK) as kit:
+        kit.pseudonyms.seal("cust-1", b"iban", purpose=PURPOSE)
+    as_an_older_avgkit_left_it(path)
+    with pytest.raises(NotFound, match=r"'kek-2026'.*'kek-other' was given"):
+        open_kit(f"sqlite:///{path}", kek=KeyEncryptionKey.generate(key_id="kek-other"))
+
+
 def planted(kind, key_id, *, subject_ref=None, material=b"\x42\x17" * 16):
     return StoredKey(
         key_id=key_id, kind=kind, material=material, created_at=NOW, subject_ref=subject_ref

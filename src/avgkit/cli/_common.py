@@ -6,6 +6,8 @@ Private; see :mod:`avgkit.cli` for the command line itself.
 from __future__ import annotations
 
 import argparse
+import base64
+import binascii
 import enum
 import importlib
 import inspect
@@ -21,10 +23,11 @@ from typing import Any, Final, TextIO
 
 import attrs
 
-from avgkit.errors import NotFound
+from avgkit.errors import NotFound, ValidationError
 from avgkit.host import HostData
 from avgkit.inventory import Inventory, _policyfile
 from avgkit.kit import Kit
+from avgkit.pseudonym import KeyEncryptionKey
 from avgkit.retention import RetentionPolicy, policy_from_file
 from avgkit.retention._policyfile import SECTION
 from avgkit.storage.sqlite import path_from_url, url_for
@@ -65,6 +68,7 @@ STORE_ENV: Final = "AVGKIT_STORE"
 POLICY_ENV: Final = "AVGKIT_POLICY"
 HOST_ENV: Final = "AVGKIT_HOST"
 PASSPHRASE_ENV: Final = "AVGKIT_PASSPHRASE"  # noqa: S105 - a variable name
+KEK_FILE_ENV: Final = "AVGKIT_KEK_FILE"
 DEBUG_ENV: Final = "AVGKIT_DEBUG"
 
 
@@ -211,6 +215,58 @@ def store_url(value: str | None, *, must_exist: bool = True) -> str:
             )
             raise NotFound(msg)
     return url
+
+
+_KEK_BYTES: Final = 32
+
+
+def kek_from_file(path: str, *, key_id: str) -> KeyEncryptionKey:
+    """The key-encryption key in the file at ``path`` (``$AVGKIT_KEK_FILE``), as ``key_id``.
+
+    The file holds the KEK's 32 bytes as they are, or written as 64 hex digits or in
+    base64 (surrounding white space is ignored): what ``KeyEncryptionKey.from_bytes`` was
+    given. The id is the one the key store names, so only the material is kept in the file.
+
+    Raises:
+        NotFound: there is no such file.
+        ValidationError: it cannot be read, or does not hold 32 bytes in one of those forms
+            (the message gives its length only, never its contents).
+    """
+    file = Path(path)
+    try:
+        data = file.read_bytes()
+    except FileNotFoundError:
+        msg = f"no KEK file at {path}; check {KEK_FILE_ENV}"
+        raise NotFound(msg) from None
+    except OSError as exc:
+        msg = f"cannot read the KEK file {path} ({type(exc).__name__}: {exc.strerror})"
+        raise ValidationError(msg) from None
+    material = data if len(data) == _KEK_BYTES else _kek_text(data)
+    if material is None:
+        msg = (
+            f"the KEK file {path} holds {len(data)} bytes, not a KEK: it must hold the KEK's "
+            f"{_KEK_BYTES} bytes as they are, or written as {2 * _KEK_BYTES} hex digits or in "
+            "base64"
+        )
+        raise ValidationError(msg)
+    return KeyEncryptionKey.from_bytes(material, key_id=key_id)
+
+
+def _kek_text(data: bytes) -> bytes | None:
+    """The 32 bytes written as hex or base64 in ``data``, or ``None``."""
+    try:
+        text = data.decode("ascii").strip()
+    except UnicodeDecodeError:
+        return None
+    try:
+        material = (
+            bytes.fromhex(text)
+            if len(text) == 2 * _KEK_BYTES
+            else base64.b64decode(text, validate=True)
+        )
+    except (ValueError, binascii.Error):
+        return None
+    return material if len(material) == _KEK_BYTES else None
 
 
 def policy_path(value: str | None) -> str:

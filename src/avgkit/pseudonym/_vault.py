@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from avgkit.clock import Clock
     from avgkit.storage import AuditStore, KeyStore
 
-__all__ = ["REFERENCE_SECRET_ID", "KeyVault"]
+__all__ = ["REFERENCE_SECRET_ID", "KeyVault", "WrappingReport", "stored_wrapping"]
 
 REFERENCE_SECRET_ID: Final = "subject-ref"  # noqa: S105 - a key id, not the secret
 """The key id under which the subject-reference secret is kept in the key store."""
@@ -39,6 +39,40 @@ class _SecretKeeper(Protocol):
     def stored_reference_secret(self) -> bytes | None: ...
 
     def discard_reference_secret(self) -> None: ...
+
+
+@runtime_checkable
+class WrappingReport(Protocol):
+    """A key store that can say how all its keys are wrapped, subject keys included.
+
+    :meth:`~avgkit.storage.KeyStore.ring` never lists subject keys, so without this a store
+    whose only wrapped keys are subject keys (an older store, from before the marker) looks
+    unwrapped. The SQL key store has it; a store without it is judged by its rings.
+    """
+
+    def wrappings(self) -> frozenset[str | None]:
+        """The ids of the KEKs wrapping stored keys; ``None`` among them for a key in the clear."""
+        ...
+
+
+def stored_wrapping(store: KeyStore) -> frozenset[str | None]:
+    """How the keys in ``store`` are wrapped, as far as it tells, reading (never unwrapping).
+
+    The marker (the subject-reference secret) decides where there is one; otherwise every
+    key of the rings, and every key at all when the store is a :class:`WrappingReport`.
+    Each KEK id found is in the set, and ``None`` for a key stored in the clear; an empty
+    set is a store without keys.
+    """
+    try:
+        marker: StoredKey | None = store.get(REFERENCE_SECRET_ID)
+    except NotFound:
+        marker = None
+    if marker is not None:
+        return frozenset({marker.wrapped_by})
+    found = {stored.wrapped_by for kind in _RINGS for stored in store.ring(kind)}
+    if isinstance(store, WrappingReport):
+        found |= store.wrappings()
+    return frozenset(found)
 
 
 class KeyVault:
@@ -78,13 +112,16 @@ class KeyVault:
         """Refuse a key store whose wrapping does not match this vault's KEK.
 
         Reads the stored marker (the subject-reference secret) once per vault; a store
-        without one (new, or from before the marker) is judged by its key rings.
+        without one (new, or from before the marker) is judged by its key rings and, when
+        it can report them (:class:`WrappingReport`), by how every key in it is wrapped,
+        subject keys included: an older store whose only wrapped keys are subject keys is
+        refused without its KEK like any other.
 
         Raises:
             ConfigurationError: the store's keys are wrapped and no KEK was given.
             NotFound: they are wrapped by another KEK (the message names both ids).
-            IntegrityError: a KEK was given and the marker or a ring key is stored
-                unwrapped, or does not unwrap with it.
+            IntegrityError: a KEK was given and the marker or a key is stored unwrapped, or
+                the marker or a ring key does not unwrap with it.
         """
         if self._checked:
             return
@@ -95,7 +132,37 @@ class KeyVault:
             for kind in _RINGS:
                 for stored in self.store.ring(kind):
                     self.unwrap(stored)
+            if isinstance(self.store, WrappingReport):
+                self._judge(self.store.wrappings())
         self._checked = True
+
+    def _judge(self, wrappings: frozenset[str | None]) -> None:
+        """Refuse keys (subject keys, which no ring lists) wrapped otherwise than this vault."""
+        wrapped = sorted(w for w in wrappings if w is not None)
+        if self.kek is None:
+            if wrapped:
+                msg = (
+                    f"the key store holds keys wrapped by KEK {wrapped[0]!r}, and this kit was "
+                    "opened without a KEK; pass that KeyEncryptionKey as kek= to use this key "
+                    "store (nothing is read or written without it)"
+                )
+                raise ConfigurationError(msg)
+            return
+        if None in wrappings:
+            msg = (
+                "the key store holds keys stored unwrapped, but this kit wraps every key with "
+                f"KEK {self.kek.id!r}: the key store was set up without a KEK (avgkit does not "
+                "wrap existing keys later), or rows were written without it; open a store made "
+                "without a KEK without kek="
+            )
+            raise IntegrityError(msg)
+        others = [w for w in wrapped if w != self.kek.id]
+        if others:
+            msg = (
+                f"the key store holds keys wrapped by KEK {others[0]!r}, but KEK "
+                f"{self.kek.id!r} was given; pass the KEK they were stored with"
+            )
+            raise NotFound(msg)
 
     def unwrap(self, stored: StoredKey) -> StoredKey:
         """Return ``stored`` with its material in the clear, as this vault's KEK allows.

@@ -133,6 +133,16 @@ class SqlKeyStore:
                 self._db.scrub()
         return bool(deleted)
 
+    def wrappings(self) -> frozenset[str | None]:
+        """The ids of the KEKs wrapping stored keys, ``None`` for keys in the clear.
+
+        Subject keys included, which :meth:`ring` never lists (see
+        :class:`avgkit.pseudonym._vault.WrappingReport`).
+        """
+        with self._db.read("reading how the keys are wrapped") as conn:
+            rows = conn.execute("SELECT DISTINCT wrapped_by FROM keys_material").fetchall()
+        return frozenset(row[0] for row in rows)
+
     def shredded_at(self, subject_ref: str) -> datetime | None:
         """Return when the subject's key was shredded."""
         d = self._dialect

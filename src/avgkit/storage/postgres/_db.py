@@ -340,23 +340,34 @@ class Database(SqlDatabase):
     Args:
         url: ``postgresql://user@host:port/db?schema=name&pool_min=1&pool_max=4``
             (see :func:`parse_url`).
+        read_only: open the schema to read it only, changing nothing: it is not created,
+            no table is made, every session is ``READ ONLY`` (so the server refuses any
+            write) and :meth:`write` and :meth:`joined` refuse. A schema that does not
+            exist or holds no ``avgkit_schema`` table is refused.
 
     Raises:
         ValidationError: the URL is malformed.
         StorageError: the server cannot be reached, is older than PostgreSQL 12, or
-            refuses to create the schema.
+            refuses to create the schema; with ``read_only``, the schema holds no avgkit
+            store.
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       ``read_only``.
     """
 
     dialect: ClassVar[Dialect] = POSTGRESQL
     driver_errors: ClassVar[tuple[type[Exception], ...]] = (psycopg.Error,)
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, read_only: bool = False) -> None:
         self.settings = parse_url(url)
         self.schema = self.settings.schema
+        self.read_only = read_only
         self._local = threading.local()  # the connection of this thread's open write()
-        self._bootstrap()
+        if read_only:
+            self._look()
+        else:
+            self._bootstrap()
         self._pool: ConnectionPool[Connection] = ConnectionPool(
             self.settings.conninfo,
             min_size=self.settings.pool_min,
@@ -442,16 +453,45 @@ class Database(SqlDatabase):
                     ).format(schema)
                 )
 
+    def _look(self) -> None:
+        """Check, changing nothing, that the server is new enough and the schema an avgkit one."""
+        with (
+            self.translated(f"connecting to schema {self.schema!r} read-only"),
+            psycopg.connect(self.settings.conninfo) as conn,
+        ):
+            conn.read_only = True
+            if conn.info.server_version < MIN_SERVER_VERSION:
+                msg = (
+                    f"postgresql: the server is version {conn.info.server_version}; avgkit "
+                    "needs PostgreSQL 12 or newer"
+                )
+                raise StorageError(msg)
+            (table,) = conn.execute(
+                "SELECT to_regclass(%s)", (f'"{self.schema}".avgkit_schema',)
+            ).fetchone() or (None,)
+        if table is None:
+            msg = (
+                f"postgresql: schema {self.schema!r} holds no avgkit store (no avgkit tables, "
+                "or no such schema); check the URL's ?schema= (nothing was created)"
+            )
+            raise StorageError(msg)
+
     def _configure(self, conn: Connection) -> None:
         conn.execute(
             "SELECT set_config('search_path', %s, false), set_config('TimeZone', 'UTC', false)",
             (f'"{self.schema}"',),
         )
+        if self.read_only:  # the server refuses writes in every transaction of the session
+            conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
         conn.commit()
 
-    @staticmethod
-    def _reset(conn: Connection) -> None:
-        conn.read_only = False
+    def _reset(self, conn: Connection) -> None:
+        # psycopg begins each transaction READ WRITE when read_only is False, whatever the
+        # session's default: a read-only database keeps every transaction READ ONLY.
+        conn.read_only = self.read_only
+
+    def _refuse(self, what: str) -> StorageError:
+        return StorageError(f"{what}: schema {self.schema!r} is open read-only")
 
     @contextmanager
     def write(self, what: str) -> Iterator[Connection]:
@@ -462,7 +502,12 @@ class Database(SqlDatabase):
         same thread (a store's write within a service's
         :meth:`~avgkit.audit.AuditLog.atomic` block) the block joins that transaction on the
         same connection as a savepoint, committed only with the outer one.
+
+        Raises:
+            StorageError: the database was opened ``read_only``.
         """
+        if self.read_only:
+            raise self._refuse(what)
         outer: Connection | None = getattr(self._local, "conn", None)
         if outer is not None:
             pending: list[Callable[[], None]] = self._local.pending
@@ -549,6 +594,8 @@ class Database(SqlDatabase):
         true)``), and the host's settings are put back before the block ends. Callbacks
         waiting for a commit run when the block ends.
         """
+        if self.read_only:
+            raise self._refuse("joining the host's transaction")
         if not isinstance(conn, psycopg.Connection):
             msg = f"the PostgreSQL adapter joins a psycopg Connection, got {type(conn).__name__}"
             raise ValidationError(msg)

@@ -13,6 +13,7 @@ from avgkit.storage import KeyStore
 from avgkit.testing.conformance._base import ContractBase, require
 
 T0 = datetime(2024, 3, 1, 9, 30, 15, 123456, tzinfo=UTC)
+_RACES = 100  # add() against shred() of one subject; an unserialised store loses many
 
 
 def _key(
@@ -231,3 +232,57 @@ class KeyStoreContract(ContractBase[KeyStore]):
             thread.join()
         assert sorted(outcomes) == ["added"] + ["conflict"] * 5
         assert store.for_subject("sr1:race") is not None
+
+    def test_add_racing_shred_of_one_subject_never_leaves_a_usable_key(self) -> None:
+        """A subject's first add() racing its shred(): once both are done it has no key.
+
+        The two must be serialised per subject (a lock, or a constraint): a shred() whose
+        delete runs before the racing add() commits must not leave that key live beside its
+        tombstone, which would let data sealed after the erasure be opened. Whichever comes
+        first, the add() succeeds exactly when the shred() destroys its key, and the subject
+        gets no key afterwards.
+        """
+        require(self.capabilities, "thread_safe")
+        store = self.store()
+        survivors = 0
+        for n in range(_RACES):
+            ref = f"sr1:race{n}"
+            added, destroyed = _race_add_and_shred(
+                store, _key(f"k{n}", KeyKind.SUBJECT, subject_ref=ref)
+            )
+            assert store.shredded_at(ref) == T0
+            if store.for_subject(ref) is not None or added != destroyed:
+                survivors += 1
+        assert survivors == 0, f"{survivors} of {_RACES} races left a live key"
+        with pytest.raises(ConflictError):
+            store.add(_key("late", KeyKind.SUBJECT, subject_ref="sr1:race0"))
+        with pytest.raises(NotFound):
+            store.get("late")
+
+
+def _race_add_and_shred(store: KeyStore, key: StoredKey) -> tuple[bool, bool]:
+    """Start add(key) and shred() of its subject at once; whether each stored/destroyed it."""
+    assert key.subject_ref is not None
+    ref = key.subject_ref
+    start = threading.Barrier(2)
+    outcome: dict[str, bool] = {}
+
+    def add() -> None:
+        start.wait()
+        try:
+            store.add(key)
+        except ConflictError:
+            outcome["added"] = False  # the shredding came first: refused, as it must be
+        else:
+            outcome["added"] = True
+
+    def shred() -> None:
+        start.wait()
+        outcome["destroyed"] = store.shred(ref, T0)
+
+    threads = [threading.Thread(target=add), threading.Thread(target=shred)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcome["added"], outcome["destroyed"]
