@@ -322,6 +322,15 @@ def test_a_wrapped_store_verifies_with_the_kek_file(wrapped, policy, tmp_path, m
     assert store_state(wrapped, tmp_path) == before
 
 
+def test_the_kek_file_can_be_named_by_an_option(wrapped, policy, tmp_path, monkeypatch):
+    monkeypatch.delenv("AVGKIT_KEK_FILE", raising=False)
+    path = kek_file(tmp_path, "hex")
+    code, text = run(
+        "audit", "verify", "--store", wrapped, "--policy", policy, "--kek-file", str(path)
+    )
+    assert code == ExitCode.OK, text
+
+
 def test_without_the_kek_file_a_wrapped_store_is_refused_saying_how(wrapped, policy, capsys):
     code, _ = run("audit", "verify", "--store", wrapped, "--policy", policy)
     assert code == ExitCode.USAGE

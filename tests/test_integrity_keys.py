@@ -8,6 +8,7 @@ apart, a secret left where an older avgkit kept it.
 import sqlite3
 from datetime import UTC, datetime
 
+import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -308,3 +309,14 @@ def test_an_old_copy_left_by_a_crash_is_deleted_on_the_next_open(tmp_path):
     with open_kit(f"sqlite:///{path}") as kit:
         assert kit.audit.subject_ref("cust-1") == ref  # the key store's copy wins
     assert rows(path, "SELECT count(*) FROM audit_meta") == [(0,)]
+
+
+@pytest.mark.parametrize("url", ["memory://", "sqlite:///{tmp}/avg.db"])
+def test_every_key_store_reports_how_each_stored_key_is_wrapped(tmp_path, url):
+    """Subject keys included: the vault judges an old store by them (see above)."""
+    with open_stores(url.format(tmp=tmp_path)) as stores:
+        assert stores.keys.wrappings() == frozenset()
+        stores.keys.add(planted(KeyKind.SUBJECT, "s1", subject_ref="sr1:" + "a" * 32))
+        wrapped = attrs.evolve(planted(KeyKind.PSEUDONYM, "p1"), wrapped_by="kek-2026")
+        stores.keys.add(wrapped)
+        assert stores.keys.wrappings() == frozenset({None, "kek-2026"})

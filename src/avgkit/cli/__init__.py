@@ -422,6 +422,14 @@ def _parser() -> _Parser:  # noqa: PLR0915 - one block per command, in help orde
         help="a file of anchors the program wrote (AnchorFile), each checked; sealed ones "
         "with the key in AVGKIT_ANCHOR_KEY (default: none)",
     )
+    verify.add_argument(
+        "--kek-file",
+        metavar="FILE",
+        default=_env("AVGKIT_KEK_FILE"),
+        help="the file holding the key-encryption key of a store whose keys are wrapped, "
+        "raw, hex or base64 (never the key itself on the command line) "
+        f"(default: {_shown('AVGKIT_KEK_FILE')})",
+    )
     _host.add_parsers(commands, _command, _add_policy, _group)
     return parser
 

@@ -142,7 +142,7 @@ def audit_verify(args: argparse.Namespace, output: Output) -> ExitCode:
     key_text = os.environ.get(ANCHOR_KEY_ENV)
     key = None if not key_text else AnchorKey.from_text(key_text)
     loaded = inventory(args.policy)
-    stores = open_read_only(store_url(args.store))
+    stores = open_read_only(store_url(args.store), kek_file=args.kek_file)
     with Kit(stores=stores, inventory=loaded) as kit:
         try:
             report = kit.audit.verify(anchor=anchor, anchors=anchors, key=key)

@@ -180,6 +180,11 @@ class MemoryKeyStore:
     def __repr__(self) -> str:
         return f"MemoryKeyStore(keys={len(self._keys)}, shredded={len(self._shredded)})"
 
+    def wrappings(self) -> frozenset[str | None]:
+        """The ids of the KEKs wrapping stored keys, ``None`` for keys in the clear."""
+        with self._lock:
+            return frozenset(key.wrapped_by for key in self._keys.values())
+
     def add(self, key: StoredKey) -> None:
         """Store ``key``; ConflictError on a duplicate id or a subject with a key."""
         with self._lock:
