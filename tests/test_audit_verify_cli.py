@@ -6,7 +6,6 @@ store's keys (and the subject-reference secret beside them) are wrapped.
 
 import base64
 import hashlib
-import io
 import json
 import sqlite3
 from urllib.parse import parse_qs, urlsplit, urlunsplit
@@ -15,37 +14,28 @@ import pytest
 
 from avgkit import Kit
 from avgkit.audit import AnchorFile, AnchorKey
-from avgkit.cli import ExitCode, main
+from avgkit.cli import ExitCode
 from avgkit.errors import StorageError
 from avgkit.presets import ticketing
 from avgkit.pseudonym import KeyEncryptionKey
 from avgkit.storage.sqlite import url_for
 from avgkit.testing import ManualClock
+from clisupport import clear_environment, policy_file, run
 from test_breach import NOW, facts
-from test_cli import PRESET
 from test_integrity_chain import execute, give
 
 KEK_MATERIAL = bytes(range(1, 33))
 KEK = KeyEncryptionKey.from_bytes(KEK_MATERIAL, key_id="kek-2026")
 
 
-def run(*argv):
-    out = io.StringIO()
-    code = main([str(a) for a in argv], out=out)
-    return code, out.getvalue()
-
-
 @pytest.fixture(autouse=True)
 def _no_env(monkeypatch):
-    for name in ("AVGKIT_STORE", "AVGKIT_POLICY", "AVGKIT_ANCHOR_KEY", "AVGKIT_KEK_FILE"):
-        monkeypatch.delenv(name, raising=False)
+    clear_environment(monkeypatch)
 
 
 @pytest.fixture
 def policy(tmp_path):
-    path = tmp_path / "policy.toml"
-    path.write_text(PRESET, encoding="utf-8")
-    return path
+    return policy_file(tmp_path)
 
 
 @pytest.fixture

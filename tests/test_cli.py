@@ -6,7 +6,6 @@ import os
 import sqlite3
 import subprocess
 import sys
-from importlib.resources import files
 from pathlib import Path
 
 import pytest
@@ -15,22 +14,14 @@ import cli_host
 from avgkit import _demo
 from avgkit.cli import ExitCode, _parser, main
 from avgkit.cli._common import instant
+from clisupport import PRESET, clear_environment, one_line_error, policy_file, run
 
 TESTS = Path(__file__).resolve().parent
-PRESET = files("avgkit.presets").joinpath("ticketing.toml").read_text(encoding="utf-8")
-
-
-def run(*argv):
-    out = io.StringIO()
-    code = main([str(a) for a in argv], out=out)
-    return code, out.getvalue()
 
 
 @pytest.fixture
 def policy(tmp_path):
-    path = tmp_path / "policy.toml"
-    path.write_text(PRESET, encoding="utf-8")
-    return path
+    return policy_file(tmp_path)
 
 
 @pytest.fixture
@@ -42,16 +33,7 @@ def demo_db(tmp_path):
 
 @pytest.fixture(autouse=True)
 def _no_env(monkeypatch):
-    for name in ("AVGKIT_STORE", "AVGKIT_POLICY", "AVGKIT_HOST", "AVGKIT_PASSPHRASE"):
-        monkeypatch.delenv(name, raising=False)
-
-
-def one_line_error(capsys):
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1, err
-    assert err.startswith("avgkit: ")
-    assert "Traceback" not in err
-    return err
+    clear_environment(monkeypatch)
 
 
 # --------------------------------------------------------------------------- demo

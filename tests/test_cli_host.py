@@ -1,16 +1,15 @@
 """``avgkit host check`` and ``avgkit host sanitise``: exit codes, --json, one-line errors."""
 
-import io
 import json
 import sqlite3
 import sys
-from importlib.resources import files
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from avgkit.cli import main
+import clisupport
+from clisupport import PRESET, clear_environment, policy_file, run
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "examples"))
 sys.path.insert(0, str(Path(__file__).parent))
@@ -19,30 +18,21 @@ from test_host_sql import load_scenario, pg_engine
 from test_ticketshop import ATTENDEE, BUYER, BUYER_IBAN, BYSTANDER, fill
 
 EXAMPLES = Path(__file__).parents[1] / "examples"
-PRESET = files("avgkit.presets").joinpath("ticketing.toml").read_text(encoding="utf-8")
+
 MAP = (EXAMPLES / "ticketshop" / "table_map.toml").read_text(encoding="utf-8")
 PERSONAL = (*BUYER.values(), BUYER_IBAN, *ATTENDEE.values(), *BYSTANDER.values())
 SECRET = "x" * 8 + "a secret long enough to key the pseudonyms"
 
 
-def run(*argv):
-    out = io.StringIO()
-    code = main([str(a) for a in argv], out=out)
-    return code, out.getvalue()
-
-
 @pytest.fixture(autouse=True)
 def _no_env(monkeypatch):
-    for name in ("AVGKIT_POLICY", "AVGKIT_HOST_DATABASE", "AVGKIT_SANITISE_SECRET"):
-        monkeypatch.delenv(name, raising=False)
+    clear_environment(monkeypatch)
 
 
 @pytest.fixture
 def policy(tmp_path):
     """The preset inventory with the ticket shop's table map as its host section."""
-    path = tmp_path / "policy.toml"
-    path.write_text(PRESET + "\n" + MAP, encoding="utf-8")
-    return path
+    return policy_file(tmp_path, MAP)
 
 
 @pytest.fixture
@@ -55,13 +45,7 @@ def shop(tmp_path):
 
 
 def one_line_error(capsys):
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1, err
-    assert err.startswith("avgkit: ")
-    assert "Traceback" not in err
-    for value in PERSONAL:
-        assert value not in err
-    return err
+    return clisupport.one_line_error(capsys, PERSONAL)
 
 
 def add_remarks(path):
