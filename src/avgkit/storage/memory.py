@@ -13,6 +13,7 @@ audit entry that cannot be written after a consent event was) therefore behave t
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING
@@ -281,6 +282,9 @@ class MemoryConsentStore:
         self._wordings: list[Wording] = []
         self._withdrawals: list[WordingWithdrawal] = []
         self._generation = 0
+        # Never undone: a rolled-back change's generation is never handed out again, so a
+        # WordingIndex cached inside the rolled-back block never looks current.
+        self._generations = itertools.count(1)
         self._pending: dict[str, PendingConsent] = {}
         self._grounds: list[CompellingGrounds] = []
         self._unit = MemoryUnitOfWork() if unit is None else unit
@@ -493,7 +497,7 @@ class MemoryConsentStore:
                 return 0
             before = (len(self._wordings), self._generation)
             self._wordings.extend(fresh)
-            self._generation += 1
+            self._generation = next(self._generations)
             self._unit.changed(lambda: self._unregister(*before))
             return len(fresh)
 
@@ -519,7 +523,7 @@ class MemoryConsentStore:
                 return existing
             before = (len(self._withdrawals), self._generation)
             self._withdrawals.append(withdrawal)
-            self._generation += 1
+            self._generation = next(self._generations)
             self._unit.changed(lambda: self._unwithdraw(*before))
             return withdrawal
 
@@ -546,7 +550,11 @@ class MemoryConsentStore:
             return self._index()
 
     def wording_generation(self) -> int:
-        """The number of registry changes so far."""
+        """The registry's generation: 0 when empty, a new number with every change.
+
+        An undone change puts the generation before it back, and its own number is never
+        used again.
+        """
         with self._lock:
             return self._generation
 

@@ -24,7 +24,9 @@ The contract classes are not named ``Test*``, so pytest collects only your subcl
    :class:`StoreSetContract` and :class:`FailingOpen`; :class:`RetentionStoreContract` and
    :class:`ErasureStoreContract`; :class:`RequestStoreContract` and
    :class:`FeedStoreContract`, whose hook is ``make_stores()`` (a store set, for its unit
-   of work).
+   of work); :class:`WordingStoreContract`, :class:`ConfirmationStoreContract` and
+   :class:`GroundsStoreContract`, for what a consent store keeps beside its events (the
+   wording registry, pending double opt-ins, compelling grounds), with the same hook.
 """
 
 from __future__ import annotations
@@ -33,6 +35,11 @@ from avgkit.testing.conformance._audit import AuditStoreContract
 from avgkit.testing.conformance._base import Capabilities
 from avgkit.testing.conformance._breaches import BreachStoreContract
 from avgkit.testing.conformance._consent import ConsentStoreContract
+from avgkit.testing.conformance._consent_extras import (
+    ConfirmationStoreContract,
+    GroundsStoreContract,
+    WordingStoreContract,
+)
 from avgkit.testing.conformance._host import HostDataContract, HostScenario
 from avgkit.testing.conformance._keys import KeyStoreContract
 from avgkit.testing.conformance._requests import FeedStoreContract, RequestStoreContract
@@ -43,14 +50,17 @@ __all__ = [
     "AuditStoreContract",
     "BreachStoreContract",
     "Capabilities",
+    "ConfirmationStoreContract",
     "ConsentStoreContract",
     "ErasureStoreContract",
     "FailingOpen",
     "FeedStoreContract",
+    "GroundsStoreContract",
     "HostDataContract",
     "HostScenario",
     "KeyStoreContract",
     "RequestStoreContract",
     "RetentionStoreContract",
     "StoreSetContract",
+    "WordingStoreContract",
 ]
