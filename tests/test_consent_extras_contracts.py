@@ -27,13 +27,6 @@ from avgkit.testing.conformance import (
     WordingStoreContract,
 )
 
-GENERATION_REUSED = (
-    "defect: the SQL consent store's wording generation is a counter inside the "
-    "transaction, so a rolled-back registration's generation is handed out again to the "
-    "next one (storage/_sql/_consent_extras.py); a WordingRegistry that cached the index "
-    "inside the rolled-back block keeps serving its text"
-)
-
 
 def _leaves(value):
     """Every scalar inside an attrs value, each as text."""
@@ -124,9 +117,7 @@ class TestMemoryGroundsStore(MemoryHooks, GroundsStoreContract):
 
 
 class TestSqliteWordingStore(SqliteHooks, WordingStoreContract):
-    @pytest.mark.xfail(strict=True, reason=GENERATION_REUSED)
-    def test_a_generation_seen_in_a_failed_block_is_never_seen_again(self):
-        super().test_a_generation_seen_in_a_failed_block_is_never_seen_again()
+    pass
 
 
 class TestSqliteConfirmationStore(SqliteHooks, ConfirmationStoreContract):
@@ -139,10 +130,6 @@ class TestSqliteGroundsStore(SqliteHooks, GroundsStoreContract):
 
 class TestPostgresWordingStore(PostgresHooks, WordingStoreContract):
     registry_examples = 15  # each probe is two round trips to the server
-
-    @pytest.mark.xfail(strict=True, reason=GENERATION_REUSED)
-    def test_a_generation_seen_in_a_failed_block_is_never_seen_again(self):
-        super().test_a_generation_seen_in_a_failed_block_is_never_seen_again()
 
 
 class TestPostgresConfirmationStore(PostgresHooks, ConfirmationStoreContract):
@@ -164,37 +151,24 @@ def test_every_adapters_consent_store_keeps_the_extras(store_url):
     [
         "memory",
         "sqlite",
-        pytest.param(
-            "postgresql",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="defect: PostgreSQL text cannot hold NUL, which Wording accepts: "
-                "register_wordings() raises StorageError (DataError), a database failure, "
-                "where memory and SQLite store the text",
-            ),
-        ),
+        "postgresql",
     ],
 )
-def test_a_text_with_a_nul_character_is_stored_or_refused_as_bad_input(adapter, request):
+def test_a_text_with_a_nul_character_is_refused_as_bad_input_everywhere(adapter, request):
     url = request.getfixturevalue("pg_url") if adapter == "postgresql" else "memory://"
     if adapter == "sqlite":
         url = f"sqlite:///{request.getfixturevalue('tmp_path')}/nul.db"
     text = "Ja, stuur mij\x00 de nieuwsbrief."
     with open_stores(url) as stores:
-        try:
-            wording = Wording(
+        with pytest.raises(ValidationError, match="NUL"):
+            Wording(
                 purpose="newsletter",
                 version="v1",
                 lang="nl",
                 text=text,
                 valid_from=datetime(2024, 5, 1, tzinfo=UTC),
             )
-            stores.consent.register_wordings([wording])
-        except ValidationError:
-            return  # refused as bad input, the same way everywhere
-        found = stores.consent.wording_index().find("newsletter", "v1", "nl")
-        assert found is not None
-        assert found.text == text
+        assert stores.consent.wording_index().wordings == ()
 
 
 # -- the contracts catch what they are for ---------------------------------------------------

@@ -175,6 +175,9 @@ def _text(value: object, *, max_length: int) -> str:
     if len(value) > max_length:
         msg = f"is {len(value)} characters long; at most {max_length} are allowed"
         raise _RuleError(msg)
+    if "\x00" in value:  # PostgreSQL text cannot hold it: refused alike on every adapter
+        msg = "holds a NUL character (\\x00), which a database cannot store as text"
+        raise _RuleError(msg)
     return value
 
 

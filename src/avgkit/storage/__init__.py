@@ -393,7 +393,8 @@ class WordingStore(Protocol):
         Checked with :func:`avgkit.consent.check_registration` against what is stored,
         inside the transaction: a version registered again with the same text is skipped,
         one with another text refused (:class:`~avgkit.errors.ValidationError`) and nothing
-        stored. A registration that adds anything advances :meth:`wording_generation`.
+        stored. A registration that adds anything changes :meth:`wording_generation` (to a
+        number not handed out before, even by a change that was rolled back).
         """
         ...
 
@@ -444,7 +445,12 @@ class ConfirmationStore(Protocol):
     """
 
     def add_pending(self, pending: PendingConsent) -> None:
-        """Store a pending consent (without its token)."""
+        """Store a pending consent (without its token).
+
+        Raises:
+            ConflictError: a pending consent with the same selector is stored already
+                (selectors are random: a second one is a replay); nothing is stored.
+        """
         ...
 
     def pending(self, selector: str) -> PendingConsent | None:

@@ -8,6 +8,7 @@ codec. The audience variants over the registry are each adapter's own, as the au
 from __future__ import annotations
 
 import abc
+import secrets
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, ClassVar, Final
@@ -128,7 +129,7 @@ class SqlConsentExtras(abc.ABC):
                     ),
                 )
             if fresh:
-                conn.execute("UPDATE consent_registry_generation SET generation = generation + 1")
+                self._next_generation(conn)
         return len(fresh)
 
     def withdraw_wording(self, withdrawal: WordingWithdrawal) -> WordingWithdrawal:
@@ -164,8 +165,17 @@ class SqlConsentExtras(abc.ABC):
                 f"VALUES ({p}, {p}, {p}, {p})",
                 (*key, self.at_in(withdrawal.at), withdrawal.reason),
             )
-            conn.execute("UPDATE consent_registry_generation SET generation = generation + 1")
+            self._next_generation(conn)
         return withdrawal
+
+    def _next_generation(self, conn: Connection) -> None:
+        # A random number, not a count: a counter inside the transaction would hand the
+        # same number out again after a rollback, and a reader that cached the index of the
+        # undone change would take the next change's index for it.
+        conn.execute(
+            f"UPDATE consent_registry_generation SET generation = {self._p}",  # noqa: S608 - fixed names
+            (secrets.randbits(62) + 1,),
+        )
 
     def wording_index(self) -> WordingIndex:
         """Everything registered and withdrawn, with the generation, in one read."""
