@@ -162,3 +162,19 @@ def breach_facts_example():
         measures_taken="m",
         contact_point="p",
     )
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda text: _validators.text(text, "a note"),
+        lambda text: Evidence.from_wording("Ja.", channel="webshop", notice_version=text),
+        lambda text: attrs.evolve(breach_facts_example(), summary=text),
+    ],
+)
+def test_text_with_a_nul_character_is_refused_on_every_adapter_alike(build):
+    """PostgreSQL cannot store NUL in text: the values refuse it before any store sees it."""
+    with pytest.raises(ValidationError, match="NUL") as info:
+        build("Jan\x00Jansen")
+    assert "Jansen" not in str(info.value)
+    build("Jan Jansen")  # the same text without it is fine

@@ -354,7 +354,10 @@ def breach_facts(draw: st.DrawFn, *, categories: frozenset[str] | None = None) -
     .. versionadded:: 0.1.0
     """
     terms = sorted(categories if categories is not None else _ticketing_categories())
-    texts = st.text(min_size=1, max_size=40).filter(str.strip)
+    # Any text a person might type, NUL aside (no database stores it as text).
+    texts = st.text(st.characters(exclude_characters="\x00"), min_size=1, max_size=40).filter(
+        str.strip
+    )
     low = draw(st.integers(0, 10_000))
     began = draw(aware_datetimes(max_value=datetime(2090, 1, 1)))  # noqa: DTZ001
     ended = draw(st.one_of(st.none(), st.integers(0, 10**6)))
