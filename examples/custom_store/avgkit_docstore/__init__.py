@@ -1,7 +1,9 @@
 """avgkit-docstore: a storage adapter for avgkit written against its public API only.
 
-It keeps data subject requests (:class:`~avgkit.storage.RequestStore`) and the downstream
-feed (:class:`~avgkit.storage.FeedStore`) in one SQLite file of its own schema, opened from
+It keeps data subject requests (:class:`~avgkit.storage.RequestStore`), the downstream
+feed (:class:`~avgkit.storage.FeedStore`), retention's holds, warnings and staged plans
+(:class:`~avgkit.storage.RetentionStore`) and the erasure log
+(:class:`~avgkit.storage.ErasureStore`) in one SQLite file of its own schema, opened from
 URLs of its own scheme::
 
     from avgkit.storage import open_stores
@@ -15,7 +17,7 @@ URLs of its own scheme::
 ``docstore:////absolute/path.db`` absolute. The set's
 :meth:`~avgkit.storage.StoreSet.atomic` is one transaction over the file (nested blocks are
 savepoints). The audit chain of the set is kept in memory by avgkit's memory adapter: this
-example implements only the two stores above.
+example implements only the four stores above.
 """
 
 from __future__ import annotations
@@ -30,15 +32,19 @@ from avgkit.errors import ValidationError
 from avgkit.storage import StoreSet, register_scheme
 from avgkit.storage.memory import MemoryAuditStore, MemoryUnitOfWork
 from avgkit_docstore.database import SCHEMA_VERSION, DocStoreDatabase
+from avgkit_docstore.erasure_store import DocStoreErasureStore
 from avgkit_docstore.feed_store import DocStoreFeedStore
 from avgkit_docstore.request_store import DocStoreRequestStore
+from avgkit_docstore.retention_store import DocStoreRetentionStore
 
 __all__ = [
     "SCHEMA_VERSION",
     "SCHEME",
     "DocStoreDatabase",
+    "DocStoreErasureStore",
     "DocStoreFeedStore",
     "DocStoreRequestStore",
+    "DocStoreRetentionStore",
     "open_url",
     "path_of",
     "register",
@@ -94,6 +100,8 @@ def open_url(url: str) -> StoreSet:
         audit=MemoryAuditStore(unit=unit),
         requests=DocStoreRequestStore(database),
         feed=DocStoreFeedStore(database),
+        retention=DocStoreRetentionStore(database),
+        erasures=DocStoreErasureStore(database),
         transaction=transaction,
         closer=database.close,
     )

@@ -84,6 +84,77 @@ _MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         "CREATE INDEX notices_by_subject ON notices (subject) WHERE subject IS NOT NULL",
         "CREATE TABLE cursors (recipient TEXT PRIMARY KEY, seq INTEGER NOT NULL) WITHOUT ROWID",
     ),
+    # 2: retention (holds, warnings, staged plans) and erasures (the log, the suppression
+    # list, the erasure notices). A released migration is never edited: a change is a new one.
+    (
+        """CREATE TABLE holds (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            subject TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            until INTEGER,
+            placed_at INTEGER NOT NULL,
+            released_at INTEGER
+        )""",
+        "CREATE INDEX holds_by_subject ON holds (subject)",
+        # A warning is tied to the trigger instant it was sent for: new activity moves the
+        # instant, so an old warning no longer counts.
+        """CREATE TABLE warnings (
+            subject TEXT NOT NULL,
+            rule TEXT NOT NULL,
+            anchor INTEGER NOT NULL,
+            warned_at INTEGER NOT NULL,
+            PRIMARY KEY (rule, subject, anchor)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX warnings_by_subject ON warnings (subject)",
+        """CREATE TABLE plans (
+            plan_id TEXT PRIMARY KEY,
+            fingerprint TEXT NOT NULL,
+            planned_at INTEGER NOT NULL
+        ) WITHOUT ROWID""",
+        # item (rule, warning or action, target: it names the subject) keeps one action per
+        # target while a plan is staged, and is cleared when the staging commits.
+        """CREATE TABLE actions (
+            plan_id TEXT NOT NULL REFERENCES plans (plan_id),
+            number INTEGER NOT NULL,
+            item TEXT,
+            subject TEXT,
+            rule TEXT NOT NULL,
+            action TEXT NOT NULL,
+            due INTEGER NOT NULL,
+            reason TEXT NOT NULL,
+            hold TEXT,
+            deferred_until INTEGER,
+            warning INTEGER NOT NULL,
+            source TEXT,
+            record_key TEXT,
+            anchor INTEGER,
+            claimed_by TEXT,
+            claimed_at INTEGER,
+            finished_at INTEGER,
+            outcome TEXT,
+            PRIMARY KEY (plan_id, number),
+            UNIQUE (plan_id, item)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX actions_open ON actions (plan_id, number) WHERE finished_at IS NULL",
+        "CREATE INDEX actions_by_subject ON actions (subject) WHERE subject IS NOT NULL",
+        """CREATE TABLE erasures (
+            subject_ref TEXT PRIMARY KEY,
+            started_at INTEGER NOT NULL,
+            cause TEXT NOT NULL,
+            completed_at INTEGER
+        ) WITHOUT ROWID""",
+        "CREATE INDEX erasures_by_start ON erasures (started_at, subject_ref)",
+        """CREATE TABLE suppressions (
+            pseudonym TEXT PRIMARY KEY,
+            subject_ref TEXT NOT NULL REFERENCES erasures (subject_ref)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE erasure_notices (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            recipient TEXT NOT NULL,
+            subject_ref TEXT NOT NULL REFERENCES erasures (subject_ref),
+            at INTEGER NOT NULL
+        )""",
+    ),
 )
 SCHEMA_VERSION: Final = len(_MIGRATIONS)
 """The schema version this code writes; a file of a newer version is refused."""

@@ -7,15 +7,18 @@ from collections.abc import Sequence
 
 import attrs
 
-from avgkit.errors import IntegrityError, ValidationError
+from avgkit.errors import IntegrityError
 from avgkit.feed import FeedKind, FeedNotice
-from avgkit.subjects import SubjectId
-from avgkit_docstore.checks import (
+from avgkit.storage.checks import (
+    beyond_newest,
+    check_acknowledged,
     check_forget,
     check_notices,
     check_page,
     check_recipient,
-    check_whole,
+)
+from avgkit.subjects import SubjectId
+from avgkit_docstore.codec import (
     from_micros,
     stored_int,
     stored_text,
@@ -114,7 +117,7 @@ class DocStoreFeedStore:
     def acknowledge(self, recipient: str, seq: int) -> int:
         """Move the recipient's cursor forward to ``seq``; return the cursor."""
         recipient = check_recipient(recipient)
-        seq = check_whole(seq, "acknowledge()'s seq", minimum=0)
+        seq = check_acknowledged(seq)
         db = self.database
         with db.atomic():
             row = db.one(
@@ -124,11 +127,7 @@ class DocStoreFeedStore:
             )
             newest, cursor = (0, 0) if row is None else (stored_int(row[0]), stored_int(row[1]))
             if seq > newest:
-                msg = (
-                    f"recipient {recipient!r} cannot acknowledge notice {seq}: its newest "
-                    f"notice is {newest}; acknowledge the seq of the last notice it processed"
-                )
-                raise ValidationError(msg)
+                raise beyond_newest(recipient, seq, newest)
             if seq <= cursor:
                 return cursor
             db.execute(

@@ -14,16 +14,27 @@ from avgkit.dsar import (
     RequestTransition,
     SubjectRequest,
 )
-from avgkit.errors import ConflictError, IntegrityError, NotFound, ValidationError
-from avgkit.subjects import SubjectId, subject_id
-from avgkit_docstore.checks import (
-    check_aware,
+from avgkit.errors import IntegrityError
+from avgkit.storage.checks import (
     check_change,
     check_forget,
+    check_instant,
     check_limit,
-    check_member,
     check_request_id,
+    check_request_kind,
+    check_request_status,
+    check_update,
+    request_not_found,
+    request_of_another_subject,
+    request_stored_already,
+    restriction_lifted_early,
+    status_changed,
+    transition_out_of_turn,
+)
+from avgkit.subjects import SubjectId, subject_id
+from avgkit_docstore.codec import (
     from_micros,
+    opt_micros,
     stored_int,
     stored_text,
     stored_text_or_none,
@@ -46,10 +57,6 @@ _DUE: Final = (
     f"WHERE {OPEN_STATUS_SQL} AND due_at <= ? AND (due_at, number) > (?, ?) "
     "ORDER BY due_at, number LIMIT ?"
 )
-
-
-def _unknown(request_id: str) -> NotFound:
-    return NotFound(f"no request with id {request_id!r} is stored")
 
 
 def _tampered(number: object, exc: Exception) -> IntegrityError:
@@ -129,8 +136,7 @@ class DocStoreRequestStore:
         db = self.database
         with db.atomic():
             if db.one("SELECT 1 FROM requests WHERE id = ?", (request.id,)) is not None:
-                msg = f"a request with id {request.id!r} is stored already; choose another id"
-                raise ConflictError(msg)
+                raise request_stored_already(request.id)
             db.execute(
                 "INSERT INTO requests (id, kind, subject, status, received_at, due_at, "
                 "updated_at, verified_at, extended, duplicate_of, details, reason) "
@@ -143,7 +149,7 @@ class DocStoreRequestStore:
                     to_micros(request.received_at),
                     to_micros(request.due_at),
                     to_micros(request.updated_at),
-                    None if request.verified_at is None else to_micros(request.verified_at),
+                    opt_micros(request.verified_at),
                     int(request.extended),
                     request.duplicate_of,
                     _details(request),
@@ -172,7 +178,7 @@ class DocStoreRequestStore:
         check_request_id(request_id)
         row = self.database.one(f"{_SELECT} WHERE id = ?", (request_id,))
         if row is None:
-            raise _unknown(request_id)
+            raise request_not_found(request_id)
         return _request(row)
 
     def update(
@@ -184,41 +190,23 @@ class DocStoreRequestStore:
     ) -> None:
         """Store the new state and the next transition if the status is still ``expected``."""
         request, transition = check_change(request, transition, first=False)
-        expected = check_member(RequestStatus, expected, "expected")
+        expected = check_request_status(expected)
         db = self.database
         with db.atomic():
-            row = db.one(
-                "SELECT status, kind, subject, received_at, "
-                "(SELECT coalesce(max(seq), 0) FROM transitions WHERE request_id = ?) "
-                "FROM requests WHERE id = ?",
-                (request.id, request.id),
-            )
+            row = db.one(f"{_SELECT} WHERE id = ?", (request.id,))
             if row is None:
-                raise _unknown(request.id)
-            status, kind, subject, received, newest = row
-            if status != expected.value:
-                msg = (
-                    f"request {request.id!r} is {status!r} now, not {expected.value!r}: "
-                    "someone else changed it; re-read it and decide again"
-                )
-                raise ConflictError(msg)
-            if (kind, subject, received) != (
-                request.kind.value,
-                request.subject,
-                to_micros(request.received_at),
-            ):
-                msg = (
-                    f"update() cannot change request {request.id!r}'s kind, subject or "
-                    "received_at; store a new request instead"
-                )
-                raise ValidationError(msg)
-            following = stored_int(newest) + 1
+                raise request_not_found(request.id)
+            stored = _request(row)
+            if stored.status is not expected:
+                raise status_changed(request.id, stored.status, expected)
+            check_update(stored, request)
+            newest = db.one(
+                "SELECT coalesce(max(seq), 0) FROM transitions WHERE request_id = ?",
+                (request.id,),
+            )
+            following = 1 if newest is None else stored_int(newest[0]) + 1
             if transition.seq != following:
-                msg = (
-                    f"request {request.id!r}'s next transition is number {following}, not "
-                    f"{transition.seq}: someone else changed it; re-read it and decide again"
-                )
-                raise ConflictError(msg)
+                raise transition_out_of_turn(request.id, transition.seq, following)
             db.execute(
                 "UPDATE requests SET status = ?, due_at = ?, updated_at = ?, verified_at = ?, "
                 "extended = ?, duplicate_of = ?, details = ?, reason = ? WHERE id = ?",
@@ -226,7 +214,7 @@ class DocStoreRequestStore:
                     request.status.value,
                     to_micros(request.due_at),
                     to_micros(request.updated_at),
-                    None if request.verified_at is None else to_micros(request.verified_at),
+                    opt_micros(request.verified_at),
                     int(request.extended),
                     request.duplicate_of,
                     _details(request),
@@ -257,7 +245,7 @@ class DocStoreRequestStore:
     def open_of(self, subject: SubjectId, kind: RequestKind) -> SubjectRequest | None:
         """The subject's oldest open request of ``kind``, or ``None``."""
         sid = subject_id(subject)
-        kind = check_member(RequestKind, kind, "kind")
+        kind = check_request_kind(kind)
         row = self.database.one(
             f"{_SELECT} WHERE subject = ? AND kind = ? AND {OPEN_STATUS_SQL} "
             "ORDER BY received_at, number LIMIT 1",
@@ -267,7 +255,7 @@ class DocStoreRequestStore:
 
     def due_by(self, before: datetime, *, limit: int | None = None) -> Iterator[DueRequest]:
         """Stream the open requests due by ``before``, earliest first, in keyset pages."""
-        cut = to_micros(check_aware(before, "due_by()'s before"))
+        cut = to_micros(check_instant(before, "before"))
         cap = check_limit(limit)
         return self._due(cut, cap)  # checked above, at the call; streamed from here
 
@@ -298,7 +286,7 @@ class DocStoreRequestStore:
 
     def open_subjects(self, kinds: Sequence[RequestKind]) -> frozenset[SubjectId]:
         """The subjects with an open request of one of ``kinds`` (one query)."""
-        wanted = sorted({check_member(RequestKind, k, "kind").value for k in kinds})
+        wanted = sorted({check_request_kind(k).value for k in kinds})
         rows = self.database.query(
             f"SELECT DISTINCT subject FROM requests WHERE {OPEN_STATUS_SQL} "  # noqa: S608
             "AND kind IN (SELECT value FROM json_each(?))",
@@ -312,18 +300,14 @@ class DocStoreRequestStore:
         """Begin the subject's restriction at ``at`` (no change while one is in force)."""
         sid = subject_id(subject)
         check_request_id(request_id)
-        start = to_micros(check_aware(at, "at"))
+        start = to_micros(check_instant(at, "at"))
         db = self.database
         with db.atomic():
             row = db.one("SELECT subject FROM requests WHERE id = ?", (request_id,))
             if row is None:
-                raise _unknown(request_id)
+                raise request_not_found(request_id)
             if row[0] != sid:
-                msg = (
-                    f"request {request_id!r} is about another subject; restrict the one who "
-                    "asked, through their own request"
-                )
-                raise ValidationError(msg)
+                raise request_of_another_subject(request_id)
             db.execute(
                 "INSERT INTO restrictions (subject, request_id, started_at) "
                 "SELECT ?, ?, ? WHERE NOT EXISTS "
@@ -334,7 +318,7 @@ class DocStoreRequestStore:
     def lift(self, subject: SubjectId, at: datetime) -> bool:
         """End the subject's restriction at ``at``; ``False`` if none is in force."""
         sid = subject_id(subject)
-        end = to_micros(check_aware(at, "at"))
+        end = to_micros(check_instant(at, "at"))
         db = self.database
         with db.atomic():
             row = db.one(
@@ -346,15 +330,14 @@ class DocStoreRequestStore:
                 return False
             number, started = row
             if end < stored_int(started):
-                msg = "a restriction cannot be lifted before it began; pass the instant it ends"
-                raise ValidationError(msg)
+                raise restriction_lifted_early()
             db.execute("UPDATE restrictions SET lifted_at = ? WHERE number = ?", (end, number))
             return True
 
     def restricted(self, subject: SubjectId, at: datetime) -> bool:
         """Whether a restriction of the subject was in force at ``at``."""
         sid = subject_id(subject)
-        when = to_micros(check_aware(at, "at"))
+        when = to_micros(check_instant(at, "at"))
         row = self.database.one(
             "SELECT EXISTS (SELECT 1 FROM restrictions WHERE subject = ? AND started_at <= ? "
             "AND (lifted_at IS NULL OR ? < lifted_at))",

@@ -12,7 +12,6 @@ from itertools import count
 import attrs
 
 from avgkit.erasure._values import ErasureEntry, ErasureNotice
-from avgkit.errors import NotFound
 from avgkit.retention._values import (
     ClaimedAction,
     Hold,
@@ -21,6 +20,7 @@ from avgkit.retention._values import (
     StoredHold,
 )
 from avgkit.storage._memory_unit import MemoryUnitOfWork
+from avgkit.storage.checks import hold_not_found
 from avgkit.subjects import SubjectId, subject_id
 
 
@@ -90,8 +90,7 @@ class MemoryRetentionStore(_Journaled):
         with self._lock:
             stored = self._holds.get(hold_id)
             if not isinstance(stored, StoredHold):
-                msg = f"no hold number {hold_id}; list them with holds_for() or active_holds()"
-                raise NotFound(msg)
+                raise hold_not_found(hold_id)
             if stored.released_at is None:
                 stored = attrs.evolve(stored, released_at=at)
                 self._put(self._holds, hold_id, stored)
