@@ -534,6 +534,10 @@ class RetentionStore(Protocol):
 
         Staged actions then name the pseudonymous ``reference`` instead of the host's id.
         Returns the rows changed.
+
+        Raises:
+            ValidationError: as for :meth:`RequestStore.forget_subject` (checked with
+                :func:`avgkit.storage.checks.check_forget`); nothing is changed.
         """
         ...
 

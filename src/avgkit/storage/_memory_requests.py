@@ -30,6 +30,7 @@ from avgkit.storage._request_rules import (
     moved,
     not_theirs,
     out_of_turn,
+    stored_already,
     unknown,
 )
 from avgkit.subjects import SubjectId, subject_id
@@ -100,7 +101,7 @@ class MemoryRequestStore:
         request, transition = check_change(request, transition, first=True)
         with self._lock:
             if request.id in self._requests:
-                msg = f"a request with id {request.id!r} is stored already; choose another id"
+                msg = stored_already(request.id)
                 raise ConflictError(msg)
             self._added += 1
             number = self._added

@@ -20,7 +20,7 @@ from avgkit.retention._values import (
     StoredHold,
 )
 from avgkit.storage._memory_unit import MemoryUnitOfWork
-from avgkit.storage.checks import hold_not_found
+from avgkit.storage.checks import check_forget, hold_not_found
 from avgkit.subjects import SubjectId, subject_id
 
 
@@ -143,6 +143,7 @@ class MemoryRetentionStore(_Journaled):
 
     def forget_subject(self, subject: SubjectId, reference: str) -> int:
         """Drop the subject's holds and warnings; re-key its staged actions."""
+        subject, ref = check_forget(subject, reference)
         with self._lock:
             changed = 0
             for stored in self._stored_holds():
@@ -152,7 +153,6 @@ class MemoryRetentionStore(_Journaled):
             for warned in [k for k in self._warnings if isinstance(k, tuple) and k[0] == subject]:
                 self._pop(self._warnings, warned)
                 changed += 1
-            ref = subject_id(reference)
             for key, staged in list(self._actions.items()):
                 if isinstance(staged, _Staged) and staged.action.subject == subject:
                     moved = attrs.evolve(staged, action=attrs.evolve(staged.action, subject=ref))

@@ -35,6 +35,7 @@ from avgkit.storage._request_rules import (
     moved,
     not_theirs,
     out_of_turn,
+    stored_already,
     unknown,
 )
 from avgkit.storage._sql._codecs import opt_text
@@ -337,7 +338,7 @@ class SqlRequestStore:
                 (request.id,),
             ).fetchone()
             if taken is not None:
-                msg = f"a request with id {request.id!r} is stored already; choose another id"
+                msg = stored_already(request.id)
                 raise ConflictError(msg)
             conn.execute(
                 f"INSERT INTO dsar_requests ({columns}) VALUES ({self._d.params(12)})",  # noqa: S608 - fixed names and placeholders only

@@ -8,7 +8,7 @@ from itertools import islice
 from typing import Any, Final, NoReturn
 
 from avgkit.erasure._values import ErasureEntry, ErasureNotice
-from avgkit.errors import IntegrityError, NotFound
+from avgkit.errors import IntegrityError
 from avgkit.retention._values import (
     Action,
     ClaimedAction,
@@ -22,6 +22,7 @@ from avgkit.storage._sql._codecs import opt_text
 from avgkit.storage._sql._db import SqlDatabase
 from avgkit.storage._sql._dialect import Dialect, decode_text
 from avgkit.storage._sql._errors import raise_clean
+from avgkit.storage.checks import check_forget, hold_not_found
 from avgkit.subjects import SubjectId
 
 __all__ = [
@@ -212,8 +213,7 @@ class SqlRetentionStore:
             )
             row = conn.execute(f"{self._hold_select} WHERE id = {p}", (hold_id,)).fetchone()
         if row is None:
-            msg = f"no hold number {hold_id}; list them with holds_for() or active_holds()"
-            raise NotFound(msg)
+            raise hold_not_found(hold_id)
         return self._hold(row)
 
     def _in_force(self) -> str:
@@ -302,6 +302,7 @@ class SqlRetentionStore:
 
     def forget_subject(self, subject: SubjectId, reference: str) -> int:
         """Drop the subject's holds and warnings; re-key its staged actions to ``reference``."""
+        subject, reference = check_forget(subject, reference)
         p = self._d.placeholder
         with self._db.write("forgetting a subject's holds") as conn:
             gone = conn.execute(f"DELETE FROM retention_holds WHERE subject = {p}", (subject,))  # noqa: S608 - fixed names and placeholders only

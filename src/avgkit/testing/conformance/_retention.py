@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from avgkit.erasure._values import ErasureEntry, ErasureNotice
-from avgkit.errors import NotFound
+from avgkit.errors import NotFound, ValidationError
 from avgkit.retention._values import (
     Action,
     ClaimedAction,
@@ -319,6 +319,21 @@ class RetentionStoreContract(ContractBase[RetentionStore]):
         # Nothing is left to change: a repeated erasure converges.
         assert store.forget_subject(SubjectId("cust-forget-me"), ref) == 0
         assert store.unfinished("plan-f") == 4
+
+    @pytest.mark.parametrize(
+        ("subject", "ref"),
+        [("cust-forget-me", "not a reference"), ("sr1:" + "a" * 32, "sr1:" + "b" * 32)],
+    )
+    def test_forgetting_with_a_malformed_reference_or_subject_changes_nothing(
+        self, subject: str, ref: str
+    ) -> None:
+        """A reference that is not ``sr1:...``, or a subject that is one: ValidationError."""
+        store = self.store()
+        self._stage_for_forgetting(store)
+        with pytest.raises(ValidationError):
+            store.forget_subject(SubjectId(subject), ref)
+        assert len(store.holds_for(SubjectId("cust-forget-me"), T0)) == 2
+        assert store.warned_at(SubjectId("cust-forget-me"), "inactive_accounts", T0) == T0
 
     def test_a_forgotten_subjects_host_id_is_gone_from_the_backend(self) -> None:
         """After forget_subject() no stored value names the host's id (read around the store)."""
