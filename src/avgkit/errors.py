@@ -95,6 +95,9 @@ class ShreddedKeyError(NotFound):
 
     Also a :class:`~avgkit.errors.NotFound`. :attr:`shredded_at` says when.
 
+    Attributes:
+        shredded_at: when the key was shredded (aware, UTC).
+
     .. versionadded:: 0.1.0
     .. versionchanged:: 0.2.0
        Defined here; still importable from :mod:`avgkit.pseudonym`.

@@ -299,8 +299,11 @@ class ConfirmationError(ValidationError):
     """A double opt-in confirmation was refused: the token is unknown, expired or used.
 
     The message says which (an unknown token and a forged one read alike, on purpose) and
-    never repeats the token. :attr:`reason` is ``"unknown"``, ``"expired"``, ``"used"`` or
-    ``"withdrawn"`` (consent was withdrawn after the request). Nothing was written.
+    never repeats the token. :attr:`reason` says which. Nothing was written.
+
+    Attributes:
+        reason: ``"unknown"``, ``"expired"``, ``"used"`` or ``"withdrawn"`` (consent was
+            withdrawn after the request).
 
     .. versionadded:: 0.2.0
     """

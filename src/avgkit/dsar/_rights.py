@@ -104,4 +104,7 @@ RIGHTS: Final[tuple[Right, ...]] = (
         en="You may lodge a complaint with the supervisory authority.",
     ),
 )
-"""The rights the access export names, in article order (withdrawal and complaint last)."""
+"""The rights the access export names, in article order (withdrawal and complaint last).
+
+:meta hide-value:
+"""

@@ -50,7 +50,10 @@ AUTHORITIES: Final = MappingProxyType(
         ),
     }
 )
-"""The supervisory authorities avgkit knows, by country code."""
+"""The supervisory authorities avgkit knows, by country code.
+
+:meta hide-value:
+"""
 
 
 def authority_for(country: str) -> SupervisoryAuthority:

@@ -149,6 +149,8 @@ Liechtenstein is not listed (avgkit has no source for it); :func:`art8_age` answ
 Art. 8(1) default of 16 for a country without an entry, the strictest age allowed.
 
 .. versionadded:: 0.2.0
+
+:meta hide-value:
 """
 
 

@@ -29,6 +29,8 @@ of the personal-data extension of DPV 2.3 (231 terms).
 .. versionadded:: 0.1.0
 .. versionchanged:: 0.2.0
    Every DPV 2.3 personal-data term, from the term list shipped in the package (38 before).
+
+:meta hide-value:
 """
 
 GENERALISER_NAMES: Final[frozenset[str]] = frozenset(

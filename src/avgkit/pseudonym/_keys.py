@@ -276,7 +276,8 @@ class KeyRing(Generic[K]):
 
     Rotation adds a key at the end; values made under older keys still verify and can be
     moved to the newest key (re-pseudonymisation, re-tokenisation). An empty ring is
-    refused: there is no default key.
+    refused: there is no default key. ``K``, the kind of key a ring holds, is
+    :class:`PseudonymKey` or :class:`TokenKey`.
 
     Args:
         keys: the keys, oldest first.

@@ -161,7 +161,7 @@ def seal_bytes(data: bytes, passphrase: str, *, cost: SealCost | None = None) ->
         cost: the key derivation's cost; ``SealCost()`` by default.
 
     Returns:
-        The sealed blob: 41 header bytes, then the segments (16 bytes of tag each).
+        The sealed blob, 41 header bytes and then the segments (16 bytes of tag each).
 
     Raises:
         ValidationError: ``data`` is not bytes, or the passphrase breaks the rule.

@@ -51,8 +51,8 @@ def policy_from_mapping(data: object) -> RetentionPolicy:
         warn_before = { days = 30 }
         action = "delete"
 
-    The first problem is raised, saying how many more there are (:func:`problems` lists
-    them all; so does ``avgkit policy check``).
+    The first problem is raised, saying how many more there are (``avgkit policy check``
+    lists them all).
 
     Raises:
         PolicyError: The mapping has no ``retention`` section, or two rules share a key or
