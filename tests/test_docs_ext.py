@@ -166,6 +166,30 @@ def test_members_from_a_private_base_are_documented_on_the_class():
     assert chosen == []
 
 
+def test_a_private_class_stands_for_the_public_classes_it_combines():
+    from docutils import nodes
+
+    from avgkit.storage import ConsentStore, WordingStore
+    from avgkit.testing.conformance._consent_extras import _WordingLedger
+
+    ext = _extension()
+    reference = object.__new__(ext._Reference)
+    linked: list[str] = []
+
+    def resolve_name(name, contnode):
+        linked.append(name)
+        return nodes.reference("", "", contnode, refuri="#" + name)
+
+    reference.resolve_name = resolve_name
+    shown = reference.private_class(_WordingLedger)
+    assert shown.astext() == "ConsentStore & WordingStore"
+    assert linked == [
+        f"{ConsentStore.__module__}.ConsentStore",
+        f"{WordingStore.__module__}.WordingStore",
+    ]
+    assert reference.private_class(type("_Bare", (), {"__module__": "avgkit.x"})) is None
+
+
 def test_a_type_variable_stands_for_what_a_subclass_fixed_it_to():
     from avgkit.storage import AuditStore, StoreSet
     from avgkit.testing.conformance import AuditStoreContract, FeedStoreContract

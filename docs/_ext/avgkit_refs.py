@@ -18,7 +18,8 @@ extension, on ``missing-reference``, reads a name the way the code that wrote it
   the package) links to that project's documentation page;
 * a type variable links to what it stands for: the class argument a subclass fixed it to,
   or the generic class that declares it;
-* a private type alias (``Lang``) is shown as what it stands for.
+* a private type alias (``Lang``) is shown as what it stands for, and a private class as
+  the public classes it combines (a protocol ``ConsentStore & WordingStore``).
 
 Anything else stays unresolved, and ``nitpicky`` reports it.
 
@@ -367,6 +368,8 @@ class _Reference:
         found = _import(name) if name.startswith("avgkit") else _MISSING
         if isinstance(found, typing.TypeVar):
             return self.type_variable(found, contnode)
+        if isinstance(found, type) and _is_private(found):
+            return self.private_class(found)
         if found is not _MISSING and typing.get_origin(found) is not None:
             # a private alias such as Lang = Literal["nl", "en"]: show what it stands for
             return nodes.literal("", _alias_text(found))
@@ -403,6 +406,18 @@ class _Reference:
         if variable in getattr(holder, "__parameters__", ()):
             return self.resolve_name(f"{holder.__module__}.{holder.__qualname__}", contnode)
         return None
+
+    def private_class(self, cls: type) -> nodes.Element | None:
+        """A private class stands for its public bases: ``ConsentStore & WordingStore``."""
+        bases = [b for b in _public_bases([cls]) if b not in {object, typing.Protocol}]
+        parts: list[nodes.Node] = []
+        for base in bases:
+            name = f"{base.__module__}.{base.__qualname__}"
+            link = self.resolve_name(name, nodes.literal("", base.__qualname__))
+            if link is None:
+                return None
+            parts.extend([nodes.Text(" & "), link] if parts else [link])
+        return nodes.inline("", "", *parts) if parts else None
 
     def holder_class(self) -> type | None:
         """The documented class the reference sits in (a method's, or the class itself)."""
