@@ -278,3 +278,10 @@ def test_a_page_of_vocabularies_and_outside_names_builds_without_a_warning(tmp_p
     assert "library/enum.html#enum.StrEnum" in page  # the base shown instead of it
     assert "Art. 34(3)(a): the data was unintelligible" in page
     assert "sqlalchemy.engine.Engine" in page
+
+
+def test_the_docs_build_is_nitpicky_and_ignores_no_reference():
+    """Every cross-reference must resolve: the build is nitpicky and hides nothing."""
+    conf = (ROOT / "docs" / "conf.py").read_text("utf-8")
+    assert re.search(r"^nitpicky = True$", conf, re.MULTILINE)
+    assert "nitpick_ignore" not in conf

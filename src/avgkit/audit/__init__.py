@@ -21,7 +21,7 @@ key=...)`` checks the chain against them.
 """
 
 from avgkit.audit._anchors import AnchorFile, AnchorSink
-from avgkit.audit._bound import BoundRecord
+from avgkit.audit._bound import BoundRecord, Reconciler
 from avgkit.audit._chain import (
     GENESIS_HASH,
     AnchorKey,
@@ -44,6 +44,7 @@ __all__ = [
     "AuditLog",
     "BoundRecord",
     "Detail",
+    "Reconciler",
     "VerifyReport",
     "entry_hash",
     "verify_chain",

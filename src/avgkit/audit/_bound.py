@@ -144,6 +144,17 @@ class Reconciler:
             key, as :meth:`~avgkit.storage.BoundStore.bound_records` streams them.
         subject_ref: turns a record's ``subject`` into its reference (given a reference,
             it must return it unchanged).
+
+    Attributes:
+        kind: the kind of record reconciled (``"consent_event"``, ``"breach_version"``).
+        count: how many records were reconciled so far.
+        due: the ``seq`` from which :meth:`at` must be called for every entry (a very
+            large number once every record was reconciled).
+
+    :meth:`AuditLog.verify` builds one per bound store; :func:`verify_chain` takes them as
+    ``bound=`` for a walk of entries read some other way.
+
+    .. versionadded:: 0.2.0
     """
 
     def __init__(
