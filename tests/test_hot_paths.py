@@ -159,3 +159,23 @@ def test_a_consent_row_that_no_longer_decodes_is_tampering_named_by_its_seq(tmp_
             assert "secret" not in str(raised.value)
             assert raised.value.__context__ is None
             assert raised.value.__cause__ is None
+
+
+def test_evidence_decoded_once_is_shared_and_a_changed_row_is_decoded_again(tmp_path):
+    clock = ManualClock(T0)
+    path = tmp_path / "avg.db"
+    with open_kit(path, clock) as kit:
+        for n in range(3):
+            clock.advance(timedelta(seconds=1))
+            kit.consent.give(f"visitor-{n}", "newsletter", EVIDENCE)
+        events = [next(iter(kit.consent.history(f"visitor-{n}"))) for n in range(3)]
+        assert all(event.evidence == EVIDENCE for event in events)
+        assert events[0].evidence is events[2].evidence  # decoded once
+        # Tampered behind the warm kit's back: the new columns are decoded (and refused).
+        _tamper(
+            path,
+            "DROP TRIGGER consent_evidence_no_update",
+            "UPDATE consent_evidence SET channel = 'secret_channel'",
+        )
+        with pytest.raises(IntegrityError, match="malformed"):
+            list(kit.consent.history("visitor-1"))

@@ -33,6 +33,7 @@ TRACK: Final = {kind: 0 if kind.is_consent else 1 for kind in ConsentAction}
 DB = TypeVar("DB", bound=SqlDatabase)
 
 _EARLIEST: Final = datetime(1, 1, 1, tzinfo=UTC)  # before every storable instant
+_EVIDENCE_CACHE: Final = 4096  # decoded evidence values kept for reuse
 
 
 def with_seq(event: ConsentEvent, seq: int) -> ConsentEvent:
@@ -80,6 +81,7 @@ class SqlConsentStore(SqlConsentExtras, Generic[DB]):
         self._purposes: set[str] = set()
         self._evidence_ids: dict[tuple[str, ...], int] = {}
         self._latest = self._latest_sql()
+        self._decoded_evidence: dict[tuple[Any, ...], Evidence] = {}
 
     def _known(self, purpose: str, notice: tuple[str, ...]) -> int | None:
         """The id of the evidence row ``notice`` if it and ``purpose`` are committed."""
@@ -126,28 +128,41 @@ class SqlConsentStore(SqlConsentExtras, Generic[DB]):
             _malformed(row)
 
     def _decoded(self, row: Sequence[Any]) -> ConsentEvent:
-        (seq, subject, purpose, kind, at, channel, notice, wording, actor, staff, *rest) = row
-        order_ref, confirmed_at, expires_at, presentation, requested_at, confirmed_via = rest
+        seq, subject, purpose, kind, at, *columns = row
         return ConsentEvent(
             subject=subject,
             purpose=purpose,
             kind=ConsentAction(kind),
             at=self.at_out(at),
-            evidence=Evidence(
-                channel=Channel(channel),
-                notice_version=notice,
-                wording_sha256=wording,
-                actor=Actor(actor),
-                staff_key=staff or None,  # SQLite keeps '' for "no staff key"
-                order_ref=order_ref,
-                confirmed_at=None if confirmed_at is None else self.at_out(confirmed_at),
-                expires_at=None if expires_at is None else self.at_out(expires_at),
-                presentation=None if presentation is None else Presentation(presentation),
-                requested_at=None if requested_at is None else self.at_out(requested_at),
-                confirmed_via=None if confirmed_via is None else Channel(confirmed_via),
-            ),
+            evidence=self._evidence(tuple(columns)),
             seq=seq,
         )
+
+    def _evidence(self, columns: tuple[Any, ...]) -> Evidence:
+        # Most events share a handful of evidence values (one per form and notice
+        # version): each is decoded and checked once, then shared (values are immutable).
+        known = self._decoded_evidence.get(columns)
+        if known is not None:
+            return known
+        channel, notice, wording, actor, staff, order_ref, *rest = columns
+        confirmed_at, expires_at, presentation, requested_at, confirmed_via = rest
+        evidence = Evidence(
+            channel=Channel(channel),
+            notice_version=notice,
+            wording_sha256=wording,
+            actor=Actor(actor),
+            staff_key=staff or None,  # SQLite keeps '' for "no staff key"
+            order_ref=order_ref,
+            confirmed_at=None if confirmed_at is None else self.at_out(confirmed_at),
+            expires_at=None if expires_at is None else self.at_out(expires_at),
+            presentation=None if presentation is None else Presentation(presentation),
+            requested_at=None if requested_at is None else self.at_out(requested_at),
+            confirmed_via=None if confirmed_via is None else Channel(confirmed_via),
+        )
+        if len(self._decoded_evidence) >= _EVIDENCE_CACHE:
+            self._decoded_evidence.clear()  # bounded: order refs make most values unique
+        self._decoded_evidence[columns] = evidence
+        return evidence
 
     def _latest_sql(self) -> str:
         # The newest event of each track in one statement: each row leads with its track
