@@ -444,7 +444,7 @@ class Pseudonymiser:
         i.update(data)
         o = outer_copy()
         o.update(i.digest())
-        return head + o.digest()[:_DIGEST_BYTES].hex()  # type: ignore[no-any-return]
+        return head + o.hexdigest()[:_DIGEST_HEX]  # type: ignore[no-any-return]
 
     def pseudonymise_many(
         self, values: Iterable[str], *, domain: str, kind: ValueKind | str = "text"
@@ -471,7 +471,7 @@ class Pseudonymiser:
                 i.update(text.encode())
                 o = outer_copy()
                 o.update(i.digest())
-                append(head + o.digest()[:_DIGEST_BYTES].hex())
+                append(head + o.hexdigest()[:_DIGEST_HEX])
             start += len(chunk)
         return out
 
