@@ -8,6 +8,8 @@ import time
 
 import attrs
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from avgkit.storage import open_stores
 from avgkit.storage.memory import MemoryConsentStore
@@ -699,3 +701,98 @@ def test_a_refused_rekeying_error_quotes_no_stored_value(tmp_path, pg_url):
             assert error.__context__ is None
             for needle in (RAW, ORDER, "cust-2"):
                 assert needle not in str(error)
+
+
+# --------------------------------------------------------------------------- the audience scan
+
+_KINDS = ("given", "withdrawn", "objected", "objection_lifted")
+
+
+def _histories(draw_kinds, subjects):
+    """Events of ``subjects`` for the newsletter, each history a list of (kind, minutes)."""
+    events = []
+    for n, history in enumerate(draw_kinds):
+        for kind, minutes in history:
+            events.append(_ordered_event(subjects[n], minutes, kind=kind, order_ref=None))
+    return events
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    histories=st.lists(
+        st.lists(st.tuples(st.sampled_from(_KINDS), st.integers(0, 4)), max_size=6),
+        min_size=1,
+        max_size=8,
+    ),
+    page=st.integers(1, 5),
+    minutes=st.integers(0, 5),
+)
+def test_the_sqlite_audience_scan_answers_as_the_reference_whatever_its_page(
+    tmp_path_factory, monkeypatch, histories, page, minutes
+):
+    """Pages cut anywhere (inside a subject, a subject filling pages alone): same answer."""
+    from datetime import UTC, datetime, timedelta
+
+    from avgkit.storage.sqlite import _consent
+
+    monkeypatch.setattr(_consent, "_SCAN_PAGE", page)
+    events = _histories(histories, [f"s{n}" for n in range(len(histories))])
+    path = tmp_path_factory.mktemp("scan") / "c.db"
+    reference, store = MemoryConsentStore(), SqliteConsentStore(Database(str(path)))
+    try:
+        for each in (reference, store):
+            if events:
+                each.append_many(events)
+        at = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(minutes=minutes)
+        assert sorted(store.audience("newsletter", at)) == sorted(
+            reference.audience("newsletter", at)
+        )
+    finally:
+        store._db.close()
+
+
+def test_a_subject_with_more_events_than_a_page_is_decided_on_all_of_them(tmp_path):
+    """Its rows are read whole; the subjects around it are neither lost nor repeated."""
+    from datetime import UTC, datetime, timedelta
+
+    from avgkit.storage.sqlite._consent import _SCAN_PAGE
+
+    store = SqliteConsentStore(Database(str(tmp_path / "c.db")))
+    try:
+        busy = [
+            _ordered_event("b-busy", n, kind="given" if n % 2 else "withdrawn", order_ref=None)
+            for n in range(_SCAN_PAGE + 2)  # ends with a "given": live
+        ]
+        store.append_many(
+            [
+                _ordered_event("a-first", 0, order_ref=None),
+                *busy,
+                _ordered_event("c-last", 0, order_ref=None),
+            ]
+        )
+        at = datetime(2025, 1, 1, tzinfo=UTC)
+        assert list(store.audience("newsletter", at)) == ["a-first", "b-busy", "c-last"]
+        store.append(_ordered_event("b-busy", _SCAN_PAGE + 5, kind="withdrawn", order_ref=None))
+        assert list(store.audience("newsletter", at)) == ["a-first", "c-last"]
+        earlier = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(minutes=2)
+        assert list(store.audience("newsletter", earlier)) == ["a-first", "c-last"]
+    finally:
+        store._db.close()
+
+
+def test_the_sqlite_current_wording_audience_walks_the_purpose_index_without_sorting(tmp_path):
+    """Its scan reads the index in order; the table only for a live given's evidence."""
+    from avgkit.storage.sqlite._consent import CURRENT_AUDIENCE_SQL
+
+    with open_stores(f"sqlite:///{tmp_path}/avg.db"):
+        pass
+    conn = sqlite3.connect(tmp_path / "avg.db")
+    plan = conn.execute(
+        "EXPLAIN QUERY PLAN " + CURRENT_AUDIENCE_SQL,
+        {"purpose": "newsletter", "after": "", "at": 0, "page": 10},
+    ).fetchall()
+    (scan,) = [row[-1] for row in plan if "consent_events " in row[-1] + " "]
+    assert "USING INDEX consent_events_by_purpose (purpose=? AND subject>?)" in scan
+    assert not any("TEMP B-TREE FOR ORDER BY" in row[-1] for row in plan)
