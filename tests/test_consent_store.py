@@ -796,3 +796,67 @@ def test_the_sqlite_current_wording_audience_walks_the_purpose_index_without_sor
     (scan,) = [row[-1] for row in plan if "consent_events " in row[-1] + " "]
     assert "USING INDEX consent_events_by_purpose (purpose=? AND subject>?)" in scan
     assert not any("TEMP B-TREE FOR ORDER BY" in row[-1] for row in plan)
+
+
+# --------------------------------------------------------------------------- bound imports
+
+
+def _sqlite_store(tmp_path):
+    return SqliteConsentStore(Database(str(tmp_path / "c.db")))
+
+
+def _pg_store(pg_url):
+    from avgkit.storage.postgres import PostgresConsentStore
+    from avgkit.storage.postgres._db import Database as PgDatabase
+
+    return PostgresConsentStore(PgDatabase(pg_url))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sql_store(request, tmp_path):
+    """A fresh SQL consent store of each adapter (PostgreSQL: a new schema)."""
+    if request.param == "sqlite":
+        store = _sqlite_store(tmp_path)
+    else:
+        store = _pg_store(request.getfixturevalue("pg_url"))
+    yield store
+    store._db.close()
+
+
+def test_appended_gives_an_imported_batch_back_without_decoding_its_rows(sql_store, monkeypatch):
+    """Right after append_many, appended() is the batch with the seqs its rows got."""
+    from avgkit.storage._sql import SqlConsentStore
+
+    store = sql_store
+    store.append(_ordered_event("before", 0))
+    batch = [_ordered_event(f"s{n}", n, kind=_KINDS[n % 4]) for n in range(7)]
+    with store._db.write("importing"):
+        assert store.append_many(batch) == 7
+        monkeypatch.setattr(type(store), "_event", _no_decoding)
+        fast = store.appended(7)
+        monkeypatch.undo()
+        decoded = SqlConsentStore.appended(store, 7)
+    assert fast == decoded == batch  # equality leaves out the seq: compare it too
+    assert [e.seq for e in fast] == [e.seq for e in decoded]
+    assert [e.seq for e in fast] == sorted({e.seq for e in fast})
+
+
+def _no_decoding(_self, _row):
+    raise AssertionError("a row was decoded")
+
+
+def test_appended_reads_the_rows_back_for_another_count_or_after_the_commit(sql_store):
+    """Only the batch just written, in its unit of work, is given back as written."""
+    store = sql_store
+    batch = [_ordered_event(f"s{n}", n) for n in range(3)]
+    with store._db.write("importing"):
+        store.append_many(batch)
+        assert store.appended(2) == batch[1:]  # another count: read back
+        assert store.appended(3) == batch  # the batch was given once: read back
+    store.append_many(batch)
+    assert store._written.batch is None  # dropped at the commit: memory does not grow
+    assert [e.subject for e in store.appended(3)] == ["s0", "s1", "s2"]
+    with store._db.write("importing"):
+        store.append_many(batch)
+        store.append(_ordered_event("single", 9))
+        assert [e.subject for e in store.appended(3)] == ["s1", "s2", "single"]

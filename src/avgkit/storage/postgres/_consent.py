@@ -17,6 +17,7 @@ from typing import Any, ClassVar, Final
 from avgkit.consent._values import ConsentEvent, check_batch
 from avgkit.storage._sql import POSTGRESQL, SqlConsentStore
 from avgkit.storage._sql._consent import TRACK, with_seq
+from avgkit.storage._sql._consent_extras import WrittenBatch
 from avgkit.storage.postgres._db import Database, copy_rows
 from avgkit.subjects import SubjectId
 
@@ -320,8 +321,13 @@ class PostgresConsentStore(SqlConsentStore[Database]):
         when: datetime = value
         return when.astimezone(UTC)
 
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        self._written = WrittenBatch()
+
     def append(self, event: ConsentEvent) -> ConsentEvent:
         """Insert one event and return it with its seq."""
+        self._written.drop()
         with self._db.write("recording a consent event") as conn:
             (seq,) = conn.execute(_INSERT, row_of(event)).fetchone() or (None,)
         return with_seq(event, int(seq))
@@ -333,13 +339,24 @@ class PostgresConsentStore(SqlConsentStore[Database]):
             # No other writer's event may land between the batch's rows and their read-back
             # (the ledger binds exactly the batch to its audit entry): gives wait for it.
             conn.execute("LOCK TABLE consent_events IN SHARE ROW EXCLUSIVE MODE")
-            return copy_rows(
+            stored = copy_rows(
                 conn,
                 "consent_events",
                 _INSERT_COLUMNS,
                 _rows(events),
                 types=[kind for _, kind in _INSERTED],
             )
+        self._written.keep(self._db, events)
+        return stored
+
+    def appended(self, count: int) -> list[ConsentEvent]:
+        """The ``count`` events stored last, oldest first (see ``AppendedEvents``).
+
+        Right after :meth:`append_many` in the same unit of work (the ledger's import),
+        the batch comes back as it was written with the seqs its rows got: only the seqs
+        are read (see ``WrittenBatch``).
+        """
+        return self._written.appended(self._db, count) or super().appended(count)
 
     def _subjects(self, query: str, purpose: str, at: datetime) -> Iterator[SubjectId]:
         rows = self._db.stream(

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final
 from avgkit.consent._values import ConsentEvent, Evidence, check_batch
 from avgkit.storage._sql import SQLITE, SqlConsentStore
 from avgkit.storage._sql._consent import TRACK, with_seq
+from avgkit.storage._sql._consent_extras import WrittenBatch
 from avgkit.storage.sqlite._db import Database
 from avgkit.subjects import SubjectId
 
@@ -370,8 +371,13 @@ class SqliteConsentStore(SqlConsentStore[Database]):
         """Back from microseconds since 1970-01-01 UTC."""
         return _EPOCH + timedelta(microseconds=value)
 
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        self._written = WrittenBatch()
+
     def append(self, event: ConsentEvent) -> ConsentEvent:
         """Insert one event and return it with its seq."""
+        self._written.drop()
         ev = event.evidence
         notice = _notice(ev)
         evidence = self._known(event.purpose, notice)
@@ -420,7 +426,17 @@ class SqliteConsentStore(SqlConsentStore[Database]):
                     for event in events
                 ),
             )
+        self._written.keep(self._db, events)
         return len(events)
+
+    def appended(self, count: int) -> list[ConsentEvent]:
+        """The ``count`` events stored last, oldest first (see ``AppendedEvents``).
+
+        Right after :meth:`append_many` in the same unit of work (the ledger's import),
+        the batch comes back as it was written with the seqs its rows got: only the seqs
+        are read (see ``WrittenBatch``).
+        """
+        return self._written.appended(self._db, count) or super().appended(count)
 
     @staticmethod
     def _evidence_columns(
