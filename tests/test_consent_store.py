@@ -860,3 +860,144 @@ def test_appended_reads_the_rows_back_for_another_count_or_after_the_commit(sql_
         store.append_many(batch)
         store.append(_ordered_event("single", 9))
         assert [e.subject for e in store.appended(3)] == ["s1", "s2", "single"]
+
+
+# --------------------------------------------------------------------------- PostgreSQL plans
+
+
+def _reltuples(store):
+    with store._db.read("reading the statistics") as conn:
+        (tuples,) = conn.execute(
+            "SELECT reltuples FROM pg_class WHERE oid = 'consent_events'::regclass"
+        ).fetchone()
+    return tuples
+
+
+def _many(count, offset=0):
+    return [
+        _ordered_event(f"s{n:06d}", n % 50, order_ref=None) for n in range(offset, offset + count)
+    ]
+
+
+def test_a_large_postgres_import_leaves_the_table_analysed(pg_url):
+    """A batch large beside the table is analysed with it; a small one is not."""
+    from avgkit.storage.postgres._consent import ANALYZE_BATCH
+
+    store = _pg_store(pg_url)
+    try:
+        store.append_many(_many(ANALYZE_BATCH - 1))
+        assert _reltuples(store) < 0  # never analysed: too small to matter
+        store.append_many(_many(ANALYZE_BATCH, offset=ANALYZE_BATCH))
+        assert _reltuples(store) == 2 * ANALYZE_BATCH - 1
+        store.append_many(_many(9 * ANALYZE_BATCH, offset=3 * ANALYZE_BATCH))
+        assert _reltuples(store) == 11 * ANALYZE_BATCH - 1
+        store.append_many(_many(ANALYZE_BATCH, offset=20 * ANALYZE_BATCH))  # under a tenth
+        assert _reltuples(store) == 11 * ANALYZE_BATCH - 1
+    finally:
+        store._db.close()
+
+
+def test_a_postgres_audience_is_planned_without_nested_loops_and_leaves_the_setting(pg_url):
+    """Never analysed, the table is guessed tiny: a nested loop would rescan per subject.
+
+    Run inside the host's transaction, whose statement_timeout such a plan would exceed
+    many times over; the host's own setting is back once the audience is read.
+    """
+    from datetime import UTC, datetime
+
+    import psycopg
+
+    from avgkit.storage.postgres._consent import ANALYZE_BATCH
+
+    store = _pg_store(pg_url)
+    subjects = 12_000
+    try:
+        step = (ANALYZE_BATCH - 1) // 2  # small batches (two events a subject): no ANALYZE
+        for start in range(0, subjects, step):
+            count = min(step, subjects - start)
+            store.append_many(
+                [
+                    _ordered_event(f"s{n:06d}", 0, order_ref=None)
+                    for n in range(start, start + count)
+                ]
+                + [
+                    _ordered_event(f"s{n:06d}", 1, kind="objection_lifted", order_ref=None)
+                    for n in range(start, start + count)
+                ]
+            )
+        assert _reltuples(store) < 0
+        at = datetime(2025, 1, 1, tzinfo=UTC)
+        with psycopg.connect(pg_url.split("?")[0]) as host:
+            host.execute("SET statement_timeout = '5s'")
+            with store._db.joined(host):
+                for query in (store.audience, store.current_audience):
+                    assert len(list(query("newsletter", at))) == subjects
+            (setting,) = host.execute("SHOW enable_nestloop").fetchone()
+            assert setting == "on"
+    finally:
+        store._db.close()
+
+
+def test_a_postgres_audience_read_in_a_unit_of_work_lets_writes_through_between_rows(pg_url):
+    """Inside a transaction the audience comes through a cursor: writes may interleave."""
+    from datetime import UTC, datetime
+
+    store = _pg_store(pg_url)
+    try:
+        store.append_many(_many(30))
+        at = datetime(2025, 1, 1, tzinfo=UTC)
+        with store._db.write("a unit of work"):
+            seen = []
+            for subject in store.audience("newsletter", at):
+                seen.append(subject)
+                store.append(_ordered_event(subject, 60, kind="withdrawn", order_ref=None))
+        assert len(seen) == 30
+        assert list(store.audience("newsletter", at)) == []
+    finally:
+        store._db.close()
+
+
+def test_a_postgres_import_by_a_role_that_does_not_own_the_table_leaves_it_unanalysed(
+    pg_server, pg_url
+):
+    """Only the owner may analyse: another role's large import just stores its rows."""
+    import secrets
+
+    import psycopg
+    from psycopg import sql
+
+    from avgkit.storage.postgres._consent import ANALYZE_BATCH
+    from pgsupport import with_params
+
+    _pg_store(pg_url)._db.close()  # the owner creates the tables
+    schema = dict(p.split("=") for p in pg_url.split("?", 1)[1].split("&"))["schema"]
+    role = f"avgkit_test_writer_{secrets.token_hex(4)}"
+    with psycopg.connect(pg_server, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+        try:
+            for grant in (
+                "GRANT USAGE ON SCHEMA {schema} TO {role}",
+                # UPDATE: the import's table lock needs it (as the erasure's re-keying does).
+                "GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA {schema} TO {role}",
+                "GRANT USAGE ON ALL SEQUENCES IN SCHEMA {schema} TO {role}",
+            ):
+                admin.execute(
+                    sql.SQL(grant).format(schema=sql.Identifier(schema), role=sql.Identifier(role))
+                )
+            parts = pg_server.split("://", 1)[1].split("@", 1)
+            as_role = with_params(f"postgresql://{role}@{parts[-1]}", schema=schema)
+            store = _pg_store(as_role)
+            notices = []
+            try:
+                with store._db.write("importing") as conn:
+                    conn.add_notice_handler(notices.append)
+                    assert store.append_many(_many(ANALYZE_BATCH)) == ANALYZE_BATCH
+                    conn.remove_notice_handler(notices.append)
+                assert store.count() == ANALYZE_BATCH
+                assert _reltuples(store) < 0
+                assert [n.severity for n in notices] == []  # no warning of a refused ANALYZE
+            finally:
+                store._db.close()
+        finally:
+            admin.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+            admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
