@@ -402,3 +402,47 @@ def test_the_hot_paths_baseline_chains_each_audit_row_to_the_one_before(tmp_path
     assert chain[0][1] == hot.GENESIS_HASH
     assert all(chain[n][1] == chain[n - 1][2] for n in range(1, 3))
     assert len({digest for _, _, digest in chain}) == 3
+
+
+# -- the consent benchmark: its data and its rows ------------------------------------------------
+
+
+def test_the_consent_benchmark_imports_the_same_events_in_time_order():
+    """The chronological export holds every event of the subject-ordered one, by time."""
+    consent = importlib.import_module("consent_audience")
+    by_subject = list(consent.rows_by_subject(1_200))
+    by_time = list(consent.rows_by_time(1_200))
+    assert sorted(by_time) == sorted(by_subject)
+    assert [row[3] for row in by_time] == sorted(row[3] for row in by_subject)
+    assert by_time != by_subject
+
+
+def test_the_consent_benchmark_reports_every_state_and_both_import_orders():
+    consent = importlib.import_module("consent_audience")
+    rows = consent.measure(300, rounds=1, out=io.StringIO())
+    operations = [row.operation for row in rows]
+    assert operations == [
+        "consent audience, vs fastest hand-written way",
+        "consent audience, current wordings, vs fastest hand-written way",
+        "consent import_events(), values built from rows, subject order, vs raw executemany",
+        "consent import_events(), values built from rows, time order, vs raw executemany",
+    ]
+    check_rows([row.as_json() for row in rows])
+    assert all(row.verdict in {"met", "MISSED"} for row in rows)
+
+
+@pytest.mark.filterwarnings("ignore:.*deleted while still open:ResourceWarning")
+def test_the_consent_benchmark_measures_postgresql_in_three_states(pg_server):
+    consent = importlib.import_module("consent_audience")
+    out = io.StringIO()
+    rows = consent.measure(300, postgres=pg_server, rounds=1, out=out)
+    states = ("right after the import", "after updates", "after VACUUM ANALYZE")
+    postgres = [row.operation for row in rows if row.backend == "PostgreSQL"]
+    for state in states:
+        assert f"consent audience, {state}, vs fastest hand-written way" in postgres
+        assert f"consent audience, current wordings, {state}, vs fastest hand-written way" in (
+            postgres
+        )
+    assert "values built from rows, time order, vs raw COPY" in postgres[-1]
+    check_rows([row.as_json() for row in rows])
+    assert out.getvalue().count("pages all-visible") == len(states)  # each state described

@@ -8,6 +8,8 @@ import time
 
 import attrs
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from avgkit.storage import open_stores
 from avgkit.storage.memory import MemoryConsentStore
@@ -699,3 +701,303 @@ def test_a_refused_rekeying_error_quotes_no_stored_value(tmp_path, pg_url):
             assert error.__context__ is None
             for needle in (RAW, ORDER, "cust-2"):
                 assert needle not in str(error)
+
+
+# --------------------------------------------------------------------------- the audience scan
+
+_KINDS = ("given", "withdrawn", "objected", "objection_lifted")
+
+
+def _histories(draw_kinds, subjects):
+    """Events of ``subjects`` for the newsletter, each history a list of (kind, minutes)."""
+    events = []
+    for n, history in enumerate(draw_kinds):
+        for kind, minutes in history:
+            events.append(_ordered_event(subjects[n], minutes, kind=kind, order_ref=None))
+    return events
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    histories=st.lists(
+        st.lists(st.tuples(st.sampled_from(_KINDS), st.integers(0, 4)), max_size=6),
+        min_size=1,
+        max_size=8,
+    ),
+    page=st.integers(1, 5),
+    minutes=st.integers(0, 5),
+)
+def test_the_sqlite_audience_scan_answers_as_the_reference_whatever_its_page(
+    tmp_path_factory, monkeypatch, histories, page, minutes
+):
+    """Pages cut anywhere (inside a subject, a subject filling pages alone): same answer."""
+    from datetime import UTC, datetime, timedelta
+
+    from avgkit.storage.sqlite import _consent
+
+    monkeypatch.setattr(_consent, "_SCAN_PAGE", page)
+    events = _histories(histories, [f"s{n}" for n in range(len(histories))])
+    path = tmp_path_factory.mktemp("scan") / "c.db"
+    reference, store = MemoryConsentStore(), SqliteConsentStore(Database(str(path)))
+    try:
+        for each in (reference, store):
+            if events:
+                each.append_many(events)
+        at = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(minutes=minutes)
+        assert sorted(store.audience("newsletter", at)) == sorted(
+            reference.audience("newsletter", at)
+        )
+    finally:
+        store._db.close()
+
+
+def test_a_subject_with_more_events_than_a_page_is_decided_on_all_of_them(tmp_path):
+    """Its rows are read whole; the subjects around it are neither lost nor repeated."""
+    from datetime import UTC, datetime, timedelta
+
+    from avgkit.storage.sqlite._consent import _SCAN_PAGE
+
+    store = SqliteConsentStore(Database(str(tmp_path / "c.db")))
+    try:
+        busy = [
+            _ordered_event("b-busy", n, kind="given" if n % 2 else "withdrawn", order_ref=None)
+            for n in range(_SCAN_PAGE + 2)  # ends with a "given": live
+        ]
+        store.append_many(
+            [
+                _ordered_event("a-first", 0, order_ref=None),
+                *busy,
+                _ordered_event("c-last", 0, order_ref=None),
+            ]
+        )
+        at = datetime(2025, 1, 1, tzinfo=UTC)
+        assert list(store.audience("newsletter", at)) == ["a-first", "b-busy", "c-last"]
+        store.append(_ordered_event("b-busy", _SCAN_PAGE + 5, kind="withdrawn", order_ref=None))
+        assert list(store.audience("newsletter", at)) == ["a-first", "c-last"]
+        earlier = datetime(2024, 1, 1, tzinfo=UTC) + timedelta(minutes=2)
+        assert list(store.audience("newsletter", earlier)) == ["a-first", "c-last"]
+    finally:
+        store._db.close()
+
+
+def test_the_sqlite_current_wording_audience_walks_the_purpose_index_without_sorting(tmp_path):
+    """Its scan reads the index in order; the table only for a live given's evidence."""
+    from avgkit.storage.sqlite._consent import CURRENT_AUDIENCE_SQL
+
+    with open_stores(f"sqlite:///{tmp_path}/avg.db"):
+        pass
+    conn = sqlite3.connect(tmp_path / "avg.db")
+    plan = conn.execute(
+        "EXPLAIN QUERY PLAN " + CURRENT_AUDIENCE_SQL,
+        {"purpose": "newsletter", "after": "", "at": 0, "page": 10},
+    ).fetchall()
+    (scan,) = [row[-1] for row in plan if "consent_events " in row[-1] + " "]
+    assert "USING INDEX consent_events_by_purpose (purpose=? AND subject>?)" in scan
+    assert not any("TEMP B-TREE FOR ORDER BY" in row[-1] for row in plan)
+
+
+# --------------------------------------------------------------------------- bound imports
+
+
+def _sqlite_store(tmp_path):
+    return SqliteConsentStore(Database(str(tmp_path / "c.db")))
+
+
+def _pg_store(pg_url):
+    from avgkit.storage.postgres import PostgresConsentStore
+    from avgkit.storage.postgres._db import Database as PgDatabase
+
+    return PostgresConsentStore(PgDatabase(pg_url))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def sql_store(request, tmp_path):
+    """A fresh SQL consent store of each adapter (PostgreSQL: a new schema)."""
+    if request.param == "sqlite":
+        store = _sqlite_store(tmp_path)
+    else:
+        store = _pg_store(request.getfixturevalue("pg_url"))
+    yield store
+    store._db.close()
+
+
+def test_appended_gives_an_imported_batch_back_without_decoding_its_rows(sql_store, monkeypatch):
+    """Right after append_many, appended() is the batch with the seqs its rows got."""
+    from avgkit.storage._sql import SqlConsentStore
+
+    store = sql_store
+    store.append(_ordered_event("before", 0))
+    batch = [_ordered_event(f"s{n}", n, kind=_KINDS[n % 4]) for n in range(7)]
+    with store._db.write("importing"):
+        assert store.append_many(batch) == 7
+        monkeypatch.setattr(type(store), "_event", _no_decoding)
+        fast = store.appended(7)
+        monkeypatch.undo()
+        decoded = SqlConsentStore.appended(store, 7)
+    assert fast == decoded == batch  # equality leaves out the seq: compare it too
+    assert [e.seq for e in fast] == [e.seq for e in decoded]
+    assert [e.seq for e in fast] == sorted({e.seq for e in fast})
+
+
+def _no_decoding(_self, _row):
+    raise AssertionError("a row was decoded")
+
+
+def test_appended_reads_the_rows_back_for_another_count_or_after_the_commit(sql_store):
+    """Only the batch just written, in its unit of work, is given back as written."""
+    store = sql_store
+    batch = [_ordered_event(f"s{n}", n) for n in range(3)]
+    with store._db.write("importing"):
+        store.append_many(batch)
+        assert store.appended(2) == batch[1:]  # another count: read back
+        assert store.appended(3) == batch  # the batch was given once: read back
+    store.append_many(batch)
+    assert store._written.batch is None  # dropped at the commit: memory does not grow
+    assert [e.subject for e in store.appended(3)] == ["s0", "s1", "s2"]
+    with store._db.write("importing"):
+        store.append_many(batch)
+        store.append(_ordered_event("single", 9))
+        assert [e.subject for e in store.appended(3)] == ["s1", "s2", "single"]
+
+
+# --------------------------------------------------------------------------- PostgreSQL plans
+
+
+def _reltuples(store):
+    with store._db.read("reading the statistics") as conn:
+        (tuples,) = conn.execute(
+            "SELECT reltuples FROM pg_class WHERE oid = 'consent_events'::regclass"
+        ).fetchone()
+    return tuples
+
+
+def _many(count, offset=0):
+    return [
+        _ordered_event(f"s{n:06d}", n % 50, order_ref=None) for n in range(offset, offset + count)
+    ]
+
+
+def test_a_large_postgres_import_leaves_the_table_analysed(pg_url):
+    """A batch large beside the table is analysed with it; a small one is not."""
+    from avgkit.storage.postgres._consent import ANALYZE_BATCH
+
+    store = _pg_store(pg_url)
+    try:
+        store.append_many(_many(ANALYZE_BATCH - 1))
+        assert _reltuples(store) < 0  # never analysed: too small to matter
+        store.append_many(_many(ANALYZE_BATCH, offset=ANALYZE_BATCH))
+        assert _reltuples(store) == 2 * ANALYZE_BATCH - 1
+        store.append_many(_many(9 * ANALYZE_BATCH, offset=3 * ANALYZE_BATCH))
+        assert _reltuples(store) == 11 * ANALYZE_BATCH - 1
+        store.append_many(_many(ANALYZE_BATCH, offset=20 * ANALYZE_BATCH))  # under a tenth
+        assert _reltuples(store) == 11 * ANALYZE_BATCH - 1
+    finally:
+        store._db.close()
+
+
+def test_a_postgres_audience_is_planned_without_nested_loops_and_leaves_the_setting(pg_url):
+    """Never analysed, the table is guessed tiny: a nested loop would rescan per subject.
+
+    Run inside the host's transaction, whose statement_timeout such a plan would exceed
+    many times over; the host's own setting is back once the audience is read.
+    """
+    from datetime import UTC, datetime
+
+    import psycopg
+
+    from avgkit.storage.postgres._consent import ANALYZE_BATCH
+
+    store = _pg_store(pg_url)
+    subjects = 12_000
+    try:
+        step = (ANALYZE_BATCH - 1) // 2  # small batches (two events a subject): no ANALYZE
+        for start in range(0, subjects, step):
+            count = min(step, subjects - start)
+            store.append_many(
+                [
+                    _ordered_event(f"s{n:06d}", 0, order_ref=None)
+                    for n in range(start, start + count)
+                ]
+                + [
+                    _ordered_event(f"s{n:06d}", 1, kind="objection_lifted", order_ref=None)
+                    for n in range(start, start + count)
+                ]
+            )
+        assert _reltuples(store) < 0
+        at = datetime(2025, 1, 1, tzinfo=UTC)
+        with psycopg.connect(pg_url.split("?")[0]) as host:
+            host.execute("SET statement_timeout = '5s'")
+            with store._db.joined(host):
+                for query in (store.audience, store.current_audience):
+                    assert len(list(query("newsletter", at))) == subjects
+            (setting,) = host.execute("SHOW enable_nestloop").fetchone()
+            assert setting == "on"
+    finally:
+        store._db.close()
+
+
+def test_a_postgres_audience_read_in_a_unit_of_work_lets_writes_through_between_rows(pg_url):
+    """Inside a transaction the audience comes through a cursor: writes may interleave."""
+    from datetime import UTC, datetime
+
+    store = _pg_store(pg_url)
+    try:
+        store.append_many(_many(30))
+        at = datetime(2025, 1, 1, tzinfo=UTC)
+        with store._db.write("a unit of work"):
+            seen = []
+            for subject in store.audience("newsletter", at):
+                seen.append(subject)
+                store.append(_ordered_event(subject, 60, kind="withdrawn", order_ref=None))
+        assert len(seen) == 30
+        assert list(store.audience("newsletter", at)) == []
+    finally:
+        store._db.close()
+
+
+def test_a_postgres_import_by_a_role_that_does_not_own_the_table_leaves_it_unanalysed(
+    pg_server, pg_url
+):
+    """Only the owner may analyse: another role's large import just stores its rows."""
+    import secrets
+
+    import psycopg
+    from psycopg import sql
+
+    from avgkit.storage.postgres._consent import ANALYZE_BATCH
+    from pgsupport import with_params
+
+    _pg_store(pg_url)._db.close()  # the owner creates the tables
+    schema = dict(p.split("=") for p in pg_url.split("?", 1)[1].split("&"))["schema"]
+    role = f"avgkit_test_writer_{secrets.token_hex(4)}"
+    with psycopg.connect(pg_server, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+        try:
+            for grant in (
+                "GRANT USAGE ON SCHEMA {schema} TO {role}",
+                # UPDATE: the import's table lock needs it (as the erasure's re-keying does).
+                "GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA {schema} TO {role}",
+                "GRANT USAGE ON ALL SEQUENCES IN SCHEMA {schema} TO {role}",
+            ):
+                admin.execute(
+                    sql.SQL(grant).format(schema=sql.Identifier(schema), role=sql.Identifier(role))
+                )
+            parts = pg_server.split("://", 1)[1].split("@", 1)
+            as_role = with_params(f"postgresql://{role}@{parts[-1]}", schema=schema)
+            store = _pg_store(as_role)
+            notices = []
+            try:
+                with store._db.write("importing") as conn:
+                    conn.add_notice_handler(notices.append)
+                    assert store.append_many(_many(ANALYZE_BATCH)) == ANALYZE_BATCH
+                    conn.remove_notice_handler(notices.append)
+                assert store.count() == ANALYZE_BATCH
+                assert _reltuples(store) < 0
+                assert [n.severity for n in notices] == []  # no warning of a refused ANALYZE
+            finally:
+                store._db.close()
+        finally:
+            admin.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+            admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))

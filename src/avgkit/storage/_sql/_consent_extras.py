@@ -3,17 +3,21 @@
 Written once for both dialects: the tables are created by each adapter's consent
 migrations, the statements here use only the dialect's placeholder and the store's instant
 codec. The audience variants over the registry are each adapter's own, as the audience is.
+:class:`WrittenBatch` keeps an import's batch for the ledger to bind without reading every
+column back.
 """
 
 from __future__ import annotations
 
 import abc
 import secrets
+import threading
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, ClassVar, Final
 
-from avgkit.consent._values import CompellingGrounds, Evidence, PendingConsent
+from avgkit._validators import replaced
+from avgkit.consent._values import CompellingGrounds, ConsentEvent, Evidence, PendingConsent
 from avgkit.consent._vocab import Actor, Channel, Presentation
 from avgkit.consent._wordings import (
     Wording,
@@ -24,7 +28,7 @@ from avgkit.consent._wordings import (
 from avgkit.errors import NotFound
 from avgkit.storage._sql._db import Connection, SqlDatabase
 
-__all__ = ["SqlConsentExtras"]
+__all__ = ["SqlConsentExtras", "WrittenBatch"]
 
 _WORDING_COLUMNS: Final = "purpose, version, lang, sha256, text, valid_from, valid_until, renewal"
 _PENDING_COLUMNS: Final = (
@@ -344,3 +348,47 @@ class SqlConsentExtras(abc.ABC):
             (ref, raw),
         ).rowcount
         return int(dropped) + int(rekeyed)
+
+
+class WrittenBatch(threading.local):
+    """The batch this thread's last ``append_many()`` wrote, until the ledger binds it.
+
+    The ledger binds an import's events to its audit entry through
+    :meth:`~avgkit.storage.AppendedEvents.appended`, called in the same unit of work right
+    after ``append_many()``. Decoding every column of every row again would take about a
+    fifth of an import; the store knows what it wrote, so only the seqs the rows got are
+    read (the last ``count`` by seq: SQLite has one writer, PostgreSQL locks the table for
+    the batch). The batch is dropped when it is given back, at this thread's next single
+    append, and when the unit of work commits, so memory does not grow with it.
+    """
+
+    batch: Sequence[ConsentEvent] | None = None
+
+    def keep(self, db: SqlDatabase, events: Sequence[ConsentEvent]) -> None:
+        """Keep ``events``, just written in ``db``'s current unit of work."""
+        self.batch = events
+        db.after_commit(self.drop)
+
+    def drop(self) -> None:
+        """Forget the batch."""
+        self.batch = None
+
+    def appended(self, db: SqlDatabase, count: object) -> list[ConsentEvent] | None:
+        """The kept batch with its seqs if it is the ``count`` events stored last, else None.
+
+        None tells the store to read the events back in full (another count, nothing kept).
+        """
+        batch, self.batch = self.batch, None
+        if batch is None or type(count) is not int or not 0 < count == len(batch):
+            return None
+        query = (
+            "SELECT seq FROM consent_events ORDER BY seq DESC "  # noqa: S608 - fixed names only
+            f"LIMIT {db.dialect.placeholder}"
+        )
+        with db.read("reading back the seqs of the events just imported") as conn:
+            seqs = [int(seq) for (seq,) in conn.execute(query, (count,)).fetchall()]
+        if len(seqs) != count:
+            return None
+        seqs.reverse()
+        # The events were checked when built; only the seq the store gave them is new.
+        return [replaced(event, seq=seq) for event, seq in zip(batch, seqs, strict=True)]

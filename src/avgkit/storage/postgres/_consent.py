@@ -4,19 +4,25 @@ One append-only table of events. The index ``consent_events_latest`` is ordered 
 ledger asks: per purpose and track (consent or objection), per subject, newest first, and it
 carries the kind and expiry. The audience of a purpose at an instant is one statement: the
 newest consent-track row per subject (``DISTINCT ON``) must be a live "given", and the newest
-objection-track row must not be an objection; it is streamed through a server-side cursor.
-Bulk imports use binary ``COPY``.
+objection-track row must not be an objection. It is planned without nested loops, so it
+does not depend on the table's statistics, and streamed (see ``_subjects``). Bulk imports
+use binary ``COPY`` and analyse the table after a batch large beside it, so the planner
+knows its size whether or not autovacuum runs.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar, Final
 
+import psycopg
+
 from avgkit.consent._values import ConsentEvent, check_batch
 from avgkit.storage._sql import POSTGRESQL, SqlConsentStore
 from avgkit.storage._sql._consent import TRACK, with_seq
+from avgkit.storage._sql._consent_extras import WrittenBatch
 from avgkit.storage.postgres._db import Database, copy_rows
 from avgkit.subjects import SubjectId
 
@@ -169,9 +175,12 @@ _INSERT: Final = (
     f"VALUES ({POSTGRESQL.params(len(_INSERTED))}) RETURNING seq"
 )
 
-AUDIENCE_SQL: Final = """
+# The newest consent-track row per subject must be a live "given", and the newest
+# objection-track row must not be an objection. {columns} adds what a variant's condition
+# reads (the plain audience reads only what consent_events_latest carries).
+_LIVE: Final = """
 WITH consent AS (
-    SELECT DISTINCT ON (subject) subject, kind, expires_at
+    SELECT DISTINCT ON (subject) subject, kind, expires_at{columns}
     FROM consent_events
     WHERE purpose = %(purpose)s AND track = 0 AND at <= %(at)s
     ORDER BY subject, at DESC, seq DESC
@@ -184,8 +193,11 @@ WITH consent AS (
 SELECT c.subject FROM consent AS c
 WHERE c.kind = 'given' AND (c.expires_at IS NULL OR c.expires_at > %(at)s)
   AND NOT EXISTS (
-      SELECT 1 FROM objection AS o WHERE o.subject = c.subject AND o.kind = 'objected')
-"""
+      SELECT 1 FROM objection AS o WHERE o.subject = c.subject AND o.kind = 'objected')"""
+
+_LIVE_WORDING: Final = _LIVE.format(columns=", wording_sha256")
+
+AUDIENCE_SQL: Final = _LIVE.format(columns="") + "\n"
 
 # The texts of the purpose whose every registration was withdrawn by the instant.
 _WITHDRAWN: Final = """
@@ -201,23 +213,6 @@ _CURRENT: Final = """
     WHERE w.purpose = %(purpose)s AND w.valid_from >= (
         SELECT max(r.valid_from) FROM consent_wordings AS r
         WHERE r.purpose = %(purpose)s AND r.renewal AND r.valid_from <= %(at)s)"""
-
-_LIVE_WORDING: Final = """
-WITH consent AS (
-    SELECT DISTINCT ON (subject) subject, kind, expires_at, wording_sha256
-    FROM consent_events
-    WHERE purpose = %(purpose)s AND track = 0 AND at <= %(at)s
-    ORDER BY subject, at DESC, seq DESC
-), objection AS (
-    SELECT DISTINCT ON (subject) subject, kind
-    FROM consent_events
-    WHERE purpose = %(purpose)s AND track = 1 AND at <= %(at)s
-    ORDER BY subject, at DESC, seq DESC
-)
-SELECT c.subject FROM consent AS c
-WHERE c.kind = 'given' AND (c.expires_at IS NULL OR c.expires_at > %(at)s)
-  AND NOT EXISTS (
-      SELECT 1 FROM objection AS o WHERE o.subject = c.subject AND o.kind = 'objected')"""
 
 # Joined from fixed fragments (no value ever reaches them): an f-string would read as SQL
 # built from input.
@@ -250,6 +245,26 @@ SELECT o.subject FROM (
 ) AS o
 WHERE o.kind = 'objected'
 """
+
+
+ANALYZE_BATCH: Final = 1000
+"""A batch this large may be worth analysing the table for (see ``append_many``)."""
+ANALYZE_SHARE: Final = 0.1
+"""The share of the rows last counted by the statistics a batch must reach to analyse."""
+# The rows the statistics last counted (-1: never analysed, nor vacuumed), and whether this
+# role may analyse the table (it owns it, or is a member of the owner's role).
+_COUNTED: Final = (
+    "SELECT reltuples, pg_has_role(relowner, 'USAGE') FROM pg_class "
+    "WHERE oid = 'consent_events'::regclass"
+)
+
+_CURSORS: Final = itertools.count(1)  # unique server-side cursor names in this process
+_STREAM_BATCH: Final = 5000
+_CHUNKS: Final = psycopg.pq.version() >= 170000  # noqa: PLR2004 - libpq 17 streams in chunks
+_NO_NESTED_LOOPS: Final = (
+    "SELECT current_setting('enable_nestloop'), set_config('enable_nestloop', 'off', true)"
+)
+_PUT_BACK: Final = "SELECT set_config('enable_nestloop', %s, true)"
 
 
 def row_of_head(event: ConsentEvent) -> tuple[Any, ...]:
@@ -292,8 +307,8 @@ class PostgresConsentStore(SqlConsentStore[Database]):
 
     One append-only table of events. The index ``consent_events_latest`` is ordered as the
     ledger asks: per purpose and track, per subject, newest first, carrying the kind and
-    expiry, so the audience of a purpose at an instant is one statement (``DISTINCT ON``)
-    streamed through a server-side cursor. Bulk imports use binary ``COPY``.
+    expiry, so the audience of a purpose at an instant is one statement (``DISTINCT ON``),
+    streamed. Bulk imports use binary ``COPY``; a large one leaves the table analysed.
 
     .. versionadded:: 0.1.0
     """
@@ -320,33 +335,79 @@ class PostgresConsentStore(SqlConsentStore[Database]):
         when: datetime = value
         return when.astimezone(UTC)
 
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        self._written = WrittenBatch()
+
     def append(self, event: ConsentEvent) -> ConsentEvent:
         """Insert one event and return it with its seq."""
+        self._written.drop()
         with self._db.write("recording a consent event") as conn:
             (seq,) = conn.execute(_INSERT, row_of(event)).fetchone() or (None,)
         return with_seq(event, int(seq))
 
     def append_many(self, events: Sequence[ConsentEvent]) -> int:
-        """Insert a batch with binary COPY in one transaction."""
+        """Insert a batch with binary COPY in one transaction.
+
+        A batch large beside the table (a tenth of the rows the statistics last counted,
+        or any batch of :data:`ANALYZE_BATCH` rows or more into a table never analysed) is
+        analysed in the same transaction, so the next audience is planned on its real
+        size, with or without autovacuum.
+        """
         events = check_batch(events)
         with self._db.write("importing consent events") as conn:
             # No other writer's event may land between the batch's rows and their read-back
             # (the ledger binds exactly the batch to its audit entry): gives wait for it.
             conn.execute("LOCK TABLE consent_events IN SHARE ROW EXCLUSIVE MODE")
-            return copy_rows(
+            stored = copy_rows(
                 conn,
                 "consent_events",
                 _INSERT_COLUMNS,
                 _rows(events),
                 types=[kind for _, kind in _INSERTED],
             )
+            if stored >= ANALYZE_BATCH:
+                counted, owned = conn.execute(_COUNTED).fetchone() or (0.0, False)
+                if owned and (counted < 0 or stored >= ANALYZE_SHARE * counted):
+                    # Sees the batch's own rows; the statistics commit with it. Only the
+                    # table's owner may analyse it: another role leaves it to the owner's
+                    # maintenance (its audiences are planned without statistics alike).
+                    conn.execute("ANALYZE consent_events")
+        self._written.keep(self._db, events)
+        return stored
+
+    def appended(self, count: int) -> list[ConsentEvent]:
+        """The ``count`` events stored last, oldest first (see ``AppendedEvents``).
+
+        Right after :meth:`append_many` in the same unit of work (the ledger's import),
+        the batch comes back as it was written with the seqs its rows got: only the seqs
+        are read (see ``WrittenBatch``).
+        """
+        return self._written.appended(self._db, count) or super().appended(count)
 
     def _subjects(self, query: str, purpose: str, at: datetime) -> Iterator[SubjectId]:
-        rows = self._db.stream(
-            "computing a consent audience",
-            query,
-            {"purpose": purpose, "at": at},  # type: ignore[arg-type]  # psycopg takes a mapping too
-            batch=5000,
-        )
-        for (subject,) in rows:
-            yield SubjectId(subject)
+        # Planned without nested loops: every join here pairs large sets subject by subject,
+        # and without statistics (right after an import, before any ANALYZE) the planner
+        # guesses a handful of rows and picks a nested loop that rescans one side per row
+        # of the other: minutes instead of a second.
+        params = {"purpose": purpose, "at": at}
+        with self._db.read("computing a consent audience") as conn:
+            own = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+            row = conn.execute(_NO_NESTED_LOOPS).fetchone()
+            if own and _CHUNKS:
+                # A read of its own: the rows stream in chunks of the protocol, memory stays
+                # flat, and without a cursor the planner may use parallel workers.
+                with conn.cursor() as cursor:
+                    for (subject,) in cursor.stream(query, params, size=_STREAM_BATCH):
+                        yield SubjectId(subject)
+                return
+            # Inside a transaction (a unit of work, a host's): a server-side cursor, so that
+            # the caller may write on the same connection between rows. The plan is fixed
+            # once the cursor is declared; the setting is then put back.
+            name = f"avgkit_audience_{next(_CURSORS)}"
+            with conn.cursor(name=name) as named:
+                named.itersize = _STREAM_BATCH
+                named.execute(query, params)
+                conn.execute(_PUT_BACK, ("on" if row is None else row[0],))
+                for (subject,) in named:
+                    yield SubjectId(subject)

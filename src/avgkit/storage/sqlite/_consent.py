@@ -5,11 +5,13 @@ since 1970-01-01 UTC, which sort like the instants), and the evidence that many 
 (channel, notice version, wording hash, actor, staff key) lives once in ``consent_evidence``.
 
 The index ``consent_events_by_purpose`` starts with the purpose and the subject and holds
-every column the audience needs, so the audience of a purpose at any instant is one statement
-that walks that purpose's part of the index once: for each subject, the latest consent-track
-event at or before the instant must be a live "given" with no newer one beside it, and the
-latest objection-track event must not be an objection. Pages are cut by subject (keyset), so
-no page repeats earlier work.
+every column the audience needs, so the audience of a purpose at any instant is one ordered
+pass over that purpose's part of the index: for each subject, the latest consent-track event
+at or before the instant must be a live "given", and the latest objection-track event must
+not be an objection. SQLite reads each row's verdict off the index; the adapter keeps the
+last one of each track while the rows stream by (faster than any single statement that
+finds the latest rows itself: see ``benchmarks/consent_audience.py``). Pages are cut by
+subject (keyset), so no page repeats earlier work.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Final
 from avgkit.consent._values import ConsentEvent, Evidence, check_batch
 from avgkit.storage._sql import SQLITE, SqlConsentStore
 from avgkit.storage._sql._consent import TRACK, with_seq
+from avgkit.storage._sql._consent_extras import WrittenBatch
 from avgkit.storage.sqlite._db import Database
 from avgkit.subjects import SubjectId
 
@@ -202,24 +205,6 @@ _SUBJECT_PAGE: Final = 5000
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND: Final = timedelta(microseconds=1)
 
-# The audience of a purpose at an instant, one page of subjects after :after.
-AUDIENCE_SQL: Final = """
-SELECT c.subject FROM consent_events AS c
-WHERE c.purpose = :purpose AND c.subject > :after AND c.track = 0
-  AND c.kind = 'given' AND c.at <= :at
-  AND (c.expires_at IS NULL OR c.expires_at > :at)
-  AND NOT EXISTS (
-      SELECT 1 FROM consent_events AS n
-      WHERE n.purpose = :purpose AND n.subject = c.subject AND n.track = 0
-        AND n.at <= :at AND (n.at, n.seq) > (c.at, c.seq))
-  AND coalesce((
-      SELECT o.kind FROM consent_events AS o
-      WHERE o.purpose = :purpose AND o.subject = c.subject AND o.track = 1 AND o.at <= :at
-      ORDER BY o.at DESC, o.seq DESC LIMIT 1), '') <> 'objected'
-ORDER BY c.subject
-LIMIT :page
-"""
-
 # The texts of the purpose whose every registration was withdrawn by :at.
 _WITHDRAWN_EVIDENCE: Final = """
     SELECT v.id FROM consent_evidence AS v WHERE v.wording_sha256 IN (
@@ -237,21 +222,58 @@ _CURRENT_EVIDENCE: Final = """
             SELECT max(r.valid_from) FROM consent_wordings AS r
             WHERE r.purpose = :purpose AND r.renewal = 1 AND r.valid_from <= :at))"""
 
-_LIVE_END: Final = "\nORDER BY c.subject\nLIMIT :page\n"
+# The audiences are one ordered pass over the purpose's part of consent_events_by_purpose,
+# folded here: each row of the scan is its subject and a code (0: a consent-track event that
+# leaves no live consent, 1: one that does, 2: an objection-track event that is no
+# objection, 3: an objection), in the order (subject, track, at, seq), so the last code of
+# each track decides. SQLite computes the code while it walks the index; Python keeps the
+# last one per track. The wording variants add a condition on the event's evidence, which
+# is read from the table only for a live "given" (SQLite defers that seek until a column
+# outside the index is asked for).
+_SCAN_PAGE: Final = 5000
+_SCAN: Final = """
+SELECT subject,
+       CASE WHEN track = 1 THEN 2 + (kind = 'objected')
+            WHEN kind <> 'given' OR expires_at <= :at THEN 0{wording}
+            ELSE 1 END
+FROM consent_events
+WHERE purpose = :purpose AND {subjects} AND at <= :at
+ORDER BY subject, track, at, seq{limit}
+"""
 
-CURRENT_AUDIENCE_SQL: Final = "".join(
-    (
-        AUDIENCE_SQL.removesuffix(_LIVE_END),
-        "\n  AND c.evidence NOT IN (",
-        _WITHDRAWN_EVIDENCE,
-        ")",
-        _LIVE_END,
-    )
+
+def _scan(wording: str = "") -> tuple[str, str]:
+    """The paged scan (subjects after :after, :page rows) and the one of subject :after."""
+    # Joined from fixed fragments only: no value ever reaches them.
+    paged = _SCAN.format(wording=wording, subjects="subject > :after", limit="\nLIMIT :page")
+    whole = _SCAN.format(wording=wording, subjects="subject = :after", limit="")
+    return paged, whole
+
+
+AUDIENCE_SQL, _AUDIENCE_ONE = _scan()
+CURRENT_AUDIENCE_SQL, _CURRENT_ONE = _scan(
+    f"\n            WHEN evidence IN ({_WITHDRAWN_EVIDENCE}) THEN 0"
 )
 
-TO_RENEW_SQL: Final = "".join(
+# The renewal list stays a correlated statement: it keeps few of the live consents (those
+# under an old wording), and probing the newer events of just those beats a pass over all.
+_LIVE_SQL: Final = """
+SELECT c.subject FROM consent_events AS c
+WHERE c.purpose = :purpose AND c.subject > :after AND c.track = 0
+  AND c.kind = 'given' AND c.at <= :at
+  AND (c.expires_at IS NULL OR c.expires_at > :at)
+  AND NOT EXISTS (
+      SELECT 1 FROM consent_events AS n
+      WHERE n.purpose = :purpose AND n.subject = c.subject AND n.track = 0
+        AND n.at <= :at AND (n.at, n.seq) > (c.at, c.seq))
+  AND coalesce((
+      SELECT o.kind FROM consent_events AS o
+      WHERE o.purpose = :purpose AND o.subject = c.subject AND o.track = 1 AND o.at <= :at
+      ORDER BY o.at DESC, o.seq DESC LIMIT 1), '') <> 'objected'"""
+
+TO_RENEW_SQL: Final = "".join(  # noqa: FLY002 - fixed fragments
     (
-        AUDIENCE_SQL.removesuffix(_LIVE_END),
+        _LIVE_SQL,
         "\n  AND (c.evidence IN (",
         _WITHDRAWN_EVIDENCE,
         (
@@ -262,9 +284,14 @@ TO_RENEW_SQL: Final = "".join(
         ),
         _CURRENT_EVIDENCE,
         ")))",
-        _LIVE_END,
+        "\nORDER BY c.subject\nLIMIT :page\n",
     )
 )
+_WHOLE_SUBJECT: Final = {
+    AUDIENCE_SQL: _AUDIENCE_ONE,
+    CURRENT_AUDIENCE_SQL: _CURRENT_ONE,
+}
+"""Each folded scan, and its statement for one subject whose rows fill a page alone."""
 
 _OBJECTORS_SQL: Final = """
 SELECT o.subject FROM consent_events AS o
@@ -344,8 +371,13 @@ class SqliteConsentStore(SqlConsentStore[Database]):
         """Back from microseconds since 1970-01-01 UTC."""
         return _EPOCH + timedelta(microseconds=value)
 
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        self._written = WrittenBatch()
+
     def append(self, event: ConsentEvent) -> ConsentEvent:
         """Insert one event and return it with its seq."""
+        self._written.drop()
         ev = event.evidence
         notice = _notice(ev)
         evidence = self._known(event.purpose, notice)
@@ -394,7 +426,17 @@ class SqliteConsentStore(SqlConsentStore[Database]):
                     for event in events
                 ),
             )
+        self._written.keep(self._db, events)
         return len(events)
+
+    def appended(self, count: int) -> list[ConsentEvent]:
+        """The ``count`` events stored last, oldest first (see ``AppendedEvents``).
+
+        Right after :meth:`append_many` in the same unit of work (the ledger's import),
+        the batch comes back as it was written with the seqs its rows got: only the seqs
+        are read (see ``WrittenBatch``).
+        """
+        return self._written.appended(self._db, count) or super().appended(count)
 
     @staticmethod
     def _evidence_columns(
@@ -425,6 +467,10 @@ class SqliteConsentStore(SqlConsentStore[Database]):
     def _subjects(self, query: str, purpose: str, at: datetime) -> Iterator[SubjectId]:
         # Keyset pages by subject: each page is a short read, so writers are never held up
         # while a caller walks a long audience, and memory stays flat.
+        whole = _WHOLE_SUBJECT.get(query)
+        if whole is not None:
+            yield from self._folded(query, whole, purpose, at)
+            return
         params: dict[str, object] = {
             "purpose": purpose,
             "at": micros(at),
@@ -439,3 +485,55 @@ class SqliteConsentStore(SqlConsentStore[Database]):
             if len(rows) < _SUBJECT_PAGE:
                 return
             params["after"] = rows[-1][0]
+
+    def _folded(self, paged: str, whole: str, purpose: str, at: datetime) -> Iterator[SubjectId]:
+        # Pages of :page rows of the ordered scan. A full page may end inside a subject:
+        # that subject's rows are left for the next page, which starts at it; if one subject
+        # fills a page alone, its rows are read whole.
+        params: dict[str, object] = {
+            "purpose": purpose,
+            "at": micros(at),
+            "after": "",
+            "page": _SCAN_PAGE,
+        }
+        while True:
+            with self._db.read("computing a consent audience") as conn:
+                rows = conn.execute(paged, params).fetchall()
+                full = len(rows) == _SCAN_PAGE
+                if full:
+                    last = rows[-1][0]
+                    cut = len(rows) - 1
+                    while cut and rows[cut - 1][0] == last:
+                        cut -= 1
+                    if cut:
+                        del rows[cut:]
+                    else:
+                        rows = conn.execute(whole, {**params, "after": last}).fetchall()
+            yield from _decided(rows)
+            if not full:
+                return
+            params["after"] = rows[-1][0]
+
+
+def _decided(rows: list[tuple[str, int]]) -> list[SubjectId]:
+    """The subjects of ``rows`` (whole subjects, in scan order) whose codes leave consent live.
+
+    The last consent-track code must be 1 (a live "given") and the last objection-track
+    code not 3 (an objection).
+    """
+    out: list[SubjectId] = []
+    subject: str | None = None
+    live = 0
+    objected = False
+    for found, code in rows:
+        if found != subject:
+            if live and not objected:
+                out.append(SubjectId(subject))  # type: ignore[arg-type]  # set once live is
+            subject, live, objected = found, 0, False
+        if code < 2:  # noqa: PLR2004 - the codes of the scan
+            live = code
+        else:
+            objected = code == 3  # noqa: PLR2004
+    if live and not objected:
+        out.append(SubjectId(subject))  # type: ignore[arg-type]
+    return out
