@@ -6,6 +6,7 @@ a tombstone and no live key, and nothing sealed in the race ever opens.
 """
 
 import threading
+import time
 
 import pytest
 
@@ -35,12 +36,20 @@ def test_seal_racing_shred_never_leaves_a_live_key_beside_a_tombstone(pg_url):
             out: list[bytes | None] = []
             start = threading.Barrier(2)
 
-            def seal(subject=subject, out=out, start=start):
+            # A third race as close as it gets; in the others one side is held back a
+            # little, so that both orders happen even on a loaded machine.
+            seal_late, shred_late = (0.0, 0.0) if n % 3 == 0 else (0.0, 0.02)
+            if n % 3 == 2:
+                seal_late, shred_late = shred_late, seal_late
+
+            def seal(subject=subject, out=out, start=start, late=seal_late):
                 start.wait()
+                time.sleep(late)
                 _seal(sealer, subject, out)
 
-            def shred(subject=subject, start=start):
+            def shred(subject=subject, start=start, late=shred_late):
                 start.wait()
+                time.sleep(late)
                 shredder.pseudonyms.shred(subject)
 
             threads = [threading.Thread(target=seal), threading.Thread(target=shred)]
