@@ -11,6 +11,7 @@ import importlib.util
 import io
 import json
 import math
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 RUN = Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
-ON_POSTGRES = ("consent_audience", "dsar_deadlines", "host_sql")
+ON_POSTGRES = ("consent_audience", "dsar_deadlines", "host_sql", "writers")
 """Benchmarks whose PostgreSQL rows the smoke run checks (retention_execute's four
 executor processes alone would take most of the time budget; its SQLite row is checked)."""
 VERDICTS = {"met", "MISSED", "no goal", "not run"}
@@ -402,3 +403,75 @@ def test_the_hot_paths_baseline_chains_each_audit_row_to_the_one_before(tmp_path
     assert chain[0][1] == hot.GENESIS_HASH
     assert all(chain[n][1] == chain[n - 1][2] for n in range(1, 3))
     assert len({digest for _, _, digest in chain}) == 3
+
+
+# -- the concurrent writers: every run checked for a lost write and a chain that verifies -----
+
+
+def test_the_writers_report_each_number_of_writers_against_one_and_check_every_run():
+    writers = importlib.import_module("writers")
+    out = io.StringIO()
+    rows = writers.measure(3, rounds=1, out=out)
+    operations = [row.operation for row in rows]
+    assert operations == [
+        "consent.give(), 2 writer processes vs 1",
+        "consent.give() p99 latency, 2 writer processes vs 1",
+    ]
+    assert {row.backend for row in rows} == {"SQLite"}
+    assert all(row.goal is None for row in rows)  # the goal is stated for 4 writers
+    check_rows([row.as_json() for row in rows])
+    text = out.getvalue()
+    assert "every run: no write lost, chain verified" in text
+    assert "4 writers not run" in text
+
+
+def test_the_writers_goal_is_judged_at_four_writers():
+    writers = importlib.import_module("writers")
+    runs = [
+        writers.Run("PostgreSQL", n, 10, (0.001,) * 10 * n, elapsed, 0)
+        for n, elapsed in ((1, 1.0), (2, 1.0), (4, 2.0))
+    ]
+    rows = writers.rows(runs)
+    four = next(row for row in rows if row.goal is not None)
+    assert four.operation == "consent.give(), 4 writer processes vs 1"
+    assert four.ratio == pytest.approx(2.0)
+    assert four.verdict == "met"
+    assert writers.goal_line(runs).endswith("2.00x, holds")
+    slow = [
+        writers.Run("SQLite", 1, 10, (0.001,) * 10, 1.0, 0),
+        writers.Run("SQLite", 4, 10, (0.001,) * 40, 8.0, 0),
+    ]
+    assert writers.goal_line(slow).endswith("0.50x, MISSED")
+
+
+def test_the_writers_check_finds_a_lost_write_and_a_broken_chain(tmp_path):
+    writers = importlib.import_module("writers")
+    from avgkit import Kit
+    from avgkit.presets import ticketing
+    from avgkit.storage.sqlite import url_for
+
+    path = tmp_path / "store.db"
+    url = url_for(path)
+    with Kit.open(url, inventory=ticketing.inventory()) as kit:
+        for n in range(3):
+            kit.consent.give(f"cust-{n}", writers.PURPOSE, writers.EVIDENCE)
+    stored = writers.events_in_file(path)
+    assert stored == 3
+    writers.check(url, stored, 3, "SQLite", 1)  # all there, chain intact
+    with pytest.raises(table.Disagreement, match="3 gives acknowledged, 2 consent events stored"):
+        writers.check(url, 2, 3, "SQLite", 1)
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TRIGGER audit_entries_no_update")
+    conn.execute("UPDATE audit_entries SET actor = 'someone else' WHERE seq = 2")
+    conn.commit()
+    conn.close()
+    with pytest.raises(table.Disagreement, match="the audit chain does not verify"):
+        writers.check(url, stored, 3, "SQLite", 1)
+
+
+def test_a_writer_that_fails_fails_the_run_with_its_reason(tmp_path):
+    writers = importlib.import_module("writers")
+    from avgkit.storage.sqlite import url_for
+
+    with pytest.raises(RuntimeError, match=r"a writer failed: \w+Error"):
+        writers.race(url_for(tmp_path), 2, 3, "SQLite")  # a folder, not a file
