@@ -13,9 +13,19 @@ never below one writer's on SQLite. Every run starts on a fresh schema (dropped 
 a fresh file, and after each run the store is checked: it holds exactly the gives that were
 acknowledged (no lost write, none extra) and ``kit.audit.verify()`` passes.
 
+The same writers also run *apart*, each on a store of its own (a schema or a file each):
+they then share nothing avgkit orders (no audit chain, no feed) but the machine itself, its
+cores, its disk and the server. That is the most the machine allows, whatever avgkit does;
+the table shows how much of it the writers on one store reach. First of all, plain CPU
+work (chained SHA-256) runs in as many processes: what the cores give several processes
+at that moment, with avgkit and the server out of the picture. On a small machine that
+others use at the same time both can stay near (or below) one process's own rate, and no
+design of avgkit's can then meet the goal there.
+
 The writers use the real clock (:class:`avgkit.clock.SystemClock`): a manual clock is one
 process's. Each writer warms up with a few untimed gives (its pool connected, the
-statements prepared) before the common start.
+statements prepared) before the common start. The rounds take turns (1, 2, 4, 8 writers,
+then again); each number of writers' best round counts.
 
     python benchmarks/writers.py                            # 1,000 gives a writer, both
     python benchmarks/writers.py --gives 100 --writers 1 2  # a quick run
@@ -26,6 +36,7 @@ statements prepared) before the common start.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import multiprocessing
 import os
 import queue
@@ -35,9 +46,10 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
 from dataclasses import dataclass
+from functools import partial
 from multiprocessing.synchronize import Barrier
 from pathlib import Path
 from typing import Any
@@ -76,6 +88,8 @@ EVIDENCE = Evidence.from_wording(
 )
 ROUNDS = 3
 """Rounds of every number of writers, taking turns; each one's best round counts."""
+SPIN = 300_000
+"""SHA-256 rounds each process of plain CPU work does (about a third of a second)."""
 START_TIMEOUT = 300.0
 """Seconds the writers may take to open their kits and warm up."""
 
@@ -84,6 +98,7 @@ START_TIMEOUT = 300.0
 class Done:
     """What one writer process reports: its timings, or why it stopped."""
 
+    writer: int
     latencies: tuple[float, ...]
     started: float
     finished: float
@@ -92,7 +107,9 @@ class Done:
     error: str | None = None
 
 
-def writer(url: str, prefix: str, count: int, start: Barrier, results: Any) -> None:
+def writer(  # noqa: PLR0917 - a process target: positional arguments only
+    url: str, index: int, prefix: str, count: int, start: Barrier, results: Any
+) -> None:
     """One writer process: open a kit, warm up, wait for the others, give ``count`` consents.
 
     Reports a :class:`Done` on ``results``. A give that raises is counted as refused (not
@@ -123,14 +140,15 @@ def writer(url: str, prefix: str, count: int, start: Barrier, results: Any) -> N
             finished = clock()
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which fails the run
         start.abort()  # the others (and the parent) stop waiting for this one
-        results.put(Done((), 0.0, 0.0, stored, refused, f"{type(exc).__name__}: {exc}"))
+        error = f"{type(exc).__name__}: {exc}"
+        results.put(Done(index, (), 0.0, 0.0, stored, refused, error))
         return
-    results.put(Done(tuple(latencies), started, finished, stored, refused))
+    results.put(Done(index, tuple(latencies), started, finished, stored, refused))
 
 
 @dataclass(frozen=True)
 class Run:
-    """One run: ``writers`` processes of ``count`` gives each on one store."""
+    """One run: ``writers`` processes of ``count`` gives each, on one store (or apart)."""
 
     backend: str
     writers: int
@@ -138,6 +156,8 @@ class Run:
     latencies: tuple[float, ...]
     elapsed: float
     refused: int
+    apart: bool = False
+    """Each writer on a store of its own (nothing shared but the machine)."""
 
     @property
     def acknowledged(self) -> int:
@@ -172,8 +192,12 @@ def collect(processes: Sequence[Any], results: Any, timeout: float) -> list[Done
     return done
 
 
-def race(url: str, writers: int, count: int, backend: str) -> tuple[Run, int]:
-    """Run ``writers`` processes of ``count`` gives on ``url``; the run and the gives stored."""
+def race(urls: Sequence[str], count: int, backend: str) -> tuple[Run, list[int]]:
+    """One writer process on each of ``urls``, ``count`` gives each, released together.
+
+    Returns the run and, per writer, the gives it stored (acknowledged, warm-up included).
+    """
+    writers = len(urls)
     context = multiprocessing.get_context("spawn")
     start = context.Barrier(writers + 1)
     results = context.Queue()
@@ -181,10 +205,10 @@ def race(url: str, writers: int, count: int, backend: str) -> tuple[Run, int]:
     processes = [
         context.Process(
             target=writer,
-            args=(url, f"r{run_id}-w{n}", count, start, results),
+            args=(url, n, f"r{run_id}-w{n}", count, start, results),
             name=f"avgkit-writer-{n}",
         )
-        for n in range(writers)
+        for n, url in enumerate(urls)
     ]
     for process in processes:
         process.start()
@@ -206,7 +230,11 @@ def race(url: str, writers: int, count: int, backend: str) -> tuple[Run, int]:
     latencies = tuple(value for d in done for value in d.latencies)
     elapsed = max(d.finished for d in done) - min(d.started for d in done)
     refused = sum(d.refused for d in done)
-    return Run(backend, writers, count, latencies, elapsed, refused), sum(d.stored for d in done)
+    apart = len(set(urls)) > 1
+    stored = [0] * writers
+    for d in done:
+        stored[d.writer] = d.stored
+    return Run(backend, writers, count, latencies, elapsed, refused, apart=apart), stored
 
 
 def check(url: str, counted: int, stored: int, backend: str, writers: int) -> None:
@@ -267,29 +295,63 @@ def events_in_file(path: Path) -> int:
     return int(count)
 
 
-def on_postgres(postgres: str, writers: Sequence[int], count: int) -> list[Run]:
-    """One run per number of writers, each in a fresh schema (dropped after)."""
-    runs = []
-    for n in writers:
-        with fresh_schema(postgres) as url:
-            Kit.open(url, inventory=ticketing.inventory()).close()  # migrated before the race
-            run, stored = race(url, n, count, "PostgreSQL")
-            check(url, events_in_schema(postgres, url), stored, "PostgreSQL", n)
-        runs.append(run)
-    return runs
+Counted = Callable[[], int]
+"""Counts a store's consent events by hand."""
+Opener = Callable[[int], AbstractContextManager[list[tuple[str, Counted]]]]
+"""Opens ``n`` fresh, migrated stores of one backend: their URLs and counters."""
 
 
-def on_sqlite(folder: str | None, writers: Sequence[int], count: int) -> list[Run]:
-    """One run per number of writers, each on a fresh file."""
-    runs = []
-    with tempfile.TemporaryDirectory(dir=folder) as tmp:
-        for n in writers:
-            path = Path(tmp) / f"writers-{n}.db"
-            url = url_for(path)
-            Kit.open(url, inventory=ticketing.inventory()).close()
-            run, stored = race(url, n, count, "SQLite")
-            check(url, events_in_file(path), stored, "SQLite", n)
-            runs.append(run)
+def schemas(postgres: str) -> Opener:
+    """Fresh schemas on ``postgres``, migrated, dropped when the block ends."""
+
+    @contextmanager
+    def open_schemas(n: int) -> Iterator[list[tuple[str, Counted]]]:
+        with ExitStack() as stack:
+            found: list[tuple[str, Counted]] = []
+            for _ in range(n):
+                url = stack.enter_context(fresh_schema(postgres))
+                Kit.open(url, inventory=ticketing.inventory()).close()  # migrated before
+                found.append((url, partial(events_in_schema, postgres, url)))
+            yield found
+
+    return open_schemas
+
+
+def files(folder: str | None) -> Opener:
+    """Fresh SQLite files in a temporary folder (in ``folder``), migrated, removed after."""
+
+    @contextmanager
+    def open_files(n: int) -> Iterator[list[tuple[str, Counted]]]:
+        with tempfile.TemporaryDirectory(dir=folder) as tmp:
+            found: list[tuple[str, Counted]] = []
+            for index in range(n):
+                path = Path(tmp) / f"writers-{index}.db"
+                Kit.open(url_for(path), inventory=ticketing.inventory()).close()
+                found.append((url_for(path), partial(events_in_file, path)))
+            yield found
+
+    return open_files
+
+
+def one_run(opener: Opener, backend: str, writers: int, count: int, *, apart: bool) -> Run:
+    """``writers`` processes on one fresh store (or, ``apart``, on a store each), checked.
+
+    Raises:
+        Disagreement: a store lost (or gained) a write, or its chain does not verify.
+    """
+    with opener(writers if apart else 1) as stores:
+        urls = [stores[n % len(stores)][0] for n in range(writers)]
+        run, stored = race(urls, count, backend)
+        for url, counted in stores:
+            mine = sum(done for where, done in zip(urls, stored, strict=True) if where == url)
+            check(url, counted(), mine, backend, writers)
+    return run
+
+
+def one_round(opener: Opener, backend: str, writers: Sequence[int], count: int) -> list[Run]:
+    """Every number of writers on one store, then (more than one) on a store each."""
+    runs = [one_run(opener, backend, n, count, apart=False) for n in writers]
+    runs += [one_run(opener, backend, n, count, apart=True) for n in writers if n > 1]
     return runs
 
 
@@ -308,17 +370,15 @@ def backend_rounds(
 ) -> list[Run]:
     """``repeat`` rounds of every number of writers, in turn; the best of each.
 
-    On PostgreSQL when ``postgres`` is given, else on SQLite files in ``folder``.
-
-    The rounds take turns (1, 2, 4, 8 writers, then again) so that a spell of load on a
-    shared machine hurts every number of writers alike rather than one of them.
+    On PostgreSQL when ``postgres`` is given, else on SQLite files in ``folder``. The rounds
+    take turns (1, 2, 4, 8 writers, then again) so that a spell of load on a shared machine
+    hurts every number of writers alike rather than one of them.
     """
-    rounds = []
-    for _ in range(max(1, repeat)):
-        if postgres is not None:
-            rounds.append(on_postgres(postgres, writers, count))
-        else:
-            rounds.append(on_sqlite(folder, writers, count))
+    if postgres is not None:
+        opener, backend = schemas(postgres), "PostgreSQL"
+    else:
+        opener, backend = files(folder), "SQLite"
+    rounds = [one_round(opener, backend, writers, count) for _ in range(max(1, repeat))]
     return best_of(rounds)
 
 
@@ -327,21 +387,38 @@ def ms(value: float) -> str:
     return f"{value * 1000:.1f} ms"
 
 
+def shared_and_apart(runs: Sequence[Run]) -> tuple[list[Run], dict[int, Run]]:
+    """The runs on one store (the first the single writer), and those apart by writers."""
+    return [run for run in runs if not run.apart], {run.writers: run for run in runs if run.apart}
+
+
 def narrate(runs: Sequence[Run], repeat: int, out: Any) -> None:
-    """The backend's table (a reStructuredText simple table) and the goal line."""
-    single = runs[0]
-    headers = ("writers", "gives/s", "p50", "p99", "vs 1 writer", "refused")
-    lines = [
-        (
+    """The backend's table (a reStructuredText simple table) and the goal line.
+
+    ``apart``: the same writers each on a store of its own, sharing nothing but the machine
+    (its cores, its disk, the server): what the machine allows; ``of apart``: how much of
+    that the writers on one store reach.
+    """
+    shared, apart = shared_and_apart(runs)
+    single = shared[0]
+    headers = ("writers", "gives/s", "p50", "p99", "vs 1 writer", "apart", "of apart", "refused")
+
+    def line(run: Run) -> tuple[str, ...]:
+        alone = apart.get(run.writers)
+        return (
             str(run.writers),
             f"{run.throughput:,.0f}",
             ms(run.percentile(0.5)),
             ms(run.percentile(0.99)),
             f"{run.throughput / single.throughput:.2f}x" if single.throughput else "",
+            "" if alone is None else f"{alone.throughput:,.0f}",
+            ""
+            if alone is None or not alone.throughput
+            else f"{run.throughput / alone.throughput:.0%}",
             f"{run.refused:,}",
         )
-        for run in runs
-    ]
+
+    lines = [line(run) for run in shared]
     widths = [max(len(row[i]) for row in (headers, *lines)) for i in range(len(headers))]
     rule = "  ".join("=" * width for width in widths)
 
@@ -350,20 +427,21 @@ def narrate(runs: Sequence[Run], repeat: int, out: Any) -> None:
 
     print(
         f"{single.backend}: {single.count:,} gives a writer, best of {repeat} round(s); "
-        "every run: no write lost, chain verified",
+        "every run: no write lost, chain verified; apart: gives/s with each writer on a "
+        "store of its own",
         file=out,
     )
     print("\n".join([rule, text(headers), rule, *map(text, lines), rule]), file=out)
-    print(goal_line(runs), file=out)
+    print(goal_line(shared), file=out)
     print(file=out)
 
 
 def goal_line(runs: Sequence[Run]) -> str:
-    """Whether the backend's goal holds, in words."""
+    """Whether the backend's goal holds, in words (``runs``: on one store, 1 writer first)."""
     backend = runs[0].backend
     goal = GOALS[backend]
     wanted = f"goal: {GOAL_AT} writers at least {goal.bound:g}x one writer's throughput"
-    four = next((run for run in runs if run.writers == GOAL_AT), None)
+    four = next((run for run in runs if run.writers == GOAL_AT and not run.apart), None)
     if four is None or not runs[0].throughput:
         return f"{wanted}: not measured ({GOAL_AT} writers not run)"
     ratio = four.throughput / runs[0].throughput
@@ -371,16 +449,19 @@ def goal_line(runs: Sequence[Run]) -> str:
 
 
 def rows(runs: Sequence[Run]) -> list[Row]:
-    """The shared table's rows: each number of writers' rate and p99 against one writer's."""
-    single = runs[0]
+    """The shared table's rows: each number of writers against one writer (rate, p99),
+    and against the same writers on a store each."""
+    shared, apart = shared_and_apart(runs)
+    single = shared[0]
     table: list[Row] = []
-    for run in runs[1:]:
+    for run in shared[1:]:
         goal: Goal | None = GOALS[run.backend] if run.writers == GOAL_AT else None
+        n, backend = run.writers, run.backend
         table.append(
             compare(
                 "writers",
-                f"consent.give(), {run.writers} writer processes vs 1",
-                run.backend,
+                f"consent.give(), {n} writer processes vs 1",
+                backend,
                 run.count,
                 "gives a writer",
                 rate(run.throughput, "gives"),
@@ -391,15 +472,88 @@ def rows(runs: Sequence[Run]) -> list[Row]:
         table.append(
             compare(
                 "writers",
-                f"consent.give() p99 latency, {run.writers} writer processes vs 1",
-                run.backend,
+                f"consent.give() p99 latency, {n} writer processes vs 1",
+                backend,
                 run.count,
                 "gives a writer",
                 seconds(run.percentile(0.99)),
                 seconds(single.percentile(0.99)),
             )
         )
+        alone = apart.get(n)
+        if alone is not None:
+            table.append(
+                compare(
+                    "writers",
+                    f"consent.give(), {n} writer processes on one store vs on a store each",
+                    backend,
+                    run.count,
+                    "gives a writer",
+                    rate(run.throughput, "gives"),
+                    rate(alone.throughput, "gives"),
+                )
+            )
     return table
+
+
+def spin(rounds: int, start: Barrier, results: Any) -> None:
+    """Plain CPU work (chained SHA-256) once every process is ready; reports when it ran."""
+    digest = b""
+    start.wait(START_TIMEOUT)
+    started = time.perf_counter()
+    for _ in range(rounds):
+        digest = hashlib.sha256(digest).digest()
+    results.put((started, time.perf_counter()))
+
+
+def machine(processes: Sequence[int], work: int = SPIN) -> dict[int, float]:
+    """Plain CPU work's rate (rounds a second, all together) in each number of processes.
+
+    What the machine's cores give several processes at this moment, with avgkit and the
+    server out of the picture: the ceiling of any number of writers against one.
+    """
+    context = multiprocessing.get_context("spawn")
+    found: dict[int, float] = {}
+    for n in processes:
+        start = context.Barrier(n)
+        results = context.Queue()
+        children = [context.Process(target=spin, args=(work, start, results)) for _ in range(n)]
+        for child in children:
+            child.start()
+        spans = [results.get(timeout=START_TIMEOUT) for _ in children]
+        for child in children:
+            child.join()
+        elapsed = max(end for _, end in spans) - min(begun for begun, _ in spans)
+        found[n] = n * work / elapsed
+    return found
+
+
+def machine_line(found: dict[int, float]) -> str:
+    """The machine's scaling in words."""
+    single = found[min(found)]
+    ratios = ", ".join(f"{n}: {rate / single:.2f}x" for n, rate in found.items() if n > 1)
+    return (
+        "this machine now: plain CPU work in N processes against one (the most any number "
+        f"of writers can gain here): {ratios}"
+    )
+
+
+def machine_rows(found: dict[int, float]) -> list[Row]:
+    """The shared table's rows for the machine's own scaling."""
+    single = found[min(found)]
+    return [
+        compare(
+            "writers",
+            f"plain CPU work, {n} processes vs 1 (what the machine allows)",
+            "none",
+            SPIN,
+            "hashes a process",
+            rate(value, "hashes"),
+            rate(single, "hashes"),
+        )
+        for n, value in found.items()
+        if n > 1
+    ]
 
 
 def measure(
@@ -413,10 +567,12 @@ def measure(
     out = out or sys.stdout
     writers = SMOKE_WRITERS if size <= SMOKE else WRITERS
     repeat = rounds or ROUNDS
+    cores = machine(writers)
+    print(machine_line(cores), file=out)
     results = [backend_rounds(writers, size, repeat)]
     if postgres:
         results.append(backend_rounds(writers, size, repeat, postgres=postgres))
-    table: list[Row] = []
+    table = machine_rows(cores)
     for runs in results:
         narrate(runs, repeat, out)
         table += rows(runs)
@@ -454,6 +610,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.gives < 1 or args.rounds < 1 or any(n < 1 for n in args.writers):
         parser.error("--gives, --rounds and --writers take whole numbers from 1")
+    print(machine_line(machine(args.writers)), file=sys.stdout)
+    print(file=sys.stdout)
     if args.backend in {"sqlite", "both"}:
         runs = backend_rounds(args.writers, args.gives, args.rounds, folder=args.dir)
         narrate(runs, args.rounds, sys.stdout)

@@ -6,6 +6,7 @@ they never assert a timing or a verdict (a busy machine misses goals a quiet one
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import io
@@ -22,7 +23,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 RUN = Path(__file__).resolve().parents[1] / "benchmarks" / "run.py"
-ON_POSTGRES = ("consent_audience", "dsar_deadlines", "host_sql", "writers")
+ON_POSTGRES = ("consent_audience", "dsar_deadlines", "host_sql")
 """Benchmarks whose PostgreSQL rows the smoke run checks (retention_execute's four
 executor processes alone would take most of the time budget; its SQLite row is checked)."""
 VERDICTS = {"met", "MISSED", "no goal", "not run"}
@@ -414,15 +415,18 @@ def test_the_writers_report_each_number_of_writers_against_one_and_check_every_r
     rows = writers.measure(3, rounds=1, out=out)
     operations = [row.operation for row in rows]
     assert operations == [
+        "plain CPU work, 2 processes vs 1 (what the machine allows)",
         "consent.give(), 2 writer processes vs 1",
         "consent.give() p99 latency, 2 writer processes vs 1",
+        "consent.give(), 2 writer processes on one store vs on a store each",
     ]
-    assert {row.backend for row in rows} == {"SQLite"}
+    assert {row.backend for row in rows} == {"none", "SQLite"}
     assert all(row.goal is None for row in rows)  # the goal is stated for 4 writers
     check_rows([row.as_json() for row in rows])
     text = out.getvalue()
     assert "every run: no write lost, chain verified" in text
     assert "4 writers not run" in text
+    assert "plain CPU work in N processes against one" in text
 
 
 def test_the_writers_goal_is_judged_at_four_writers():
@@ -474,4 +478,61 @@ def test_a_writer_that_fails_fails_the_run_with_its_reason(tmp_path):
     from avgkit.storage.sqlite import url_for
 
     with pytest.raises(RuntimeError, match=r"a writer failed: \w+Error"):
-        writers.race(url_for(tmp_path), 2, 3, "SQLite")  # a folder, not a file
+        writers.race([url_for(tmp_path)] * 2, 3, "SQLite")  # a folder, not a file
+
+
+def test_writers_apart_each_write_a_store_of_their_own_and_each_store_is_checked(
+    tmp_path, monkeypatch
+):
+    writers = importlib.import_module("writers")
+    checked = []
+    real_check = writers.check
+
+    def check(url, counted, stored, backend, n):
+        checked.append((url, counted, stored))
+        real_check(url, counted, stored, backend, n)
+
+    monkeypatch.setattr(writers, "check", check)
+    opener = writers.files(str(tmp_path))
+    each = 3 + writers.WARM_UP
+    shared = writers.one_run(opener, "SQLite", 2, 3, apart=False)
+    assert not shared.apart
+    assert [(counted, stored) for _, counted, stored in checked] == [(2 * each, 2 * each)]
+    checked.clear()
+    apart = writers.one_run(opener, "SQLite", 2, 3, apart=True)
+    assert apart.apart
+    assert len({url for url, _, _ in checked}) == 2
+    assert [(counted, stored) for _, counted, stored in checked] == [(each, each)] * 2
+    assert apart.acknowledged == shared.acknowledged == 6
+
+
+def test_the_writers_run_on_postgresql_in_fresh_schemas_dropped_afterwards(pg_server, monkeypatch):
+    import psycopg
+
+    writers = importlib.import_module("writers")
+    made = []
+    real_fresh_schema = writers.fresh_schema
+
+    @contextlib.contextmanager
+    def fresh_schema(postgres):
+        with real_fresh_schema(postgres) as url:
+            made.append(url.rpartition("schema=")[2])
+            yield url
+
+    monkeypatch.setattr(writers, "fresh_schema", fresh_schema)
+    out = io.StringIO()
+    rows = writers.measure(3, postgres=pg_server, rounds=1, out=out)
+    on_postgres = [row.operation for row in rows if row.backend == "PostgreSQL"]
+    assert on_postgres == [
+        "consent.give(), 2 writer processes vs 1",
+        "consent.give() p99 latency, 2 writer processes vs 1",
+        "consent.give(), 2 writer processes on one store vs on a store each",
+    ]
+    check_rows([row.as_json() for row in rows])
+    assert len(made) == 1 + 1 + 2  # 1 writer, 2 on one store, 2 apart
+    with psycopg.connect(pg_server) as conn:
+        left = conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname = ANY(%s)", (made,)
+        ).fetchall()
+    assert left == []
+    assert pg_server not in out.getvalue()
