@@ -194,6 +194,7 @@ BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark("retention_crash", "trials", full=20, smoke=1),
     Benchmark("retention_execute", "visitors", full=100_000, smoke=50, cap=5_000),
     Benchmark("retention_plan", "visitors", full=FULL, smoke=500),
+    Benchmark("writers", "gives a writer", full=1_000, smoke=5),
 )
 """Every benchmark the table runs, in its order."""
 

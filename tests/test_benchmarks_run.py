@@ -6,11 +6,13 @@ they never assert a timing or a verdict (a busy machine misses goals a quiet one
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import io
 import json
 import math
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -446,3 +448,135 @@ def test_the_consent_benchmark_measures_postgresql_in_three_states(pg_server):
     assert "values built from rows, time order, vs raw COPY" in postgres[-1]
     check_rows([row.as_json() for row in rows])
     assert out.getvalue().count("pages all-visible") == len(states)  # each state described
+
+
+# -- the concurrent writers: every run checked for a lost write and a chain that verifies -----
+
+
+def test_the_writers_report_each_number_of_writers_against_one_and_check_every_run():
+    writers = importlib.import_module("writers")
+    out = io.StringIO()
+    rows = writers.measure(3, rounds=1, out=out)
+    operations = [row.operation for row in rows]
+    assert operations == [
+        "plain CPU work, 2 processes vs 1 (what the machine allows)",
+        "consent.give(), 2 writer processes vs 1",
+        "consent.give() p99 latency, 2 writer processes vs 1",
+        "consent.give(), 2 writer processes on one store vs on a store each",
+    ]
+    assert {row.backend for row in rows} == {"none", "SQLite"}
+    assert all(row.goal is None for row in rows)  # the goal is stated for 4 writers
+    check_rows([row.as_json() for row in rows])
+    text = out.getvalue()
+    assert "every run: no write lost, chain verified" in text
+    assert "4 writers not run" in text
+    assert "plain CPU work in N processes against one" in text
+
+
+def test_the_writers_goal_is_judged_at_four_writers():
+    writers = importlib.import_module("writers")
+    runs = [
+        writers.Run("PostgreSQL", n, 10, (0.001,) * 10 * n, elapsed, 0)
+        for n, elapsed in ((1, 1.0), (2, 1.0), (4, 2.0))
+    ]
+    rows = writers.rows(runs)
+    four = next(row for row in rows if row.goal is not None)
+    assert four.operation == "consent.give(), 4 writer processes vs 1"
+    assert four.ratio == pytest.approx(2.0)
+    assert four.verdict == "met"
+    assert writers.goal_line(runs).endswith("2.00x, holds")
+    slow = [
+        writers.Run("SQLite", 1, 10, (0.001,) * 10, 1.0, 0),
+        writers.Run("SQLite", 4, 10, (0.001,) * 40, 8.0, 0),
+    ]
+    assert writers.goal_line(slow).endswith("0.50x, MISSED")
+
+
+def test_the_writers_check_finds_a_lost_write_and_a_broken_chain(tmp_path):
+    writers = importlib.import_module("writers")
+    from avgkit import Kit
+    from avgkit.presets import ticketing
+    from avgkit.storage.sqlite import url_for
+
+    path = tmp_path / "store.db"
+    url = url_for(path)
+    with Kit.open(url, inventory=ticketing.inventory()) as kit:
+        for n in range(3):
+            kit.consent.give(f"cust-{n}", writers.PURPOSE, writers.EVIDENCE)
+    stored = writers.events_in_file(path)
+    assert stored == 3
+    writers.check(url, stored, 3, "SQLite", 1)  # all there, chain intact
+    with pytest.raises(table.Disagreement, match="3 gives acknowledged, 2 consent events stored"):
+        writers.check(url, 2, 3, "SQLite", 1)
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TRIGGER audit_entries_no_update")
+    conn.execute("UPDATE audit_entries SET actor = 'someone else' WHERE seq = 2")
+    conn.commit()
+    conn.close()
+    with pytest.raises(table.Disagreement, match="the audit chain does not verify"):
+        writers.check(url, stored, 3, "SQLite", 1)
+
+
+def test_a_writer_that_fails_fails_the_run_with_its_reason(tmp_path):
+    writers = importlib.import_module("writers")
+    from avgkit.storage.sqlite import url_for
+
+    with pytest.raises(RuntimeError, match=r"a writer failed: \w+Error"):
+        writers.race([url_for(tmp_path)] * 2, 3, "SQLite")  # a folder, not a file
+
+
+def test_writers_apart_each_write_a_store_of_their_own_and_each_store_is_checked(
+    tmp_path, monkeypatch
+):
+    writers = importlib.import_module("writers")
+    checked = []
+    real_check = writers.check
+
+    def check(url, counted, stored, backend, n):
+        checked.append((url, counted, stored))
+        real_check(url, counted, stored, backend, n)
+
+    monkeypatch.setattr(writers, "check", check)
+    opener = writers.files(str(tmp_path))
+    each = 3 + writers.WARM_UP
+    shared = writers.one_run(opener, "SQLite", 2, 3, apart=False)
+    assert not shared.apart
+    assert [(counted, stored) for _, counted, stored in checked] == [(2 * each, 2 * each)]
+    checked.clear()
+    apart = writers.one_run(opener, "SQLite", 2, 3, apart=True)
+    assert apart.apart
+    assert len({url for url, _, _ in checked}) == 2
+    assert [(counted, stored) for _, counted, stored in checked] == [(each, each)] * 2
+    assert apart.acknowledged == shared.acknowledged == 6
+
+
+def test_the_writers_run_on_postgresql_in_fresh_schemas_dropped_afterwards(pg_server, monkeypatch):
+    import psycopg
+
+    writers = importlib.import_module("writers")
+    made = []
+    real_fresh_schema = writers.fresh_schema
+
+    @contextlib.contextmanager
+    def fresh_schema(postgres):
+        with real_fresh_schema(postgres) as url:
+            made.append(url.rpartition("schema=")[2])
+            yield url
+
+    monkeypatch.setattr(writers, "fresh_schema", fresh_schema)
+    out = io.StringIO()
+    rows = writers.measure(3, postgres=pg_server, rounds=1, out=out)
+    on_postgres = [row.operation for row in rows if row.backend == "PostgreSQL"]
+    assert on_postgres == [
+        "consent.give(), 2 writer processes vs 1",
+        "consent.give() p99 latency, 2 writer processes vs 1",
+        "consent.give(), 2 writer processes on one store vs on a store each",
+    ]
+    check_rows([row.as_json() for row in rows])
+    assert len(made) == 1 + 1 + 2  # 1 writer, 2 on one store, 2 apart
+    with psycopg.connect(pg_server) as conn:
+        left = conn.execute(
+            "SELECT nspname FROM pg_namespace WHERE nspname = ANY(%s)", (made,)
+        ).fetchall()
+    assert left == []
+    assert pg_server not in out.getvalue()
