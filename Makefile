@@ -30,7 +30,8 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy --strict src
 	MYPYPATH=examples $(BIN)/mypy --strict examples/ticketshop examples/ticketshop_walkthrough.py \
-		benchmarks/retention_plan.py benchmarks/run.py benchmarks/_table.py benchmarks/hot_paths.py benchmarks/writers.py
+		benchmarks/retention_plan.py benchmarks/run.py benchmarks/_table.py benchmarks/hot_paths.py benchmarks/writers.py \
+		benchmarks/consent_audience.py
 	$(BIN)/mypy --strict examples/custom_store/avgkit_docstore
 	cd examples/django_shop && ../../$(BIN)/mypy --config-file mypy.ini
 

@@ -28,9 +28,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import io
 import json
-import re
 import sys
 import time
 import traceback
@@ -41,7 +39,7 @@ from typing import Protocol, TextIO, cast
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the benchmark modules
 
-from _table import Disagreement, Figure, Goal, Row, ratio_at_most, render, seconds
+from _table import Disagreement, Row, render
 
 FULL = 1_000_000
 """``--size`` at which every benchmark runs at its full size."""
@@ -71,7 +69,7 @@ class Benchmark:
 
     ``full`` is the size its goals are stated for, ``smoke`` the smallest size that still
     exercises every part of it, ``cap`` an upper bound for one too slow to run at ``full``
-    here. ``measure`` replaces the module's own ``measure()`` when it has none.
+    here. ``measure``, when given, stands in for the module's own ``measure()`` (the tests use it).
     """
 
     name: str
@@ -96,95 +94,10 @@ class Benchmark:
         return cast("Measure", module.measure)
 
 
-def consent_audience(
-    size: int,
-    *,
-    postgres: str | None = None,
-    out: TextIO | None = None,
-    rounds: int | None = None,
-) -> list[Row]:
-    """The consent ledger's rows, through ``consent_audience.run()`` (no ``measure()``).
-
-    ``run()`` returns the audience's ratio and the import rate; the two sides' times are
-    read from its narrative when it states them.
-    """
-    del rounds  # run() times its own rounds
-    module = importlib.import_module("consent_audience")
-    out = out or sys.stdout
-    rows: list[Row] = []
-    backends: list[tuple[str, str, str | None]] = [("SQLite", "sqlite", None)]
-    if postgres:
-        backends.append(("PostgreSQL", "postgres", postgres))
-    for backend, name, url in backends:
-        narrative = io.StringIO()
-        try:
-            numbers = module.run(size, name, url=url, out=narrative)
-        except SystemExit as exc:  # how it reports the two answers differing
-            raise Disagreement(str(exc.code)) from None
-        finally:
-            out.write(narrative.getvalue())
-        audiences = [("", "consent audience vs fastest hand-written SQL", "ratio")]
-        if "current_ratio" in numbers:  # the audience of the current wordings only
-            audiences.append(
-                (
-                    "current-wording",
-                    "consent audience, current wordings, vs fastest hand-written SQL",
-                    "current_ratio",
-                )
-            )
-        for which, operation, key in audiences:
-            ours, theirs = audience_times(narrative.getvalue(), which)
-            rows.append(
-                Row(
-                    benchmark="consent_audience",
-                    operation=operation,
-                    backend=backend,
-                    size=size,
-                    of="subjects",
-                    avgkit=ours,
-                    baseline=theirs,
-                    ratio=float(numbers[key]),
-                    goal=ratio_at_most(float(module.AUDIENCE_TARGET)),
-                )
-            )
-        target = float(module.IMPORT_TARGET[name])
-        rows.append(
-            Row(
-                benchmark="consent_audience",
-                operation="consent bulk import_events()",
-                backend=backend,
-                size=size,
-                of="subjects",
-                avgkit=Figure(float(numbers["rate"]), "rate", "events"),
-                goal=Goal(target, at_most=False, on="avgkit", unit="events/s"),
-            )
-        )
-    return rows
-
-
-def audience_times(narrative: str, which: str = "") -> tuple[Figure | None, Figure | None]:
-    """The ledger's and the fastest hand-written query's times, if the narrative has them.
-
-    ``which`` names the audience: ``""`` the plain one, ``"current-wording"`` the one of the
-    current wordings only.
-    """
-    if which:
-        ledger_line = rf"ledger {re.escape(which)} audience: ([0-9.]+) s"
-        hand_line = rf"hand-written query, {re.escape(which.replace('-', ' '))} \([^)]*\): "
-    else:
-        ledger_line = r"ledger audience: ([0-9.]+) s"
-        hand_line = r"hand-written query \([^)]*\): "
-    ledger = re.search(ledger_line, narrative)
-    hand = [float(found) for found in re.findall(hand_line + r"([0-9.]+) s", narrative)]
-    if ledger is None or not hand:
-        return None, None
-    return seconds(float(ledger.group(1))), seconds(min(hand))
-
-
 BENCHMARKS: tuple[Benchmark, ...] = (
     Benchmark("audit_verify", "entries", full=100_000, smoke=200),
     Benchmark("breach_overdue", "breaches", full=20_000, smoke=60),
-    Benchmark("consent_audience", "subjects", full=FULL, smoke=1_000, measure=consent_audience),
+    Benchmark("consent_audience", "subjects", full=FULL, smoke=1_000),
     Benchmark("dsar_deadlines", "requests", full=FULL, smoke=2_000),
     Benchmark("durability", "gives", full=2_000, smoke=20),
     Benchmark("dsar_export", "orders", full=10_000, smoke=100),

@@ -330,39 +330,6 @@ def test_a_strict_goal_excludes_its_bound():
     assert not below.holds(200)
 
 
-# -- the consent benchmark, read through its run() -------------------------------------------
-
-
-def test_the_audience_times_are_read_from_the_consent_benchmark_narrative():
-    narrative = (
-        "bulk import: 100,000 events/s (1.00 s)\n"
-        "hand-written query (window): 0.400 s\n"
-        "hand-written query (correlated): 0.300 s\n"
-        "ledger audience: 0.450 s for 1,100 subjects\n"
-    )
-    ours, theirs = bench.audience_times(narrative)
-    assert ours == table.seconds(0.45)
-    assert theirs == table.seconds(0.3)  # the fastest hand-written query
-
-
-def test_the_current_wording_audience_times_are_read_apart_from_the_plain_one():
-    narrative = (
-        "hand-written query (window): 0.400 s\n"
-        "ledger audience: 0.450 s for 1,100 subjects\n"
-        "hand-written query, current wording (window): 0.700 s\n"
-        "hand-written query, current wording (correlated): 0.600 s\n"
-        "ledger current-wording audience: 0.500 s for 900 subjects\n"
-    )
-    assert bench.audience_times(narrative) == (table.seconds(0.45), table.seconds(0.4))
-    ours, theirs = bench.audience_times(narrative, "current-wording")
-    assert ours == table.seconds(0.5)
-    assert theirs == table.seconds(0.6)
-
-
-def test_without_the_times_in_the_narrative_only_the_ratio_is_shown():
-    assert bench.audience_times("audience ratio: 1.2x") == (None, None)
-
-
 # -- the hot paths: their rows, and a baseline that really chains its audit rows --------------
 
 

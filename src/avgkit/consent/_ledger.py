@@ -474,8 +474,9 @@ class ConsentLedger:
     ) -> Iterator[SubjectId]:
         """Stream the subjects with live consent for ``purpose`` (and no objection to it).
 
-        The set is computed inside the storage adapter (one SQL statement in SQLite and
-        PostgreSQL), never by a Python loop over subjects, and streamed in bounded memory.
+        The set is computed inside the storage adapter (one statement on PostgreSQL; on
+        SQLite one ordered pass over the purpose index, each row's verdict computed by the
+        database), never by a query per subject, and streamed in bounded memory.
         The order is unspecified. A double opt-in counts from its confirmation: pending
         consents are not in the audience. ``current_wordings=True`` leaves out consents
         given under a wording version that was withdrawn (see :attr:`wordings`).
