@@ -178,3 +178,22 @@ def test_text_with_a_nul_character_is_refused_on_every_adapter_alike(build):
         build("Jan\x00Jansen")
     assert "Jansen" not in str(info.value)
     build("Jan Jansen")  # the same text without it is fine
+
+
+@pytest.mark.parametrize(
+    ("field", "bad"),
+    [("seq", object()), ("seq", 2**63), ("subject_ref", object()), ("prev_hash", object())],
+)
+def test_sealing_refuses_each_bad_field_before_hashing(field, bad):
+    """Not an encoder's TypeError: the field that is wrong, as a ValidationError."""
+    fields = {
+        "seq": 1,
+        "at": NOW,
+        "action": "test.seal",
+        "actor": "system",
+        "subject_ref": None,
+        "details": {},
+        "prev_hash": GENESIS_HASH,
+    }
+    with pytest.raises(ValidationError, match=f"AuditEntry.{field}"):
+        AuditEntry.seal(**{**fields, field: bad})

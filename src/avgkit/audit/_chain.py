@@ -144,7 +144,7 @@ class AuditEntry:
     .. versionadded:: 0.1.0
     """
 
-    seq: int = attrs.field(validator=v_whole(minimum=1))
+    seq: int = attrs.field(validator=v_whole(minimum=1, maximum=_MAX_INT))
     at: datetime = attrs.field(converter=to_utc, validator=v_aware)
     action: str = attrs.field(converter=check_action)
     actor: str = attrs.field(converter=check_actor)
@@ -166,28 +166,19 @@ class AuditEntry:
         prev_hash: str,
     ) -> AuditEntry:
         """Build an entry and compute its hash from its contents."""
-        at = _validators.aware(at, "at")
-        action = check_action(action)
-        details = check_details(details)
-        digest = entry_hash(
-            seq=seq,
-            at=at,
-            action=action,
-            actor=actor,
-            subject_ref=subject_ref,
-            details=details,
-            prev_hash=prev_hash,
-        )
-        return cls(
-            seq=seq,
-            at=at,
-            action=action,
-            actor=actor,
-            subject_ref=subject_ref,
-            details=details,
-            prev_hash=prev_hash,
-            hash=digest,
-        )
+        fields = {
+            "seq": seq,
+            "at": _validators.to_utc(_validators.aware(at, "at")),
+            "action": check_action(action),
+            "actor": check_actor(actor),
+            "subject_ref": subject_ref,
+            "details": check_details(details),
+            "prev_hash": prev_hash,
+        }
+        # Every field checked before anything is hashed (a value JSON cannot encode is
+        # refused as the field it is, not as an encoder's TypeError).
+        attrs.validate(_validators.trusted(cls, **fields, hash=GENESIS_HASH))
+        return seal_checked(**fields)
 
     def expected_hash(self) -> str:
         """Recompute this entry's hash from its contents (differs from ``hash`` if altered)."""
